@@ -1,0 +1,21 @@
+"""Exceptions the library raises for bad input.
+
+Each carries one sentence a user can act on: what was wrong, with the offending
+value or file, and what was expected.
+"""
+
+
+class DataError(ValueError):
+    """A data file or folder that cannot be read as MNIST: missing, malformed or corrupt."""
+
+
+class DownloadError(DataError):
+    """The data could not be fetched from any mirror, or what arrived failed its checksum."""
+
+
+class ParameterError(ValueError):
+    """A parameter outside its allowed range, e.g. "The 'lr' parameter must be a float > 0. Got -1 instead." """
+
+
+class DivergenceError(ArithmeticError):
+    """Training produced a non-finite value (the learning rate is usually too large)."""
