@@ -1,0 +1,91 @@
+"""How closely the two backends must agree, derived from the dtype's machine epsilon, in one place.
+
+Every test and every check in ``compare`` takes its tolerance from here, never a number
+guessed per test (tinygrad's users saw about one float32 flake in ten runs that way).
+
+Differences are measured relative to the size of the whole array,
+``max|mine - theirs| / max|theirs|``, so that entries near zero, whose own relative
+error means nothing, do not decide the verdict.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Relative tolerances for one dtype.
+
+    Attributes
+    ----------
+    dtype : str
+        "float32" or "float64".
+    eps : float
+        The dtype's machine epsilon.
+    single : float
+        One computation from identical weights and inputs (a query, a gradient, one step):
+        ``2**12 * eps``. Sums over up to a few thousand terms, done in another order by
+        another library, and the sigmoid's ``1 - o`` near saturation, stay inside it.
+    trajectory : float
+        Weights and outputs after many training steps, where each step's rounding feeds
+        the next: ``sqrt(eps)``.
+    """
+
+    dtype: str
+    eps: float
+    single: float
+    trajectory: float
+
+
+def tolerance(dtype: str | np.dtype) -> Tolerance:
+    """Return the :class:`Tolerance` for ``dtype`` (float32 or float64)."""
+    dtype = np.dtype(dtype)
+    eps = float(np.finfo(dtype).eps)
+    return Tolerance(dtype=dtype.name, eps=eps, single=2.0**12 * eps, trajectory=eps**0.5)
+
+
+def relative_difference(mine: np.ndarray, theirs: np.ndarray) -> float:
+    """``max|mine - theirs| / max|theirs|``, computed in float64 (0 when both are all zero)."""
+    mine = np.asarray(mine, dtype=np.float64)
+    theirs = np.asarray(theirs, dtype=np.float64)
+    if mine.shape != theirs.shape:
+        raise ValueError(f"Shapes differ: mine {mine.shape}, theirs {theirs.shape}.")
+    if mine.size == 0:
+        return 0.0
+    scale = float(np.max(np.abs(theirs)))
+    difference = float(np.max(np.abs(mine - theirs)))
+    if scale == 0.0:
+        return 0.0 if difference == 0.0 else float("inf")
+    return difference / scale
+
+
+def loss_difference(mine: float, theirs: float, output_nodes: int) -> float:
+    """``|mine - theirs|`` relative to how finely the outputs fix L = ½ Σ (t − o)².
+
+    Outputs that agree to a relative δ (they lie in (0, 1)) move each term by about
+    ``|t − o| δ``, so L by up to ``sqrt(2 · output_nodes · L) · δ``: near L = 0, where
+    ``t − o`` cancels, that is far more than ``L · δ``. This divides by the larger of the two.
+    """
+    scale = max(abs(theirs), math.sqrt(2.0 * output_nodes * abs(theirs)))
+    difference = abs(float(mine) - float(theirs))
+    if scale == 0.0:
+        return 0.0 if difference == 0.0 else float("inf")
+    return difference / scale
+
+
+def assert_close(mine: np.ndarray, theirs: np.ndarray, rtol: float, what: str = "") -> None:
+    """Raise AssertionError, printing Mine beside Theirs, unless the arrays agree to ``rtol``.
+
+    For tests: library code reports disagreement through ``compare``, not by raising.
+    """
+    difference = relative_difference(mine, theirs)
+    if not difference <= rtol:
+        mine, theirs = np.asarray(mine), np.asarray(theirs)
+        worst = np.unravel_index(np.argmax(np.abs(mine.astype(float) - theirs)), mine.shape)
+        raise AssertionError(
+            f"{what}: relative difference {difference:.3g} > {rtol:.3g}; worst at {worst}: "
+            f"Mine {mine[worst]!r}, Theirs {theirs[worst]!r}"
+        )

@@ -1,0 +1,9 @@
+"""The network written from scratch in NumPy: true backpropagation, and the book's rule.
+
+This package imports NumPy and SciPy only, never torch.
+"""
+from from_scratch.activations import sigmoid, sigmoid_derivative
+from from_scratch.book import BookNetwork
+from from_scratch.network import Network
+
+__all__ = ["Network", "BookNetwork", "sigmoid", "sigmoid_derivative"]

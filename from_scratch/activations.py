@@ -1,0 +1,24 @@
+"""The sigmoid and its derivative, written in terms of the sigmoid's output.
+
+.. math::
+
+    \\sigma(z) = \\frac{1}{1 + e^{-z}}, \\qquad
+    \\sigma'(z) = \\sigma(z)\\,(1 - \\sigma(z)) = y\\,(1 - y) \\quad\\text{with } y = \\sigma(z)
+
+Writing the derivative in terms of y (as scikit-learn does) means the backward pass reuses
+the outputs the forward pass already computed, and never evaluates an exponential twice.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+
+def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The logistic function, elementwise; ``out`` may be ``z`` itself to work in place."""
+    return expit(z, out=out)
+
+
+def sigmoid_derivative(y: np.ndarray) -> np.ndarray:
+    """dσ/dz expressed through the output ``y = sigmoid(z)``: ``y * (1 - y)``."""
+    return y * (1.0 - y)

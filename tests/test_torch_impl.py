@@ -1,0 +1,97 @@
+"""The torch twin on its own: autograd on the seed's example, the loss, devices."""
+import numpy as np
+import pytest
+import torch
+
+from common.errors import ParameterError
+from common.tolerances import assert_close, tolerance
+from torch_impl import HalfSquaredError, Network
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; none here")
+
+
+def test_seed_autograd_example():
+    """The 2017 tutorial's example: y = x² + 5x + 2 has dy/dx = 2x + 5 = 9 at x = 2."""
+    x = torch.tensor(2.0, requires_grad=True)
+    y = x**2 + 5 * x + 2
+    y.backward()
+    assert y.item() == 16.0
+    assert x.grad.item() == 9.0 == 2 * 2.0 + 5
+
+
+def test_half_squared_error_is_half_of_summed_mse_per_sample():
+    outputs, targets = torch.rand(4, 10, dtype=torch.float64), torch.rand(4, 10, dtype=torch.float64)
+    summed = torch.nn.MSELoss(reduction="sum")(outputs, targets)
+    assert HalfSquaredError()(outputs, targets).item() == pytest.approx(summed.item() / 2 / 4, rel=1e-15)
+    assert HalfSquaredError()(outputs[0], targets[0]).item() == pytest.approx(
+        0.5 * ((outputs[0] - targets[0]) ** 2).sum().item(), rel=1e-15)
+
+
+def test_summed_mse_takes_steps_twice_as_long():
+    """The seed's port used MSELoss(reduction='sum') at the book's lr: every step doubled."""
+    network = Network(6, 4, 3, 0.1, seed=0)
+    inputs, targets = torch.rand(1, 6, dtype=torch.float64), torch.rand(1, 3, dtype=torch.float64)
+    half = network.gradients(inputs, targets)
+    doubled = torch.autograd.grad(
+        torch.nn.MSELoss(reduction="sum")(network.model(inputs), targets),
+        [network.model.wih.weight, network.model.who.weight])
+    for g, d in zip(half, doubled):
+        assert_close(d.numpy(), 2 * g, tolerance("float64").single, "2L against L")
+
+
+def test_module_keeps_nn_module_train_and_eval():
+    network = Network(3, 2, 1, 0.1, seed=0)
+    network.model.eval()
+    assert not network.model.training
+    network.model.train()
+    assert network.model.training
+
+
+def test_weights_round_trip_without_transpose():
+    network = Network(5, 3, 2, 0.1, seed=0)
+    weights = [np.arange(15.0).reshape(3, 5), np.arange(6.0).reshape(2, 3)]
+    network.set_weights(weights)
+    assert torch.equal(network.model.wih.weight.detach(), torch.from_numpy(weights[0]))
+    for w, got in zip(weights, network.get_weights()):
+        np.testing.assert_array_equal(w, got)
+        got[...] = -1  # a copy: changing it leaves the network alone
+    np.testing.assert_array_equal(network.get_weights()[0], weights[0])
+
+
+def test_same_seed_same_weights_as_numpy():
+    from from_scratch import Network as NumpyNetwork
+    for dtype in ("float32", "float64"):
+        for a, b in zip(Network(7, 5, 3, 0.1, dtype=dtype, seed=3).get_weights(),
+                        NumpyNetwork(7, 5, 3, 0.1, dtype=dtype, seed=3).get_weights()):
+            assert a.dtype == b.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(a, b)
+
+
+def test_unknown_device_and_missing_cuda_are_refused():
+    with pytest.raises(ParameterError, match="'device' parameter must be one of"):
+        Network(3, 2, 1, 0.1, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="CUDA is not available"):
+            Network(3, 2, 1, 0.1, device="cuda")
+    assert Network(3, 2, 1, 0.1, device="auto").device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_bad_input_shapes_are_refused():
+    network = Network(3, 2, 1, 0.1, seed=0)
+    with pytest.raises(ParameterError, match=r"inputs must have shape \(n, 3\)"):
+        network.query(np.zeros((2, 4)))
+    with pytest.raises(ParameterError, match=r"targets must have shape \(2, 1\)"):
+        network.train(np.zeros((2, 3)), np.zeros((3, 1)))
+
+
+@cuda
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_matches_cpu(dtype):
+    cpu, gpu = Network(20, 10, 4, 0.5, dtype=dtype, seed=0), Network(20, 10, 4, 0.5, dtype=dtype, device="cuda", seed=0)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.uniform(size=(30, 20)).astype(dtype), rng.uniform(size=(30, 4)).astype(dtype)
+    for i in range(30):
+        cpu.train(inputs[i], targets[i])
+        gpu.train(inputs[i], targets[i])
+    for a, b in zip(cpu.get_weights(), gpu.get_weights()):
+        assert_close(b, a, tolerance(dtype).single, "cuda against cpu")

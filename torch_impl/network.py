@@ -1,0 +1,159 @@
+"""The PyTorch twin: an ``nn.Module``, a loss module, ``torch.optim.SGD`` and autograd.
+
+No gradient is written by hand here: every derivative comes from ``loss.backward()``.
+
+The class wraps the module rather than being one because ``nn.Module`` already has a
+``train(mode)`` method (it switches dropout and batch norm to training mode, and
+``eval()`` calls it); the Network protocol's ``train(inputs, targets)`` would clash with it.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from common.errors import ParameterError
+from common.validation import check_dtype, check_learning_rate, check_positive_int, check_weights
+from common.weights import initial_weights
+from torch_impl.model import HalfSquaredError, SigmoidMLP
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` becomes ``"cuda"`` when CUDA is available, else ``"cpu"``; checks the rest."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.split(":")[0] not in ("cpu", "cuda"):
+        raise ParameterError(f"The 'device' parameter must be one of {DEVICES}. Got {device!r} instead.")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(
+            f"The 'device' parameter is {name!r} but CUDA is not available "
+            f"(torch {torch.__version__}); use 'cpu' or 'auto'."
+        )
+    return torch.device(name)
+
+
+class Network:
+    """The torch network behind the Network protocol: the same math as ``from_scratch.Network``.
+
+    Parameters
+    ----------
+    input_nodes, hidden_nodes, output_nodes : int
+        Layer sizes, each >= 1.
+    learning_rate : float
+        The SGD step size ``lr`` (finite, > 0).
+    dtype : {"float32", "float64"}, default "float64"
+    device : {"cpu", "cuda", "auto"}, default "cpu"
+    seed : int or None, default None
+        Seed for :func:`common.weights.initial_weights`; the same seed gives the same
+        starting weights as the NumPy network.
+
+    Attributes
+    ----------
+    model : SigmoidMLP
+        The ``nn.Module``.
+    loss_function : HalfSquaredError
+        L = ½ Σ (t − o)², averaged over the batch.
+    optimizer : torch.optim.SGD
+        Plain SGD at ``lr``, no momentum.
+    """
+
+    def __init__(
+        self,
+        input_nodes: int,
+        hidden_nodes: int,
+        output_nodes: int,
+        learning_rate: float,
+        dtype: str | np.dtype = "float64",
+        device: str = "cpu",
+        seed: int | None = None,
+    ) -> None:
+        self.input_nodes = check_positive_int("input_nodes", input_nodes)
+        self.hidden_nodes = check_positive_int("hidden_nodes", hidden_nodes)
+        self.output_nodes = check_positive_int("output_nodes", output_nodes)
+        self.lr = check_learning_rate(learning_rate)
+        self.dtype = check_dtype(dtype)
+        self.device = resolve_device(device)
+        self.torch_dtype = getattr(torch, self.dtype.name)
+        self.model = SigmoidMLP(input_nodes, hidden_nodes, output_nodes).to(self.device, self.torch_dtype)
+        self.loss_function = HalfSquaredError()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
+        self.set_weights(initial_weights(input_nodes, hidden_nodes, output_nodes, seed, self.dtype))
+
+    # -- weights ---------------------------------------------------------------------------
+
+    def _layers(self) -> list[torch.nn.Parameter]:
+        return [self.model.wih.weight, self.model.who.weight]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Copy ``[W_ih, W_ho]`` into the two ``nn.Linear`` weights (no transpose needed)."""
+        shapes = [(self.hidden_nodes, self.input_nodes), (self.output_nodes, self.hidden_nodes)]
+        with torch.no_grad():
+            for parameter, matrix in zip(self._layers(), check_weights(weights, shapes, self.dtype)):
+                parameter.copy_(torch.from_numpy(matrix))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of ``[W_ih, W_ho]`` as NumPy arrays in the network's dtype."""
+        return [p.detach().cpu().numpy().copy() for p in self._layers()]
+
+    # -- forward and backward --------------------------------------------------------------
+
+    def as_tensor(self, array: np.ndarray | torch.Tensor, width: int, name: str) -> torch.Tensor:
+        """``array`` as a tensor of the network's dtype on its device, shape ``(n, width)`` or ``(width,)``.
+
+        NumPy arrays of the right dtype are shared, not copied, on the CPU.
+        """
+        if isinstance(array, torch.Tensor):
+            tensor = array.to(self.device, self.torch_dtype)
+        else:
+            tensor = torch.as_tensor(np.asarray(array, dtype=self.dtype), device=self.device)
+        if tensor.dim() not in (1, 2) or tensor.shape[-1] != width:
+            raise ParameterError(
+                f"{name} must have shape (n, {width}) or ({width},). Got {tuple(tensor.shape)} instead."
+            )
+        return tensor
+
+    def _batch(self, inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
+        targets = self.as_tensor(targets, self.output_nodes, "targets")
+        if targets.shape[:-1] != inputs.shape[:-1]:
+            raise ParameterError(
+                f"targets must have shape {tuple(inputs.shape[:-1]) + (self.output_nodes,)}. "
+                f"Got {tuple(targets.shape)} instead."
+            )
+        return inputs, targets
+
+    def query(self, inputs: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Outputs o of shape ``(n, output_nodes)``, or ``(output_nodes,)`` for one sample."""
+        inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
+        with torch.no_grad():
+            return self.model(inputs).cpu().numpy()
+
+    def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
+        """``[dL/dW_ih, dL/dW_ho]`` from autograd at the current weights; no update.
+
+        Uses ``torch.autograd.grad``, which returns the gradients without touching the
+        parameters' ``.grad``, so a later :meth:`train` step is unaffected.
+        """
+        inputs, targets = self._batch(inputs, targets)
+        loss = self.loss_function(self.model(inputs), targets)
+        grads = torch.autograd.grad(loss, self._layers())
+        return [g.cpu().numpy() for g in grads]
+
+    def train(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor) -> float:
+        """One SGD step on the batch, the canonical torch loop; returns L before the step."""
+        inputs, targets = self._batch(inputs, targets)
+        self.optimizer.zero_grad()
+        loss = self.loss_function(self.model(inputs), targets)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.input_nodes}, {self.hidden_nodes}, {self.output_nodes}, "
+            f"{self.lr}, dtype={self.dtype.name!r}, device={str(self.device)!r})"
+        )
