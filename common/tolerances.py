@@ -26,12 +26,15 @@ class Tolerance:
     eps : float
         The dtype's machine epsilon.
     single : float
-        One computation from identical weights and inputs (a query, a gradient, one step):
-        ``2**12 * eps``. Sums over up to a few thousand terms, done in another order by
-        another library, and the sigmoid's ``1 - o`` near saturation, stay inside it.
+        One computation from identical weights and inputs (a query, a gradient, a few
+        steps): ``2**12 * eps``. Sums over hundreds of terms, done in another order by
+        another library, and the sigmoid's ``1 - o`` near saturation stay well inside it:
+        the worst of 6,000 random cases (tests/strategies.py) was about 150 eps.
     trajectory : float
         Weights and outputs after many training steps, where each step's rounding feeds
-        the next: ``sqrt(eps)``.
+        the next: ``2**14 * eps``. Plain SGD on this network damps rounding differences
+        rather than growing them: after a full epoch of MNIST the two backends' weights
+        differed by about 15 eps (float64) and 20 eps (float32).
     """
 
     dtype: str
@@ -44,7 +47,7 @@ def tolerance(dtype: str | np.dtype) -> Tolerance:
     """Return the :class:`Tolerance` for ``dtype`` (float32 or float64)."""
     dtype = np.dtype(dtype)
     eps = float(np.finfo(dtype).eps)
-    return Tolerance(dtype=dtype.name, eps=eps, single=2.0**12 * eps, trajectory=eps**0.5)
+    return Tolerance(dtype=dtype.name, eps=eps, single=2.0**12 * eps, trajectory=2.0**14 * eps)
 
 
 def relative_difference(mine: np.ndarray, theirs: np.ndarray) -> float:
