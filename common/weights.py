@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import DataError
+from common.files import atomic_write
 from common.validation import check_dtype, check_positive_int
 
 
@@ -46,14 +46,8 @@ def save_weights(path: str | os.PathLike, weights: list[np.ndarray]) -> Path:
     only once complete, so an interrupted save never leaves a half-written file behind.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, W_ih=weights[0], W_ho=weights[1])
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, W_ih=weights[0], W_ho=weights[1])
     return path
 
 
