@@ -1,0 +1,35 @@
+"""Side by side: the NumPy network and its PyTorch twin, checked step by step and timed.
+
+From the shell: ``python -m compare --help``. From Python (a lesson, a notebook)::
+
+    from compare import run_comparison
+    record = run_comparison(train_limit=1000, test_limit=200)
+    record["agreement"]["passed"], record["backends"]["torch_impl"]["accuracy"]
+
+``compare`` is the only package that imports both ``from_scratch`` and ``torch_impl``.
+"""
+from __future__ import annotations
+
+from compare.config import Config
+
+
+def run_comparison(config: Config | None = None, **options) -> dict:
+    """Run a comparison without printing and return its record (the ``--json`` content).
+
+    Parameters
+    ----------
+    config : Config, optional
+        A whole configuration; or give its fields as keyword arguments, e.g.
+        ``run_comparison(hidden=(100,), epochs=2, rule="book")``.
+    """
+    from common.data import load_dataset
+    from compare.report import build_record
+    from compare.runner import run
+
+    config = config or Config(**options)
+    data = load_dataset(config.dataset, config.data_dir).limit(config.train_limit, config.test_limit)
+    results, environment = run(config, data)
+    return build_record(config, environment, results)
+
+
+__all__ = ["Config", "run_comparison"]

@@ -1,0 +1,91 @@
+"""The two backends as the runner drives them: the same loop, each fed in its own form.
+
+``compare`` is the only package that knows both networks. Each :class:`Backend` holds a
+network behind the Network protocol plus what the runner needs around it: how to hand it a
+chunk of data (NumPy arrays as they are; tensors on the right device for torch) and how to
+wait for it to finish (a CUDA device runs asynchronously).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import from_scratch
+import torch_impl
+from common.protocol import Network
+
+
+@dataclass
+class Backend:
+    """One network in the race, with its timings and its loss curve."""
+
+    key: str  # "from_scratch", "torch_impl", or "torch_impl[cuda]" when several devices race
+    package: str  # "from_scratch" or "torch_impl"
+    device: str
+    network: Network
+    prepare: Callable[[np.ndarray], Any]
+    sync: Callable[[], None]
+    train_seconds: float = 0.0
+    test_seconds: float = 0.0
+    epoch_seconds: list[float] = field(default_factory=list)
+    steps: int = 0
+    samples: int = 0
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss of segment)
+
+
+def _no_sync() -> None:
+    pass
+
+
+def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], hidden: int, lr: float, dtype: str,
+                  rule: str, input_nodes: int = 784, output_nodes: int = 10) -> list[Backend]:
+    """Build every backend of one run; the weights are loaded by the runner afterwards."""
+    backends = []
+    if "from_scratch" in packages:
+        cls = from_scratch.BookNetwork if rule == "book" else from_scratch.Network
+        network = cls(input_nodes, hidden, output_nodes, lr, dtype=dtype)
+        backends.append(Backend("from_scratch", "from_scratch", "cpu", network, lambda a: a, _no_sync))
+    if "torch_impl" in packages:
+        for device in devices:
+            backends.append(make_torch_backend(device, len(devices) > 1, hidden, lr, dtype, input_nodes, output_nodes))
+    return backends
+
+
+def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, dtype: str,
+                       input_nodes: int = 784, output_nodes: int = 10) -> Backend:
+    network = torch_impl.Network(input_nodes, hidden, output_nodes, lr, dtype=dtype, device=device)
+    resolved = network.device
+
+    def prepare(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(resolved, non_blocking=True)
+
+    sync = torch.cuda.synchronize if resolved.type == "cuda" else _no_sync
+    key = f"torch_impl[{resolved.type}]" if label_device else "torch_impl"
+    return Backend(key, "torch_impl", resolved.type, network, prepare, sync)
+
+
+def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
+    """A twin of ``backend``'s network (same class, device and dtype) to compute gradients at
+    weights the runner chooses, without disturbing the network that is training."""
+    net = backend.network
+    if backend.package == "torch_impl":
+        return torch_impl.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype,
+                                  device=backend.device)
+    return from_scratch.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype)
+
+
+def train_segment(network: Network, inputs, targets, batch_size: int, losses: np.ndarray) -> None:
+    """The training loop both backends run: one ``train()`` call per batch, losses kept.
+
+    One sample a step hands the network single rows, shape ``(784,)``, as the book did.
+    """
+    train = network.train
+    if batch_size == 1:
+        for i in range(len(losses)):
+            losses[i] = train(inputs[i], targets[i])
+    else:
+        for step, start in enumerate(range(0, len(inputs), batch_size)):
+            losses[step] = train(inputs[start:start + batch_size], targets[start:start + batch_size])

@@ -1,0 +1,140 @@
+"""``python -m compare``: argparse to a frozen Config, the run, the report, the exit code.
+
+Nothing beyond this module sees argparse. Exit codes: 0 the backends agree; 1 they
+disagree beyond the tolerance; 2 bad input (an option, a file, a missing device); 3
+training diverged; 130 interrupted (Ctrl-C), with a partial report.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from common.errors import DataError, ParameterError
+from compare.config import BACKENDS, PRESETS, RULES, Config
+
+EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_FOR_STATUS = {"completed": EXIT_OK, "disagreed": EXIT_DISAGREE, "diverged": EXIT_DIVERGED,
+                   "interrupted": EXIT_INTERRUPTED}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one sentence, not the usage block
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="python -m compare", description=(
+        "Train the NumPy network and its PyTorch twin from identical weights on identical samples, "
+        "check that they agree as they go, and time each."), epilog=__doc__.split("\n\n")[1])
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", choices=("embedded", "mnist"),
+                      help="embedded: the 6,000/1,000 subset shipped with the package (default); "
+                           "mnist: the full 60,000/10,000, downloaded once into the cache")
+    data.add_argument("--data-dir", type=Path, metavar="DIR",
+                      help="a folder of MNIST IDX files (raw or .gz) or the book's CSV files; wins over --dataset")
+    data.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images")
+    data.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images")
+    net = p.add_argument_group("training")
+    net.add_argument("--epochs", type=positive_int, metavar="N", help="passes over the training set (default 1)")
+    net.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
+                     help="hidden nodes (default 200); several values run a sweep")
+    net.add_argument("--lr", type=learning_rate, metavar="X", help="learning rate (default 0.1)")
+    net.add_argument("--batch-size", type=positive_int, metavar="N", help="samples per step (default 1)")
+    net.add_argument("--dtype", choices=("float32", "float64"),
+                     help="float64 (default) agrees to rounding; float32 is faster")
+    net.add_argument("--device", dest="devices", nargs="+", choices=("cpu", "cuda", "auto"),
+                     help="torch's device (default cpu); several run a sweep")
+    net.add_argument("--threads", type=positive_int, metavar="N",
+                     help="threads for NumPy's BLAS and for torch alike, a fair race (default 1)")
+    net.add_argument("--seed", type=non_negative_int, metavar="N", help="seed of the initial weights (default 0)")
+    net.add_argument("--shuffle", action="store_true", default=None,
+                     help="a seeded shuffle of the samples each epoch (default: file order)")
+    net.add_argument("--rule", choices=RULES,
+                     help="true: backpropagation (default); book: the book's update, measured against autograd")
+    net.add_argument("--backends", nargs="+", choices=BACKENDS, help="which to run (default both)")
+    net.add_argument("--check-every", type=positive_int, metavar="N",
+                     help="compare the backends every N steps (default 1000)")
+    net.add_argument("--preset", choices=sorted(PRESETS),
+                     help="seed: the 2017 experiment (full MNIST, 784-200-10, lr 0.1, 5 epochs, float32), "
+                          "printed beside the 2017 timings; other options override it")
+    out = p.add_argument_group("output")
+    out.add_argument("--json", dest="json_path", type=Path, metavar="PATH", help="write the whole record as JSON")
+    out.add_argument("--plot", dest="plot_path", type=Path, metavar="PATH",
+                     help="save loss, weight-difference and timing plots (needs matplotlib)")
+    out.add_argument("--save", dest="save_dir", type=Path, metavar="DIR",
+                     help="save both trained networks' weights (.npz) and the JSON record")
+    out.add_argument("--quiet", action="store_true", default=None,
+                     help="no progress bar and a one-line summary instead of the report")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Config:
+    """Defaults, then the preset, then the options given: one frozen Config."""
+    values = dict(PRESETS[args.preset]) if args.preset else {}
+    names = {f.name for f in fields(Config) if f.init}
+    values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
+                   if v is not None and k in names})
+    config = Config(**values)
+    return Config(**{**values, "progress": stderr_is_terminal and not config.quiet})
+
+
+def check_outputs(config: Config) -> None:
+    """Refuse, before any training, output paths that could not be written afterwards."""
+    for option, path in (("--json", config.json_path), ("--plot", config.plot_path)):
+        if path is not None and (path.is_dir() or not path.parent.is_dir()):
+            raise ParameterError(f"{option} {path}: " + ("is a folder; give a file name." if path.is_dir()
+                                 else f"the folder {path.parent} does not exist."))
+    if config.save_dir is not None and config.save_dir.exists() and not config.save_dir.is_dir():
+        raise ParameterError(f"--save {config.save_dir}: exists and is not a folder.")
+    if config.plot_path is not None:
+        from compare.plot import require_matplotlib
+        require_matplotlib()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args, sys.stderr.isatty())
+        check_outputs(config)
+        from compare.session import execute
+        return execute(config)
+    except (ParameterError, DataError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted before training began.", file=sys.stderr)
+        return EXIT_INTERRUPTED

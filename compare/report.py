@@ -1,0 +1,201 @@
+"""What a run prints, and the JSON record ``--json`` and ``--save`` write."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from common.files import atomic_write
+from compare.config import SEED_SECONDS, Config
+from compare.environment import one_line
+from compare.runner import RunResult
+
+
+def backend_record(backend, scorecard) -> dict:
+    seconds, samples = backend.train_seconds, max(backend.samples, 1)
+    record = {
+        "package": backend.package,
+        "device": backend.device,
+        "train_seconds": seconds,
+        "us_per_sample": seconds / samples * 1e6 if backend.samples else None,
+        "test_seconds": backend.test_seconds,
+        "epoch_seconds": backend.epoch_seconds,
+        "steps": backend.steps,
+        "samples": backend.samples,
+        "loss_curve": backend.loss_curve,
+        "accuracy": None,
+    }
+    if scorecard is not None:
+        record.update(accuracy=scorecard.accuracy,
+                      per_digit_accuracy=[None if np.isnan(a) else float(a) for a in scorecard.per_digit_accuracy],
+                      confusion_matrix=scorecard.confusion_matrix.tolist())
+    return record
+
+
+def run_record(result: RunResult) -> dict:
+    return {
+        "hidden": result.hidden,
+        "status": result.status,
+        "message": result.message,
+        "steps": result.steps,
+        "backends": {b.key: backend_record(b, result.scorecards.get(b.key)) for b in result.backends},
+        "agreement": result.agreement.to_json() if result.agreement else {
+            "passed": None, "reason": "only one backend ran: nothing to compare"},
+    }
+
+
+def build_record(config: Config, environment: dict, results: list[RunResult]) -> dict:
+    """The whole record. ``backends`` and ``agreement`` are the first run's; ``runs`` has all."""
+    runs = [run_record(r) for r in results]
+    first = runs[0] if runs else {"backends": {}, "agreement": {"passed": None}, "status": "not started"}
+    record = {
+        "config": config.to_json(),
+        "environment": environment,
+        "status": next((r["status"] for r in runs if r["status"] != "completed"), "completed"),
+        "message": next((r["message"] for r in runs if r["message"]), None),
+        "backends": first["backends"],
+        "agreement": first["agreement"],
+        "runs": runs,
+    }
+    if config.is_sweep:
+        record["sweep"] = sweep_table(results)
+    if config.preset == "seed":
+        record["seed_seconds"] = {f"{p}[{d}]": s for (p, d), s in SEED_SECONDS.items()}
+    return record
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Write the record atomically: an interrupted write leaves any earlier file as it was."""
+    with atomic_write(path, "w") as f:
+        json.dump(record, f, indent=2, default=_json_default)
+        f.write("\n")
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def sweep_table(results: list[RunResult]) -> list[dict]:
+    """The seed's table: one row per hidden size, seconds of training per backend and device."""
+    return [{"hidden": r.hidden, **{b.key: b.train_seconds for b in r.backends}} for r in results]
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def describe_config(config: Config, source: str) -> str:
+    sizes = "/".join(str(h) for h in config.hidden)
+    rule = "the book's rule (from_scratch) against autograd (torch)" if config.rule == "book" else "true gradient"
+    return (f"784-{sizes}-10, lr {config.lr:g}, batch {config.batch_size}, {config.dtype}, "
+            f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}, seed {config.seed}"
+            f"{', shuffled' if config.shuffle else ''}, {rule}\n"
+            f"data: {source}\nthreads: {config.threads} for BLAS and for torch")
+
+
+def backend_table(result: RunResult, preset: str | None = None) -> str:
+    header = f"{'backend':<18} {'device':<6} {'train s':>9} {'µs/sample':>10} {'test s':>7} {'accuracy':>9}"
+    if preset == "seed":
+        header += f" {'2017 s':>8}"
+    lines = [header]
+    for b in result.backends:
+        card = result.scorecards.get(b.key)
+        us = f"{b.train_seconds / b.samples * 1e6:10.1f}" if b.samples else f"{'-':>10}"
+        accuracy = f"{card.accuracy:9.2%}" if card else f"{'-':>9}"
+        line = f"{b.key:<18} {b.device:<6} {b.train_seconds:9.2f} {us} {b.test_seconds:7.2f} {accuracy}"
+        if preset == "seed":
+            seed = SEED_SECONDS.get((b.package, b.device))
+            line += f" {seed:8.0f}" if seed else f" {'-':>8}"
+        lines.append(line)
+    timed = [b for b in result.backends if b.samples]
+    if len(timed) > 1:
+        fast, slow = sorted(timed, key=lambda b: b.train_seconds / b.samples)[:: len(timed) - 1]
+        ratio = (slow.train_seconds / slow.samples) / (fast.train_seconds / fast.samples)
+        lines.append(f"faster: {fast.key}, {ratio:.1f}x per sample")
+    if any(len(b.epoch_seconds) > 1 for b in result.backends):
+        for b in result.backends:
+            lines.append(f"  {b.key} seconds per epoch: " + ", ".join(f"{s:.2f}" for s in b.epoch_seconds))
+    return "\n".join(lines)
+
+
+def agreement_text(result: RunResult, config: Config) -> str:
+    agreement = result.agreement
+    if agreement is None:
+        return "agreement: only one backend ran, nothing to compare"
+    tol = agreement.tolerance
+    verdict = "PASSED" if agreement.passed else "FAILED"
+    if config.rule == "book":
+        lines = [f"the book's output-layer step equals autograd's gradient (within {tol.single:.2g}): {verdict}"]
+        lines += departure_lines(agreement)
+    else:
+        lines = [f"agreement with {agreement.reference} ({tol.dtype}: gradients within {tol.single:.2g}, "
+                 f"weights and outputs within {tol.trajectory:.2g}, relative to the largest entry): {verdict}"]
+    for kind, check in agreement.worst().items():
+        if kind == "book step":
+            continue
+        count = sum(1 for c in agreement.checks if c.kind == kind)
+        lines.append(f"  {kind:<13} {count:4d} checks, worst relative {check.relative:.2g} "
+                     f"({check.layer} at step {check.step:,}), cosine {check.cosine:.12f}")
+    for key, p in agreement.predictions.items():
+        lines.append(f"  predictions   {key}: identical on {p['identical']:,} of {p['total']:,} test images"
+                     + (f" ({p['differing'] - p['beyond_ties']} near-ties)" if p["differing"] else ""))
+    if agreement.failures:
+        lines.append("where they part:")
+        lines.append(f"  {'kind':<13} {'layer':<5} {'step':>8} {'epoch':>5} {'relative':>10} {'max abs':>10} "
+                     f"{'cosine':>12} {'tolerance':>9}")
+        for c in agreement.failures[:10]:
+            lines.append(f"  {c.kind:<13} {c.layer:<5} {c.step:8,} {c.epoch + 1:5d} {c.relative:10.3g} "
+                         f"{c.max_abs:10.3g} {c.cosine:12.9f} {c.tolerance:9.2g}")
+    return "\n".join(lines)
+
+
+def departure_lines(agreement) -> list[str]:
+    """How far the book's step is from autograd's gradient, at the book network's own weights."""
+    rows = [c for c in agreement.checks if c.kind == "book step"]
+    ratios = [c.norm_ratio for c in rows if c.layer == "W_ih"]
+    lines = ["its hidden-layer step is not the gradient: against autograd's gradient at the same weights "
+             "(cosine 1 and ratio 1 would be the gradient),",
+             f"it is {min(ratios):.1f} to {max(ratios):.1f} times as long, as if the hidden layer's learning "
+             f"rate were that many times lr:" if ratios else "",
+             f"  {'step':>8} {'W_ih cosine':>12} {'W_ih |book|/|grad|':>19} {'W_ho cosine':>12} {'W_ho ratio':>11}"]
+    by_step: dict[int, dict] = {}
+    for c in rows:
+        by_step.setdefault(c.step, {})[c.layer] = c
+    steps = sorted(by_step)
+    shown = steps if len(steps) <= 12 else [steps[round(i * (len(steps) - 1) / 11)] for i in range(12)]
+    for step in shown:
+        ih, ho = by_step[step].get("W_ih"), by_step[step].get("W_ho")
+        lines.append(f"  {step:8,} {ih.cosine:12.6f} {ih.norm_ratio:19.3f} {ho.cosine:12.9f} {ho.norm_ratio:11.6f}")
+    return lines
+
+
+def sweep_text(results: list[RunResult], preset: str | None) -> str:
+    keys = list(dict.fromkeys(b.key for r in results for b in r.backends))
+    lines = ["seconds of training, hidden nodes x backend (the seed's table):",
+             f"{'hidden':>7} " + " ".join(f"{k:>18}" for k in keys)]
+    for r in results:
+        seconds = {b.key: b.train_seconds for b in r.backends}
+        lines.append(f"{r.hidden:7d} " + " ".join(f"{seconds[k]:18.2f}" if k in seconds else f"{'-':>18}"
+                                                  for k in keys))
+    return "\n".join(lines)
+
+
+def text_report(config: Config, environment: dict, source: str, results: list[RunResult]) -> str:
+    parts = [describe_config(config, source), one_line(environment)]
+    for result in results:
+        if config.is_sweep:
+            parts.append(f"--- hidden {result.hidden} ---")
+        parts.append(backend_table(result, config.preset))
+        parts.append(agreement_text(result, config))
+        if result.message:
+            parts.append(f"{result.status}: {result.message}")
+    if config.is_sweep:
+        parts.append(sweep_text(results, config.preset))
+    return "\n\n".join(parts)
