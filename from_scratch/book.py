@@ -34,4 +34,4 @@ class BookNetwork(Network):
     def _hidden_errors(self, dLdo: np.ndarray, dLdz_o: np.ndarray) -> np.ndarray:
         # The book: hidden_errors = who.T @ output_errors, with output_errors = t − o = −dL/do.
         # The true gradient would carry dL/dz_o = dL/do · o (1 − o) back instead.
-        return dLdo @ self.who
+        return np.dot(dLdo, self.who)

@@ -33,7 +33,7 @@ from common.validation import (
     check_weights,
 )
 from common.weights import initial_weights
-from from_scratch.activations import sigmoid, sigmoid_derivative
+from from_scratch.activations import sigmoid, sigmoid_backward
 
 
 class Network:
@@ -103,22 +103,28 @@ class Network:
             Scaled inputs, e.g. from :func:`common.data.scale_inputs`.
         """
         inputs = self._check_inputs(inputs)
-        hidden_outputs = sigmoid(inputs @ self.wih.T)
-        return sigmoid(hidden_outputs @ self.who.T)
+        hidden_outputs = sigmoid(np.dot(inputs, self.wih.T))
+        return sigmoid(np.dot(hidden_outputs, self.who.T))
 
     def _hidden_errors(self, dLdo: np.ndarray, dLdz_o: np.ndarray) -> np.ndarray:
         """dL/dh: the output layer's error carried back through W_ho (and through σ')."""
-        return dLdz_o @ self.who
+        return np.dot(dLdz_o, self.who)
 
     def _backward(self, inputs: np.ndarray, targets: np.ndarray):
-        """Forward pass and backpropagation; returns L, h, dL/dz_o and dL/dz_h per sample."""
-        hidden_outputs = sigmoid(inputs @ self.wih.T)  # h = σ(z_h), z_h = W_ih x
-        final_outputs = sigmoid(hidden_outputs @ self.who.T)  # o = σ(z_o), z_o = W_ho h
+        """Forward pass and backpropagation; returns L, h, dL/dz_o and dL/dz_h per sample.
+
+        ``np.dot`` rather than ``@``: the same BLAS call, with less overhead around it, which
+        counts when a layer has ten nodes. The sigmoids work in place on fresh arrays.
+        """
+        z_h = np.dot(inputs, self.wih.T)  # z_h = W_ih x
+        hidden_outputs = sigmoid(z_h, out=z_h)  # h = σ(z_h)
+        z_o = np.dot(hidden_outputs, self.who.T)  # z_o = W_ho h
+        final_outputs = sigmoid(z_o, out=z_o)  # o = σ(z_o)
         dLdo = final_outputs - targets  # L = ½ Σ (t − o)²  ⇒  dL/do = o − t
         loss = 0.5 * float(np.vdot(dLdo, dLdo))
-        dLdz_o = dLdo * sigmoid_derivative(final_outputs)  # σ'(z_o) = o (1 − o)
+        dLdz_o = sigmoid_backward(dLdo, final_outputs)  # dL/dz_o = dL/do · o (1 − o)
         dLdh = self._hidden_errors(dLdo, dLdz_o)  # z_o = W_ho h  ⇒  dL/dh = W_ho^T dL/dz_o
-        dLdz_h = dLdh * sigmoid_derivative(hidden_outputs)  # σ'(z_h) = h (1 − h)
+        dLdz_h = sigmoid_backward(dLdh, hidden_outputs)  # dL/dz_h = dL/dh · h (1 − h)
         return loss, hidden_outputs, dLdz_o, dLdz_h
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
@@ -165,7 +171,8 @@ class Network:
     # -- input checks ----------------------------------------------------------------------
 
     def _check_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        inputs = np.asarray(inputs, dtype=self.dtype)
+        if type(inputs) is not np.ndarray or inputs.dtype != self.dtype:
+            inputs = np.asarray(inputs, dtype=self.dtype)
         if inputs.ndim not in (1, 2) or inputs.shape[-1] != self.input_nodes:
             raise ParameterError(
                 f"inputs must have shape (n, {self.input_nodes}) or ({self.input_nodes},). "
@@ -174,7 +181,8 @@ class Network:
         return inputs
 
     def _check_targets(self, targets: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        targets = np.asarray(targets, dtype=self.dtype)
+        if type(targets) is not np.ndarray or targets.dtype != self.dtype:
+            targets = np.asarray(targets, dtype=self.dtype)
         expected = inputs.shape[:-1] + (self.output_nodes,)
         if targets.shape != expected:
             raise ParameterError(f"targets must have shape {expected}. Got {targets.shape} instead.")

@@ -16,9 +16,11 @@ import torch
 from common.errors import ParameterError
 from common.validation import check_dtype, check_learning_rate, check_positive_int, check_weights
 from common.weights import initial_weights
+from torch_impl.graphs import CapturedStep
 from torch_impl.model import HalfSquaredError, SigmoidMLP
 
 DEVICES = ("cpu", "cuda", "auto")
+MAX_CAPTURED_SHAPES = 4
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -50,6 +52,9 @@ class Network:
     seed : int or None, default None
         Seed for :func:`common.weights.initial_weights`; the same seed gives the same
         starting weights as the NumPy network.
+    cuda_graphs : bool or None, default None
+        Replay each training step as a CUDA graph (:mod:`torch_impl.graphs`), captured once
+        per input shape. None: on for a CUDA device, off on the CPU, where it does not apply.
 
     Attributes
     ----------
@@ -70,6 +75,7 @@ class Network:
         dtype: str | np.dtype = "float64",
         device: str = "cpu",
         seed: int | None = None,
+        cuda_graphs: bool | None = None,
     ) -> None:
         self.input_nodes = check_positive_int("input_nodes", input_nodes)
         self.hidden_nodes = check_positive_int("hidden_nodes", hidden_nodes)
@@ -81,6 +87,10 @@ class Network:
         self.model = SigmoidMLP(input_nodes, hidden_nodes, output_nodes).to(self.device, self.torch_dtype)
         self.loss_function = HalfSquaredError()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
+        if cuda_graphs and self.device.type != "cuda":
+            raise ParameterError(f"cuda_graphs=True needs a CUDA device. Got device {str(self.device)!r} instead.")
+        self.cuda_graphs = self.device.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
+        self._captured: dict[tuple, "CapturedStep"] = {}
         self.set_weights(initial_weights(input_nodes, hidden_nodes, output_nodes, seed, self.dtype))
 
     # -- weights ---------------------------------------------------------------------------
@@ -146,11 +156,27 @@ class Network:
     def train(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor) -> float:
         """One SGD step on the batch, the canonical torch loop; returns L before the step."""
         inputs, targets = self._batch(inputs, targets)
+        if self.cuda_graphs:
+            return self._replay(inputs, targets).item()
         self.optimizer.zero_grad()
         loss = self.loss_function(self.model(inputs), targets)
         loss.backward()
         self.optimizer.step()
         return loss.item()
+
+    def _replay(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The step as a CUDA graph, captured the first time each input shape is seen."""
+        key = (tuple(inputs.shape), tuple(targets.shape))
+        step = self._captured.get(key)
+        if step is None:
+            if len(self._captured) >= MAX_CAPTURED_SHAPES:  # e.g. a short last batch: run it eagerly
+                self.optimizer.zero_grad()
+                loss = self.loss_function(self.model(inputs), targets)
+                loss.backward()
+                self.optimizer.step()
+                return loss.detach()
+            step = self._captured[key] = CapturedStep(self, *key)
+        return step(inputs, targets)
 
     def __repr__(self) -> str:
         return (
