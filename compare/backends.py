@@ -49,8 +49,9 @@ def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], hidden: i
         network = cls(input_nodes, hidden, output_nodes, lr, dtype=dtype)
         backends.append(Backend("from_scratch", "from_scratch", "cpu", network, lambda a: a, _no_sync))
     if "torch_impl" in packages:
-        for device in devices:
-            backends.append(make_torch_backend(device, len(devices) > 1, hidden, lr, dtype, input_nodes, output_nodes))
+        resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
+        for device in resolved:
+            backends.append(make_torch_backend(device, len(resolved) > 1, hidden, lr, dtype, input_nodes, output_nodes))
     return backends
 
 

@@ -1,8 +1,9 @@
 """``python -m compare``: argparse to a frozen Config, the run, the report, the exit code.
+Nothing beyond this module sees argparse.
 
-Nothing beyond this module sees argparse. Exit codes: 0 the backends agree; 1 they
-disagree beyond the tolerance; 2 bad input (an option, a file, a missing device); 3
-training diverged; 130 interrupted (Ctrl-C), with a partial report.
+Exit codes: 0 the backends agree; 1 they disagree beyond the tolerance; 2 bad input (an
+option, a file, a missing device); 3 training diverged; 130 interrupted (Ctrl-C), with a
+partial report.
 """
 from __future__ import annotations
 
@@ -116,12 +117,16 @@ def check_outputs(config: Config) -> None:
     for option, path in (("--json", config.json_path), ("--plot", config.plot_path)):
         if path is not None and (path.is_dir() or not path.parent.is_dir()):
             raise ParameterError(f"{option} {path}: " + ("is a folder; give a file name." if path.is_dir()
+                                 else f"{path.parent} is not a folder." if path.parent.exists()
                                  else f"the folder {path.parent} does not exist."))
-    if config.save_dir is not None and config.save_dir.exists() and not config.save_dir.is_dir():
-        raise ParameterError(f"--save {config.save_dir}: exists and is not a folder.")
+    if config.save_dir is not None:  # made after training: its nearest existing ancestor must be a folder
+        existing = next(p for p in (config.save_dir, *config.save_dir.parents) if p.exists())
+        if not existing.is_dir():
+            raise ParameterError(f"--save {config.save_dir}: " + ("exists and is not a folder."
+                                 if existing == config.save_dir else f"{existing} is not a folder."))
     if config.plot_path is not None:
-        from compare.plot import require_matplotlib
-        require_matplotlib()
+        from compare.plot import check_plot_path
+        check_plot_path(config.plot_path)
 
 
 def main(argv: list[str] | None = None) -> int:

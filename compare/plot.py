@@ -5,10 +5,13 @@ Needs matplotlib (``pip install numpy-torch-twins[plot]``); imported only when a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.errors import ParameterError
 from common.files import atomic_write
-from compare.runner import RunResult
+
+if TYPE_CHECKING:  # the runner imports torch: a bad --plot should fail before that wait
+    from compare.runner import RunResult
 
 
 def require_matplotlib() -> None:
@@ -20,6 +23,17 @@ def require_matplotlib() -> None:
                              "pip install 'numpy-torch-twins[plot]'.") from None
 
 
+def check_plot_path(path: Path) -> None:
+    """Refuse, before training, a file whose format (its suffix; none means PNG) matplotlib cannot write."""
+    require_matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if _format(path) not in formats:
+        raise ParameterError(f"--plot {path}: matplotlib cannot write .{_format(path)} files; "
+                             f"give a name ending in one of .{', .'.join(sorted(formats))}.")
+
+
 def plot(path: Path, results: list[RunResult], sweep: bool) -> None:
     import matplotlib
 
@@ -27,10 +41,13 @@ def plot(path: Path, results: list[RunResult], sweep: bool) -> None:
     import matplotlib.pyplot as plt
 
     figure = _sweep_figure(plt, results) if sweep else _run_figure(plt, results[0])
-    suffix = path.suffix.lstrip(".") or "png"
     with atomic_write(path) as f:
-        figure.savefig(f, format=suffix, dpi=120, bbox_inches="tight")
+        figure.savefig(f, format=_format(path), dpi=120, bbox_inches="tight")
     plt.close(figure)
+
+
+def _format(path: Path) -> str:
+    return path.suffix.lstrip(".").lower() or "png"
 
 
 def _run_figure(plt, result: RunResult):

@@ -1,0 +1,399 @@
+"""``python -m compare`` as a user runs it: a subprocess on the embedded data with small limits.
+
+Exit codes (0 agree, 1 disagree, 2 bad input, 3 diverged, 130 interrupted), the report, the
+JSON record, a disagreement and a divergence planted through the test-only hook
+``COMPARE_TEST_PERTURB``, bad inputs, a sweep, the book's rule, --save, --plot, the seed
+preset, a failed download and Ctrl-C. Every run that trains costs about 5 s before its first
+step, so the tests share a few runs (module-scoped fixtures), each checked by several tests.
+"""
+from __future__ import annotations
+
+import re
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import from_scratch
+import torch_impl
+from common.data import load_embedded, scale_inputs
+from common.tolerances import assert_close, tolerance
+from common.weights import load_weights
+from tests.cli_helpers import (EMBEDDED, PERTURB_ENV, PROG, SMALL, Finished, Terminal, finish,
+                               offline_environment, percent, read_json, run_compare, snapshot, start,
+                               table_rows)
+
+BACKENDS = ("from_scratch", "torch_impl")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished run and the folder its --json (record.json), --save and --plot went into."""
+
+    run: Finished
+    folder: Path
+
+    def record(self) -> dict:
+        return read_json(self.folder / "record.json")
+
+
+def outcome(folder: Path, *options: object, env: dict | None = None) -> Outcome:
+    """Run with ``options`` and --json into ``folder``."""
+    return Outcome(run_compare(*options, "--json", folder / "record.json", env=env), folder)
+
+
+@pytest.fixture(scope="module")
+def normal(tmp_path_factory):
+    """An ordinary run, writing everything it can: --json, --save and --plot."""
+    folder = tmp_path_factory.mktemp("normal")
+    return outcome(folder, "--train-limit", 600, "--test-limit", 100, "--check-every", 100,
+                   "--save", folder / "saved", "--plot", folder / "plot.png")
+
+
+@pytest.fixture(scope="module")
+def nudged(tmp_path_factory):
+    """torch_impl's W_ih scaled by 1.001 (one row) as step 200 begins."""
+    return outcome(tmp_path_factory.mktemp("nudged"), *SMALL, env={PERTURB_ENV: "torch_impl@200"})
+
+
+@pytest.fixture(scope="module")
+def diverged(tmp_path_factory):
+    """A nan planted in torch_impl's W_ih as step 200 begins; --quiet."""
+    return outcome(tmp_path_factory.mktemp("diverged"), *SMALL, "--quiet",
+                   env={PERTURB_ENV: "torch_impl@200:nan"})
+
+
+@pytest.fixture(scope="module")
+def book_sweep(tmp_path_factory):
+    """The book's rule over a sweep of two hidden sizes: one run shows both."""
+    return outcome(tmp_path_factory.mktemp("book_sweep"), *SMALL, "--rule", "book", "--hidden", 20, 40)
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    """The seed preset on the embedded files, with options that override the preset's."""
+    return outcome(tmp_path_factory.mktemp("seed"), "--preset", "seed", "--data-dir", EMBEDDED,
+                   "--train-limit", 200, "--test-limit", 50, "--epochs", 1)
+
+
+def exited(outcome: Outcome, code: int) -> Outcome:
+    assert outcome.run.code == code, outcome.run
+    return outcome
+
+
+# --- a normal run ------------------------------------------------------------------------------
+
+def test_normal_run_exits_0_and_reports_both_backends_agreeing(normal):
+    report = exited(normal, 0).run.stdout
+    assert "784-200-10, lr 0.1, batch 1, float64, 1 epoch, seed 0, true gradient" in report
+    assert "embedded subset (6,000 train / 1,000 test), first 600 train / 100 test" in report
+    for key in BACKENDS:
+        (row,) = table_rows(report, key)  # backend, device, train s, µs/sample, test s, accuracy
+        assert row[1] == "cpu" and row[-1].endswith("%"), row
+    assert re.search(r"agreement with from_scratch \(float64: .*\): PASSED", report)
+    assert "predictions   torch_impl: identical on 100 of 100 test images" in report
+
+
+def test_report_shows_the_accuracies_and_timings_of_the_record(normal):
+    report, record = exited(normal, 0).run.stdout, normal.record()
+    for key in BACKENDS:
+        (row,) = table_rows(report, key)  # backend, device, train s, µs/sample, test s, accuracy
+        assert percent(row[-1]) == pytest.approx(record["backends"][key]["accuracy"], abs=5e-5)
+        assert float(row[2]) == pytest.approx(record["backends"][key]["train_seconds"], abs=5e-3)
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(normal):
+    assert exited(normal, 0).run.stderr == ""
+
+
+# --- the JSON record ---------------------------------------------------------------------------
+
+def test_record_has_config_environment_backends_and_agreement(normal):
+    record = exited(normal, 0).record()
+    assert {"config", "environment", "backends", "agreement", "status"} <= record.keys()
+    assert record["status"] == "completed"
+    assert (record["config"]["train_limit"], record["config"]["check_every"]) == (600, 100)
+    assert set(record["backends"]) == set(BACKENDS)
+    for key, backend in record["backends"].items():
+        assert 0 <= backend["accuracy"] <= 1 and backend["train_seconds"] > 0, key
+        assert backend["us_per_sample"] == pytest.approx(backend["train_seconds"] / 600 * 1e6), key
+        assert backend["samples"] == backend["steps"] == 600, key
+
+
+def test_record_agreement_passed_with_its_worst_differences_within_tolerance(normal):
+    agreement = exited(normal, 0).record()["agreement"]
+    tol = tolerance("float64")
+    assert agreement["passed"] is True and agreement["failures"] == []
+    assert set(agreement["worst"]) == {"gradient", "weights", "test outputs"}
+    assert agreement["worst"]["gradient"]["relative"] <= tol.single
+    assert max(worst["relative"] for worst in agreement["worst"].values()) <= tol.trajectory
+
+
+def test_gradients_are_checked_every_check_every_steps(normal):
+    checks = exited(normal, 0).record()["agreement"]["checks"]
+    assert sorted({c["step"] for c in checks if c["kind"] == "gradient"}) == [0, 100, 200, 300, 400, 500]
+
+
+def test_accuracies_are_equal_between_backends_in_float64(normal):
+    backends = exited(normal, 0).record()["backends"]
+    assert backends["from_scratch"]["accuracy"] == backends["torch_impl"]["accuracy"]
+    assert backends["from_scratch"]["confusion_matrix"] == backends["torch_impl"]["confusion_matrix"]
+
+
+def test_record_names_the_blas_kernel_and_threads(normal):
+    report, environment = exited(normal, 0).run.stdout, normal.record()["environment"]
+    assert environment["blas"], "no BLAS library recorded"
+    for blas in environment["blas"]:
+        assert blas["internal_api"] and blas["architecture"] and blas["num_threads"] == 1, blas  # --threads 1
+        assert f"{blas['internal_api']} {blas['version']} ({blas['architecture']}, 1 thread)" in report
+    assert environment["torch_threads"] == 1
+
+
+def test_quiet_line_of_a_completed_run_gives_the_verdict_and_each_accuracy(normal):
+    from compare.session import summary_line  # what --quiet prints, from the record the run wrote
+
+    record = exited(normal, 0).record()
+    line = summary_line(record)
+    assert "\n" not in line and line.startswith("completed: the backends agree; "), line
+    for key in BACKENDS:
+        assert f"{key} {record['backends'][key]['accuracy']:.2%} in " in line
+
+
+# --- --save and --plot -------------------------------------------------------------------------
+
+def test_save_writes_both_networks_and_the_record(normal):
+    saved = exited(normal, 0).folder / "saved"
+    assert sorted(p.name for p in saved.iterdir()) == ["from_scratch.npz", "record.json", "torch_impl.npz"]
+    assert read_json(saved / "record.json")["backends"] == normal.record()["backends"]
+
+
+def test_either_backend_loads_the_others_saved_weights(normal):
+    record = exited(normal, 0).record()
+    test_set = load_embedded().limit(600, 100)
+    inputs = scale_inputs(test_set.test_images)
+    networks = {"from_scratch": from_scratch.Network(784, 200, 10, 0.1),
+                "torch_impl": torch_impl.Network(784, 200, 10, 0.1)}
+    for saved in BACKENDS:
+        weights = load_weights(normal.folder / "saved" / f"{saved}.npz")
+        outputs = {}
+        for key, network in networks.items():
+            network.set_weights(weights)
+            outputs[key] = network.query(inputs)
+        assert_close(outputs["torch_impl"], outputs["from_scratch"], tolerance("float64").single,
+                     f"{saved}.npz queried by both backends")
+        accuracy = float(np.mean(outputs["from_scratch"].argmax(axis=1) == test_set.test_labels))
+        assert accuracy == record["backends"][saved]["accuracy"], f"{saved}.npz is not the trained network"
+
+
+def test_plot_writes_a_png(normal):
+    image = (exited(normal, 0).folder / "plot.png").read_bytes()
+    assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 10_000
+
+
+# --- a disagreement and a divergence, planted by the test-only hook -----------------------------
+
+def test_perturbed_backend_exits_1_with_a_table_of_where_and_by_how_much(nudged):
+    report, agreement = exited(nudged, 1).run.stdout, nudged.record()["agreement"]
+    assert "FAILED" in report and "where they part:" in report
+    # The nudge comes as step 200 begins; the next check, at step 300, catches it; none before does.
+    w_ih = next(f for f in agreement["failures"] if (f["kind"], f["layer"]) == ("weights", "W_ih"))
+    assert w_ih["step"] == 300 and w_ih["relative"] > w_ih["tolerance"]
+    assert all(c["passed"] for c in agreement["checks"] if c["step"] < 300)
+    (row,) = [r for r in table_rows(report, "weights") if r[1] == "W_ih"]  # kind layer step epoch relative
+    assert (row[2], float(row[4])) == ("300", pytest.approx(w_ih["relative"], rel=1e-2))
+
+
+def test_perturbed_backend_record_says_the_agreement_failed(nudged):
+    run, record = exited(nudged, 1).run, nudged.record()
+    assert record["status"] == "disagreed" and record["agreement"]["passed"] is False
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of torch_impl at step 300" in line
+
+
+def test_nan_in_one_backend_exits_3_naming_the_backend_and_step(diverged):
+    run, record = exited(diverged, 3).run, diverged.record()
+    said = "Training diverged in torch_impl at step 201 (epoch 1)"  # the 201st step's loss is nan
+    assert said in run.stdout
+    assert record["status"] == "diverged" and said in record["message"]
+
+
+def test_quiet_prints_one_line_and_nothing_on_stderr(diverged):
+    run = exited(diverged, 3).run
+    (line,) = run.stdout.splitlines()
+    assert line.startswith("diverged: ") and run.stderr == ""
+
+
+# --- bad inputs --------------------------------------------------------------------------------
+
+def truncated_copy(folder: Path) -> Path:
+    """The embedded files with the training images' .gz cut in half."""
+    folder.mkdir()
+    for path in EMBEDDED.glob("*.gz"):
+        content = path.read_bytes()
+        (folder / path.name).write_bytes(content[: len(content) // 2] if "train-images" in path.name else content)
+    return folder
+
+
+def regular_file(path: Path) -> Path:
+    path.write_text("not a folder\n")
+    return path
+
+
+BAD_INPUTS = {  # case: (options given a fresh tmp_path, what the one line says with {tmp} for tmp_path)
+    "lr negative": (lambda tmp: ["--lr", "-1"], "argument --lr: must be a positive finite number, got '-1'"),
+    "lr nan": (lambda tmp: ["--lr", "nan"], "argument --lr: must be a positive finite number, got 'nan'"),
+    "lr not a number": (lambda tmp: ["--lr", "abc"], "argument --lr: must be a positive finite number, got 'abc'"),
+    "epochs 0": (lambda tmp: ["--epochs", "0"], "argument --epochs: must be a whole number >= 1, got '0'"),
+    "hidden 0": (lambda tmp: ["--hidden", "0"], "argument --hidden: must be a whole number >= 1, got '0'"),
+    "hidden 2.5": (lambda tmp: ["--hidden", "2.5"], "argument --hidden: must be a whole number >= 1, got '2.5'"),
+    "batch -3": (lambda tmp: ["--batch-size", "-3"], "argument --batch-size: must be a whole number >= 1, got '-3'"),
+    "float16": (lambda tmp: ["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+    "missing data folder": (lambda tmp: ["--data-dir", tmp / "nowhere"], "{tmp}/nowhere: no such folder."),
+    "corrupt IDX file": (lambda tmp: ["--data-dir", truncated_copy(tmp / "cut")],
+                         "{tmp}/cut/train-images-idx3-ubyte.gz: corrupt gzip data"),
+    "json into a missing folder": (lambda tmp: ["--json", tmp / "nowhere" / "r.json"],
+                                   "--json {tmp}/nowhere/r.json: the folder {tmp}/nowhere does not exist."),
+    "json under a file": (lambda tmp: ["--json", regular_file(tmp / "file") / "r.json"],
+                          "--json {tmp}/file/r.json: {tmp}/file is not a folder."),
+    "save onto a file": (lambda tmp: ["--save", regular_file(tmp / "file")],
+                         "--save {tmp}/file: exists and is not a folder."),
+    "save under a file": (lambda tmp: ["--save", regular_file(tmp / "file") / "saved"],
+                          "--save {tmp}/file/saved: {tmp}/file is not a folder."),
+    "plot in an unknown format": (lambda tmp: ["--plot", tmp / "plot.xyz"],
+                                  "--plot {tmp}/plot.xyz: matplotlib cannot write .xyz files"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
+    options, message = BAD_INPUTS[case]
+    given = options(tmp_path)
+    (tmp_path / "earlier.json").write_text('{"an earlier record": true}\n')
+    before = snapshot(tmp_path)
+    # The outputs a good run would write come first, so that the case's own options win over them.
+    run = run_compare(*SMALL, "--json", tmp_path / "earlier.json", "--save", tmp_path / "saved", *given)
+    assert run.code == 2, run
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"{PROG}: error: ") and message.format(tmp=tmp_path) in line, run
+    assert run.stdout == ""
+    assert snapshot(tmp_path) == before  # the earlier record untouched, nothing new
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda_exits_2_with_one_line():
+    run = run_compare(*SMALL, "--device", "cuda")
+    assert run.code == 2, run
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"{PROG}: error: ") and "is 'cuda' but CUDA is not available" in line
+
+
+def test_full_mnist_with_no_network_and_an_empty_cache_exits_2_with_one_error_line(tmp_path):
+    run = run_compare(*SMALL, "--dataset", "mnist", env=offline_environment(tmp_path / "cache"), timeout=60)
+    assert run.code == 2, run
+    *attempts, last = run.stderr.splitlines()
+    assert last.startswith(f"{PROG}: error: Could not download train-images-idx3-ubyte.gz from any mirror")
+    assert "--data-dir" in last
+    assert attempts and all(a.startswith(("Downloading ", "  failed: ")) for a in attempts), run
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []  # no partial download
+
+
+# --- a sweep and the book's rule ----------------------------------------------------------------
+
+def sections(report: str) -> dict[int, str]:
+    """A sweep's report, one part per hidden size, keyed by that size."""
+    parts = re.split(r"^--- hidden (\d+) ---$", report, flags=re.MULTILINE)
+    return {int(hidden): text for hidden, text in zip(parts[1::2], parts[2::2])}
+
+
+def test_sweep_prints_the_hidden_by_backend_table_and_records_each_run(book_sweep):
+    report, record = exited(book_sweep, 0).run.stdout, book_sweep.record()
+    assert [run["hidden"] for run in record["runs"]] == [20, 40]
+    assert [row["hidden"] for row in record["sweep"]] == [20, 40]
+    header, *rows = report.split("seconds of training, hidden nodes x backend (the seed's table):\n")[1].splitlines()
+    assert header.split() == ["hidden", *BACKENDS]
+    for row, seconds in zip(rows, record["sweep"], strict=True):
+        assert [float(cell) for cell in row.split()] == pytest.approx(
+            [seconds["hidden"], seconds["from_scratch"], seconds["torch_impl"]], abs=5e-3)
+
+
+def test_book_rule_prints_its_departure_from_the_gradient_layer_by_layer(book_sweep):
+    report, runs = exited(book_sweep, 0).run.stdout, book_sweep.record()["runs"]
+    for run, (hidden, text) in zip(runs, sections(report).items(), strict=True):
+        assert "the book's output-layer step equals autograd's gradient (within 9.1e-13): PASSED" in text
+        checks = {(c["step"], c["layer"]): c for c in run["agreement"]["checks"] if c["kind"] == "book step"}
+        rows = [line.split() for line in text.split("W_ho ratio\n")[1].split("\n\n")[0].splitlines()]
+        assert [row[0] for row in rows] == ["0", "100", "200"], hidden
+        for step, ih_cosine, ih_ratio, ho_cosine, ho_ratio in rows:
+            ih, ho = checks[int(step), "W_ih"], checks[int(step), "W_ho"]
+            assert [float(ih_cosine), float(ih_ratio), float(ho_cosine), float(ho_ratio)] == [
+                pytest.approx(ih["cosine"], abs=5e-7), pytest.approx(ih["norm_ratio"], abs=5e-4),
+                pytest.approx(ho["cosine"], abs=5e-10), pytest.approx(ho["norm_ratio"], abs=5e-7)], (hidden, step)
+
+
+def test_book_rule_output_layer_matches_and_hidden_layer_departs(book_sweep):
+    record = exited(book_sweep, 0).record()
+    assert record["agreement"]["passed"] is True
+    checks = [c for run in record["runs"] for c in run["agreement"]["checks"]]
+    assert checks and {c["kind"] for c in checks} == {"book step"}
+    for c in checks:
+        if c["layer"] == "W_ho":
+            assert c["passed"] and c["relative"] <= tolerance("float64").single, c
+        else:  # measured, never a failure: the book's hidden-layer step is longer than the gradient
+            assert c["layer"] == "W_ih" and c["tolerance"] is None and c["norm_ratio"] > 1, c
+
+
+def test_book_rule_reports_both_networks_accuracy(book_sweep):
+    report, runs = exited(book_sweep, 0).run.stdout, book_sweep.record()["runs"]
+    for run, text in zip(runs, sections(report).values(), strict=True):
+        for key in BACKENDS:
+            (row,) = table_rows(text, key)
+            assert percent(row[-1]) == pytest.approx(run["backends"][key]["accuracy"], abs=5e-5)
+
+
+# --- the seed preset, repeated devices ----------------------------------------------------------
+
+def test_seed_preset_prints_the_2017_seconds_and_options_override_it(seed):
+    report, record = exited(seed, 0).run.stdout, seed.record()
+    assert "784-200-10, lr 0.1, batch 1, float32, 1 epoch" in report
+    assert table_rows(report, "backend")[0][-2:] == ["2017", "s"]
+    assert table_rows(report, "from_scratch")[0][-1] == "440" and table_rows(report, "torch_impl")[0][-1] == "841"
+    config = record["config"]
+    assert (config["preset"], config["dtype"], config["epochs"]) == ("seed", "float32", 1)  # the preset says 5
+    assert (config["train_limit"], config["data_dir"]) == (200, str(EMBEDDED))
+    assert record["backends"]["from_scratch"]["samples"] == 200
+
+
+def test_a_device_named_twice_trains_torch_once():
+    from compare.config import Config
+    from compare.runner import run
+
+    results, _ = run(Config(devices=("cpu", "auto"), check_every=100), load_embedded().limit(100, 20))
+    keys = [backend.key for backend in results[0].backends]
+    distinct = {torch_impl.resolve_device(device) for device in ("cpu", "auto")}  # "auto" is "cpu" without CUDA
+    assert len(keys) == len(set(keys)) == 1 + len(distinct), keys
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------
+
+def test_ctrl_c_exits_130_with_a_partial_report_and_the_record(tmp_path):
+    terminal = Terminal()  # stderr a terminal, so that the progress bars show how far training is
+    process = start("--epochs", 3, "--json", tmp_path / "record.json", stderr=terminal.child_end)
+    terminal.detach()
+    try:  # wait until torch_impl has trained its first 1,000 of 3 x 6,000 samples
+        assert terminal.wait_for(r"torch_impl\s*:[^\r\n]*\| *[1-9]\d*/18000", timeout=60), terminal.text
+        process.send_signal(signal.SIGINT)
+        run = finish(process, timeout=60)
+    finally:
+        process.kill()
+        shown = terminal.close()
+    assert run.code == 130, run
+    assert "interrupted: Interrupted at step" in run.stdout
+    assert table_rows(run.stdout, "from_scratch") and table_rows(run.stdout, "torch_impl")
+    assert f"{PROG}: interrupted: " in shown
+    record = read_json(tmp_path / "record.json")
+    assert record["status"] == "interrupted"
+    assert 1000 <= record["runs"][0]["steps"] < 18000
+    assert all(1000 <= b["samples"] < 18000 for b in record["backends"].values()), record["backends"]
