@@ -1,0 +1,61 @@
+"""The benchmark's baselines do the work they claim, so no race is won by doing less.
+
+Nothing here is timed: speed targets live in benchmarks/bench.py, not in the tests.
+"""
+import numpy as np
+import torch
+
+from benchmarks.baselines import BatchFloor, BookLoop, Floor, Port2017, TorchBatchFloor, TorchFloor
+from benchmarks.bench import main as bench_main
+from common.tolerances import assert_close, tolerance
+from common.weights import initial_weights
+from from_scratch import BookNetwork, Network
+
+
+def sample(n_in=20, n_out=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.01, 1.0, n_in), rng.uniform(0.01, 0.99, n_out)
+
+
+def test_book_loop_takes_the_book_networks_step():
+    weights = initial_weights(20, 8, 4, seed=1)
+    x, t = sample()
+    book_loop, book_network = BookLoop(weights, 0.3), BookNetwork(20, 8, 4, 0.3)
+    book_network.set_weights(weights)
+    book_loop.train(x, t)
+    book_network.train(x, t)
+    for a, b in zip((book_loop.wih, book_loop.who), book_network.get_weights()):
+        assert_close(a, b, tolerance("float64").single, "book loop against BookNetwork")
+
+
+def test_2017_port_steps_twice_the_gradient_of_half_squared_error():
+    """MSELoss summed is 2L: the port at lr takes the true-gradient step of lr * 2."""
+    weights = initial_weights(20, 8, 4, seed=2)
+    x, t = sample(seed=3)
+    port, network = Port2017(weights, 0.1), Network(20, 8, 4, 0.2)
+    network.set_weights(weights)
+    port.train(x, t)
+    network.train(x, t)
+    for a, b in zip((port.linear_ih.weight, port.linear_ho.weight), network.get_weights()):
+        assert_close(a.detach().numpy(), b, tolerance("float64").single, "2017 port against Network at 2 lr")
+
+
+def test_floors_touch_the_whole_first_layer():
+    weights = initial_weights(20, 8, 4, seed=4)
+    x, _ = sample()
+    batch = np.random.default_rng(5).uniform(size=(6, 20))
+    for floor, inputs in ((Floor(weights, 0.1), x), (TorchFloor(weights, 0.1), torch.from_numpy(x)),
+                          (BatchFloor(weights, 0.1), batch), (TorchBatchFloor(weights, 0.1), torch.from_numpy(batch))):
+        before = np.array(floor.wih).copy()
+        floor.train(inputs)
+        changed = np.array(floor.wih) != before
+        assert changed.all(), type(floor).__name__
+
+
+def test_benchmark_runs_and_reports_its_targets(capsys):
+    assert bench_main(["--only", "targets", "--calls", "10", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("threads 1 | BLAS ")
+    for line in ("floor (gemv + ger, layer 1)", "from_scratch.Network.train", "2017 port loop (torch)",
+                 "from_scratch within 1.3x the floor", "torch_impl at least 3x faster than the 2017 port"):
+        assert line in out
