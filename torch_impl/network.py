@@ -117,7 +117,9 @@ class Network:
         NumPy arrays of the right dtype are shared, not copied, on the CPU.
         """
         if isinstance(array, torch.Tensor):
-            tensor = array.to(self.device, self.torch_dtype)
+            tensor = array
+            if tensor.dtype != self.torch_dtype or tensor.device != self.device:
+                tensor = tensor.to(self.device, self.torch_dtype)
         else:
             tensor = torch.as_tensor(np.asarray(array, dtype=self.dtype), device=self.device)
         if tensor.dim() not in (1, 2) or tensor.shape[-1] != width:
@@ -156,9 +158,13 @@ class Network:
     def train(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor) -> float:
         """One SGD step on the batch, the canonical torch loop; returns L before the step."""
         inputs, targets = self._batch(inputs, targets)
+        if inputs.dim() == 1:  # a batch of one: nn.Linear on a row skips two reshaping nodes
+            inputs, targets = inputs.unsqueeze(0), targets.unsqueeze(0)
         if self.cuda_graphs:
             return self._replay(inputs, targets).item()
-        self.optimizer.zero_grad()
+        # model.zero_grad() does what optimizer.zero_grad() does (set each .grad to None)
+        # without opening a profiler range around it, a cost that shows at a step this small.
+        self.model.zero_grad()
         loss = self.loss_function(self.model(inputs), targets)
         loss.backward()
         self.optimizer.step()
@@ -170,7 +176,7 @@ class Network:
         step = self._captured.get(key)
         if step is None:
             if len(self._captured) >= MAX_CAPTURED_SHAPES:  # e.g. a short last batch: run it eagerly
-                self.optimizer.zero_grad()
+                self.model.zero_grad()
                 loss = self.loss_function(self.model(inputs), targets)
                 loss.backward()
                 self.optimizer.step()
