@@ -118,7 +118,7 @@ class Dataset:
             _check_split(split, getattr(self, f"{split}_images"), getattr(self, f"{split}_labels"), self.source)
 
     def __repr__(self) -> str:
-        return f"<Dataset {self.source}: {len(self.train_labels):,} train / {len(self.test_labels):,} test images>"
+        return f"<Dataset {len(self.train_labels):,} train / {len(self.test_labels):,} test images from {self.source}>"
 
     def limit(self, train: int | None = None, test: int | None = None) -> Dataset:
         """The first ``train`` training and first ``test`` test examples (views, no copy).
@@ -256,14 +256,18 @@ def load_mnist(cache_dir: str | os.PathLike[str] | None = None, mirrors: Sequenc
     return load_folder(download.download_mnist(cache_dir, mirrors, progress))
 
 
-def load_dataset(dataset: str = "embedded", data_dir: str | os.PathLike[str] | None = None) -> Dataset:
-    """Load ``dataset`` ("embedded" or "mnist"), or whatever ``data_dir`` holds when it is given."""
+def load_dataset(dataset: str = "embedded", data_dir: str | os.PathLike[str] | None = None,
+                 progress: bool = True) -> Dataset:
+    """Load ``dataset`` ("embedded" or "mnist"), or whatever ``data_dir`` holds when it is given.
+
+    ``progress``: say on stderr what is being downloaded, when "mnist" is not cached yet.
+    """
     if dataset not in DATASETS:
         raise ParameterError(f"The 'dataset' parameter must be one of {', '.join(map(repr, DATASETS))}. "
                              f"Got {dataset!r} instead.")
     if data_dir is not None:
         return load_folder(data_dir)
-    return load_embedded() if dataset == "embedded" else load_mnist(progress=True)
+    return load_embedded() if dataset == "embedded" else load_mnist(progress=progress)
 
 
 def full_mnist_dir() -> Path | None:

@@ -6,6 +6,7 @@ interrupted download therefore never leaves a half-written file and never replac
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -149,6 +150,7 @@ def download_file(name: str, folder: str | os.PathLike[str], mirrors: Sequence[s
     if checksum_problem(target, name) is None:
         return target
     reason = "no mirror tried"
+    created = not folder.exists()
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
         if progress:
@@ -177,6 +179,9 @@ def download_file(name: str, folder: str | os.PathLike[str], mirrors: Sequence[s
             tmp.unlink(missing_ok=True)
         if progress:
             print(f"  failed: {reason}", file=sys.stderr, flush=True)
+    if created:  # leave no empty cache folder behind
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     raise DownloadError(
         f"Could not download {name} from any mirror (tried {len(mirrors)}; last: {reason}). "
         "Use --data-dir with a folder that holds the MNIST files."

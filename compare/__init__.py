@@ -20,16 +20,21 @@ def run_comparison(config: Config | None = None, **options) -> dict:
     ----------
     config : Config, optional
         A whole configuration; or give its fields as keyword arguments, e.g.
-        ``run_comparison(hidden=(100,), epochs=2, rule="book")``.
+        ``run_comparison(hidden=(100,), epochs=2, rule="book")``. ``json_path``,
+        ``save_dir`` and ``plot_path`` are written as on the command line.
     """
-    from common.data import load_dataset
+    from compare.cli import check_outputs, load
     from compare.report import build_record
     from compare.runner import run
+    from compare.session import write_outputs
 
     config = config or Config(**options)
-    data = load_dataset(config.dataset, config.data_dir).limit(config.train_limit, config.test_limit)
+    check_outputs(config)
+    data = load(config)
     results, environment = run(config, data)
-    return build_record(config, environment, results)
+    record = build_record(config, environment, results, data)
+    write_outputs(config, record, results)
+    return record
 
 
 __all__ = ["Config", "run_comparison"]

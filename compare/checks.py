@@ -31,7 +31,7 @@ class Check:
     passed: bool
 
     def describe(self) -> str:
-        where = f"{self.kind} {self.layer} of {self.backend} at step {self.step:,} (epoch {self.epoch + 1})"
+        where = f"{self.kind} {self.layer} of {self.backend} after {self.step:,} steps (epoch {self.epoch + 1})"
         return (f"{where}: relative {self.relative:.3g}, max abs {self.max_abs:.3g}, cosine {self.cosine:.9f}"
                 + (f" > tolerance {self.tolerance:.3g}" if not self.passed else ""))
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
 
+from common.data import Dataset, load_dataset
 from common.errors import DataError, ParameterError
 from compare.config import BACKENDS, PRESETS, RULES, Config
 
@@ -108,8 +110,7 @@ def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Conf
     names = {f.name for f in fields(Config) if f.init}
     values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
                    if v is not None and k in names})
-    config = Config(**values)
-    return Config(**{**values, "progress": stderr_is_terminal and not config.quiet})
+    return Config(**values, progress=stderr_is_terminal and not values.get("quiet", False))
 
 
 def check_outputs(config: Config) -> None:
@@ -119,14 +120,24 @@ def check_outputs(config: Config) -> None:
             raise ParameterError(f"{option} {path}: " + ("is a folder; give a file name." if path.is_dir()
                                  else f"{path.parent} is not a folder." if path.parent.exists()
                                  else f"the folder {path.parent} does not exist."))
+        if path is not None and not os.access(path.parent, os.W_OK):
+            raise ParameterError(f"{option} {path}: the folder {path.parent} is not writable.")
     if config.save_dir is not None:  # made after training: its nearest existing ancestor must be a folder
         existing = next(p for p in (config.save_dir, *config.save_dir.parents) if p.exists())
         if not existing.is_dir():
             raise ParameterError(f"--save {config.save_dir}: " + ("exists and is not a folder."
                                  if existing == config.save_dir else f"{existing} is not a folder."))
+        if not os.access(existing, os.W_OK):
+            raise ParameterError(f"--save {config.save_dir}: the folder {existing} is not writable.")
     if config.plot_path is not None:
         from compare.plot import check_plot_path
         check_plot_path(config.plot_path)
+
+
+def load(config: Config) -> Dataset:
+    """The data the configuration names, cut to its limits."""
+    data = load_dataset(config.dataset, config.data_dir, progress=not config.quiet)
+    return data.limit(config.train_limit, config.test_limit)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args, sys.stderr.isatty())
         check_outputs(config)
+        data = load(config)  # before torch is imported: a bad folder is reported at once
         from compare.session import execute
-        return execute(config)
+        return execute(config, data)
     except (ParameterError, DataError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,11 +1,17 @@
 """One frozen configuration for a comparison run, built once from the command line."""
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from common.errors import ParameterError
+from common.validation import check_dtype, check_learning_rate, check_positive_int
+
 BACKENDS = ("from_scratch", "torch_impl")
 RULES = ("true", "book")
+DEVICES = ("cpu", "cuda", "auto")
+DATASETS = ("embedded", "mnist")
 
 # The 2017 experiment as published: full MNIST, 784-200-10, lr 0.1, 5 epochs, one sample a
 # step. Its PyTorch port used float32 tensors (torch.FloatTensor); the book's NumPy, float64.
@@ -16,9 +22,21 @@ PRESETS = {
 SEED_SECONDS = {("from_scratch", "cpu"): 440.0, ("torch_impl", "cpu"): 841.0, ("torch_impl", "cuda"): 366.0}
 
 
+def usable_cores() -> int:
+    """Processors this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Config:
-    """Everything a run needs; see ``python -m compare --help`` for each field's meaning."""
+    """Everything a run needs; see ``python -m compare --help`` for each field's meaning.
+
+    Built once (by the command line or :func:`compare.run_comparison`) and checked here, so a
+    bad value fails with one sentence before any work starts.
+    """
 
     dataset: str = "embedded"
     data_dir: Path | None = None
@@ -44,6 +62,34 @@ class Config:
     progress: bool = False
     input_nodes: int = field(default=784, init=False)
     output_nodes: int = field(default=10, init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "threads", "check_every"):
+            check_positive_int(name, getattr(self, name))
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
+        if not self.hidden:
+            raise ParameterError("The 'hidden' parameter needs at least one size.")
+        for size in self.hidden:
+            check_positive_int("hidden", size)
+        check_learning_rate(self.lr)
+        object.__setattr__(self, "dtype", check_dtype(self.dtype).name)
+        for name, value, allowed in (("dataset", self.dataset, DATASETS), ("rule", self.rule, RULES),
+                                     ("preset", self.preset, (None, *PRESETS))):
+            if value not in allowed:
+                raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
+        for name, values, allowed in (("backends", self.backends, BACKENDS), ("devices", self.devices, DEVICES)):
+            if not values or any(v not in allowed for v in values):
+                raise ParameterError(f"The '{name}' parameter must list some of {allowed}. Got {values!r} instead.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ParameterError(f"The 'seed' parameter must be an int >= 0. Got {self.seed!r} instead.")
+        if self.rule == "book" and "from_scratch" not in self.backends:
+            raise ParameterError("--rule book trains from_scratch's BookNetwork: include from_scratch in --backends.")
+        if self.threads > usable_cores():
+            raise ParameterError(
+                f"--threads {self.threads} is more than the {usable_cores()} processors this process may use: "
+                "threads that wait for a core make every step slower, not faster.")
 
     @property
     def is_sweep(self) -> bool:

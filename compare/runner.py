@@ -105,7 +105,8 @@ def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
         result.status, result.message = "diverged", str(error)
     except KeyboardInterrupt:
         result.status = "interrupted"
-        result.message = f"Interrupted at step {result.steps:,}; the figures cover the steps done."
+        done = ", ".join(f"{b.key} {b.steps:,}" for b in backends)
+        result.message = f"Interrupted after {done} steps; the figures cover the steps done."
     finally:
         for bar in bars:
             bar.close()

@@ -1,28 +1,39 @@
-"""One invocation from a Config: load the data, run, report, write what was asked for."""
+"""One invocation from a Config and its data: run, report, write what was asked for."""
 from __future__ import annotations
 
 import sys
 
-from common.data import load_dataset
+from common.data import Dataset
 from common.weights import save_weights
 from compare.cli import EXIT_FOR_STATUS
 from compare.config import Config
 from compare.report import build_record, text_report, write_json
-from compare.runner import run
+from compare.runner import RunResult, run
 from torch_impl import resolve_device
 
 
-def execute(config: Config) -> int:
-    """Run ``config`` and return the exit code; bad input raises ParameterError or DataError."""
-    for device in config.devices:
-        resolve_device(device)  # --device cuda without CUDA fails here, before any work
-    data = load_dataset(config.dataset, config.data_dir).limit(config.train_limit, config.test_limit)
+def execute(config: Config, data: Dataset) -> int:
+    """Run ``config`` on ``data``, print the report, write the outputs, return the exit code.
+
+    Bad input raises ParameterError or DataError before any training.
+    """
+    if "torch_impl" in config.backends:
+        for device in config.devices:
+            resolve_device(device)  # --device cuda without CUDA fails here, before any work
     results, environment = run(config, data)
-    record = build_record(config, environment, results)
+    record = build_record(config, environment, results, data)
     if config.quiet:
         print(summary_line(record))
     else:
-        print(text_report(config, environment, data.source, results))
+        print(text_report(config, environment, data, results), flush=True)
+    write_outputs(config, record, results)
+    if record["status"] != "completed" and not config.quiet:
+        print(f"python -m compare: {record['status']}: {record['message']}", file=sys.stderr)
+    return EXIT_FOR_STATUS[record["status"]]
+
+
+def write_outputs(config: Config, record: dict, results: list[RunResult]) -> None:
+    """What ``--json``, ``--save`` and ``--plot`` ask for; each file written atomically."""
     if config.json_path:
         write_json(config.json_path, record)
     if config.save_dir:
@@ -36,9 +47,6 @@ def execute(config: Config) -> int:
     if config.plot_path and results:
         from compare.plot import plot
         plot(config.plot_path, results, config.is_sweep)
-    if record["status"] != "completed" and not config.quiet:
-        print(f"python -m compare: {record['status']}: {record['message']}", file=sys.stderr)
-    return EXIT_FOR_STATUS[record["status"]]
 
 
 def summary_line(record: dict) -> str:

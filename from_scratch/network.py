@@ -121,7 +121,7 @@ class Network:
         z_o = np.dot(hidden_outputs, self.who.T)  # z_o = W_ho h
         final_outputs = sigmoid(z_o, out=z_o)  # o = σ(z_o)
         dLdo = final_outputs - targets  # L = ½ Σ (t − o)²  ⇒  dL/do = o − t
-        loss = 0.5 * float(np.vdot(dLdo, dLdo))
+        loss = 0.5 * float(dLdo.ravel().dot(dLdo.ravel()))
         dLdz_o = sigmoid_backward(dLdo, final_outputs)  # dL/dz_o = dL/do · o (1 − o)
         dLdh = self._hidden_errors(dLdo, dLdz_o)  # z_o = W_ho h  ⇒  dL/dh = W_ho^T dL/dz_o
         dLdz_h = sigmoid_backward(dLdh, hidden_outputs)  # dL/dz_h = dL/dh · h (1 − h)

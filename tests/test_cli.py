@@ -210,7 +210,7 @@ def test_perturbed_backend_record_says_the_agreement_failed(nudged):
     run, record = exited(nudged, 1).run, nudged.record()
     assert record["status"] == "disagreed" and record["agreement"]["passed"] is False
     (line,) = run.stderr.splitlines()
-    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of torch_impl at step 300" in line
+    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of torch_impl after 300 steps" in line
 
 
 def test_nan_in_one_backend_exits_3_naming_the_backend_and_step(diverged):
@@ -355,11 +355,13 @@ def test_book_rule_reports_both_networks_accuracy(book_sweep):
 
 # --- the seed preset, repeated devices ----------------------------------------------------------
 
-def test_seed_preset_prints_the_2017_seconds_and_options_override_it(seed):
+def test_seed_preset_options_override_it_and_2017_seconds_stand_only_beside_the_same_run(seed):
+    """200 images for 1 epoch is not the 2017 run: its seconds are kept out of the table."""
     report, record = exited(seed, 0).run.stdout, seed.record()
     assert "784-200-10, lr 0.1, batch 1, float32, 1 epoch" in report
-    assert table_rows(report, "backend")[0][-2:] == ["2017", "s"]
-    assert table_rows(report, "from_scratch")[0][-1] == "440" and table_rows(report, "torch_impl")[0][-1] == "841"
+    assert "2017 s" not in report and "this run differs, so they are left out" in report
+    assert record["comparable_to_seed"] is False
+    assert record["seed_seconds"] == {"from_scratch[cpu]": 440.0, "torch_impl[cpu]": 841.0, "torch_impl[cuda]": 366.0}
     config = record["config"]
     assert (config["preset"], config["dtype"], config["epochs"]) == ("seed", "float32", 1)  # the preset says 5
     assert (config["train_limit"], config["data_dir"]) == (200, str(EMBEDDED))
@@ -390,7 +392,7 @@ def test_ctrl_c_exits_130_with_a_partial_report_and_the_record(tmp_path):
         process.kill()
         shown = terminal.close()
     assert run.code == 130, run
-    assert "interrupted: Interrupted at step" in run.stdout
+    assert "interrupted: Interrupted after from_scratch " in run.stdout
     assert table_rows(run.stdout, "from_scratch") and table_rows(run.stdout, "torch_impl")
     assert f"{PROG}: interrupted: " in shown
     record = read_json(tmp_path / "record.json")

@@ -146,6 +146,9 @@ def test_every_mirror_bad_raises_one_sentence_and_leaves_nothing(server, tmp_pat
     with pytest.raises(DownloadError, match=re.escape(message)):
         download.download_mnist(tmp_path, mirrors=mirrors)
     assert_only(tmp_path, [])
+    with pytest.raises(DownloadError):  # a cache folder made for the download goes again
+        download.download_mnist(tmp_path / "new" / "cache", mirrors=mirrors)
+    assert not (tmp_path / "new" / "cache").exists()
 
 
 @pytest.mark.parametrize("mirror, reason", [
