@@ -154,14 +154,37 @@ def batch_table(args) -> list[str]:
     return lines
 
 
+def gpu_table(args) -> list[str]:
+    """torch_impl on CUDA at one sample a step: the step as a CUDA graph, and launched op by op."""
+    if not torch.cuda.is_available():
+        return ["gpu: skipped, no CUDA device"]
+    lines = [f"{'hidden':>6} {'dtype':>8} {'graph':>9} {'eager':>9} {'cpu':>9}   (µs per sample, torch_impl, one "
+             f"sample a step; target for graph: at most 50)"]
+    for dtype in ("float32", "float64"):
+        x, t, tx, tt = data(dtype, 200)
+        gx, gt = tx.cuda(), tt.cuda()
+        for hidden in args.hidden:
+            weights = initial_weights(784, hidden, 10, seed=0, dtype=dtype)
+            nets = {"graph": torch_impl.Network(784, hidden, 10, LR, dtype=dtype, device="cuda"),
+                    "eager": torch_impl.Network(784, hidden, 10, LR, dtype=dtype, device="cuda", cuda_graphs=False),
+                    "cpu": torch_impl.Network(784, hidden, 10, LR, dtype=dtype)}
+            for net in nets.values():
+                net.set_weights(weights)
+            r = race({k: stepper(n, tx if k == "cpu" else gx, tt if k == "cpu" else gt) for k, n in nets.items()},
+                     1, max(args.calls * 200 // hidden // 2, 50), args.repeats)
+            lines.append(f"{hidden:6d} {dtype:>8} {r['graph']['median']:9.1f} {r['eager']['median']:9.1f} "
+                         f"{r['cpu']['median']:9.1f}")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1, help="threads for BLAS and torch (default 1)")
     parser.add_argument("--repeats", type=int, default=7, help="timed stretches per candidate (default 7)")
     parser.add_argument("--calls", type=int, default=2000, help="steps per stretch at hidden 200 (default 2000)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[200, 1000, 2000, 5000])
-    parser.add_argument("--only", choices=("targets", "hidden", "batch"), nargs="+",
-                        default=["targets", "hidden", "batch"])
+    parser.add_argument("--only", choices=("targets", "hidden", "batch", "gpu"), nargs="+",
+                        default=["targets", "hidden", "batch"], help="which tables (default all but gpu)")
     parser.add_argument("--quick", action="store_true", help="200 steps, 3 repeats")
     args = parser.parse_args(argv)
     if args.quick:
@@ -171,7 +194,7 @@ def main(argv=None) -> int:
     try:
         with threadpool_limits(limits=args.threads):
             print(f"threads {args.threads} | {one_line(describe())}")
-            tables = {"targets": targets_table, "hidden": hidden_table, "batch": batch_table}
+            tables = {"targets": targets_table, "hidden": hidden_table, "batch": batch_table, "gpu": gpu_table}
             for name in args.only:
                 print()
                 print("\n".join(tables[name](args)), flush=True)
