@@ -42,6 +42,24 @@ def check_dtype(value: object) -> np.dtype:
     return dtype
 
 
+def check_network_parameters(
+    input_nodes: object, hidden_nodes: object, output_nodes: object, learning_rate: object, dtype: object
+) -> tuple[int, int, int, float, np.dtype]:
+    """The constructor arguments every backend takes, checked: the sizes, ``lr`` and the dtype."""
+    return (
+        check_positive_int("input_nodes", input_nodes),
+        check_positive_int("hidden_nodes", hidden_nodes),
+        check_positive_int("output_nodes", output_nodes),
+        check_learning_rate(learning_rate),
+        check_dtype(dtype),
+    )
+
+
+def weight_shapes(input_nodes: int, hidden_nodes: int, output_nodes: int) -> list[tuple[int, int]]:
+    """``[W_ih.shape, W_ho.shape]`` in the ``(n_out, n_in)`` layout: ``[(hidden, input), (output, hidden)]``."""
+    return [(hidden_nodes, input_nodes), (output_nodes, hidden_nodes)]
+
+
 def check_weights(
     weights: Sequence[np.ndarray], shapes: Sequence[tuple[int, int]], dtype: np.dtype
 ) -> list[np.ndarray]:

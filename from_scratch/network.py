@@ -26,12 +26,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from common.errors import ParameterError
-from common.validation import (
-    check_dtype,
-    check_learning_rate,
-    check_positive_int,
-    check_weights,
-)
+from common.validation import check_network_parameters, check_weights, weight_shapes
 from common.weights import initial_weights
 from from_scratch.activations import sigmoid, sigmoid_backward
 
@@ -72,11 +67,8 @@ class Network:
         dtype: str | np.dtype = "float64",
         seed: int | None = None,
     ) -> None:
-        self.input_nodes = check_positive_int("input_nodes", input_nodes)
-        self.hidden_nodes = check_positive_int("hidden_nodes", hidden_nodes)
-        self.output_nodes = check_positive_int("output_nodes", output_nodes)
-        self.lr = check_learning_rate(learning_rate)
-        self.dtype = check_dtype(dtype)
+        self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.dtype = check_network_parameters(
+            input_nodes, hidden_nodes, output_nodes, learning_rate, dtype)
         # BLAS routines that update a matrix in place: ger (rank 1) and gemm (rank n).
         self._ger, self._gemm = blas.get_blas_funcs(("ger", "gemm"), dtype=self.dtype)
         self.set_weights(initial_weights(input_nodes, hidden_nodes, output_nodes, seed, self.dtype))
@@ -85,7 +77,7 @@ class Network:
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Load copies of ``[W_ih, W_ho]``, shapes ``(hidden, input)`` and ``(output, hidden)``."""
-        shapes = [(self.hidden_nodes, self.input_nodes), (self.output_nodes, self.hidden_nodes)]
+        shapes = weight_shapes(self.input_nodes, self.hidden_nodes, self.output_nodes)
         self.wih, self.who = check_weights(weights, shapes, self.dtype)
 
     def get_weights(self) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from common.errors import ParameterError
-from common.validation import check_dtype, check_learning_rate, check_positive_int, check_weights
+from common.validation import check_network_parameters, check_weights, weight_shapes
 from common.weights import initial_weights
 from torch_impl.graphs import CapturedStep
 from torch_impl.model import HalfSquaredError, SigmoidMLP
@@ -77,11 +77,8 @@ class Network:
         seed: int | None = None,
         cuda_graphs: bool | None = None,
     ) -> None:
-        self.input_nodes = check_positive_int("input_nodes", input_nodes)
-        self.hidden_nodes = check_positive_int("hidden_nodes", hidden_nodes)
-        self.output_nodes = check_positive_int("output_nodes", output_nodes)
-        self.lr = check_learning_rate(learning_rate)
-        self.dtype = check_dtype(dtype)
+        self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.dtype = check_network_parameters(
+            input_nodes, hidden_nodes, output_nodes, learning_rate, dtype)
         self.device = resolve_device(device)
         self.torch_dtype = getattr(torch, self.dtype.name)
         self.model = SigmoidMLP(input_nodes, hidden_nodes, output_nodes).to(self.device, self.torch_dtype)
@@ -100,7 +97,7 @@ class Network:
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Copy ``[W_ih, W_ho]`` into the two ``nn.Linear`` weights (no transpose needed)."""
-        shapes = [(self.hidden_nodes, self.input_nodes), (self.output_nodes, self.hidden_nodes)]
+        shapes = weight_shapes(self.input_nodes, self.hidden_nodes, self.output_nodes)
         with torch.no_grad():
             for parameter, matrix in zip(self._layers(), check_weights(weights, shapes, self.dtype)):
                 parameter.copy_(torch.from_numpy(matrix))
