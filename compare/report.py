@@ -174,11 +174,11 @@ def agreement_text(result: RunResult, config: Config) -> str:
 def departure_lines(agreement) -> list[str]:
     """How far the book's step is from autograd's gradient, at the book network's own weights."""
     rows = [c for c in agreement.checks if c.kind == "book step"]
-    ratios = [c.norm_ratio for c in rows if c.layer == "W_ih"]
+    ratios = sorted(c.norm_ratio for c in rows if c.layer == "W_ih")
     lines = ["its hidden-layer step is not the gradient: against autograd's gradient at the same weights "
              "(cosine 1 and ratio 1 would be the gradient),",
-             f"it is {min(ratios):.1f} to {max(ratios):.1f} times as long, as if the hidden layer's learning "
-             f"rate were that many times lr:" if ratios else "",
+             f"it is {ratios[len(ratios) // 2]:.1f} times as long at the median sample (from {ratios[0]:.1f} to "
+             f"{ratios[-1]:.1f}), as if the hidden layer learned at that many times lr:" if ratios else "",
              f"  {'after':>8} {'W_ih cosine':>12} {'W_ih |book|/|grad|':>19} {'W_ho cosine':>12} {'W_ho ratio':>11}"]
     by_step: dict[int, dict] = {}
     for c in rows:
