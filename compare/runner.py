@@ -116,8 +116,6 @@ def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
 def _train(config, data, backends, probes, agreement, result, bars, perturb) -> None:
     batch, n_train = config.batch_size, len(data.train_labels)
     segment = config.check_every * batch
-    steps_per_epoch = math.ceil(n_train / batch)
-    losses = {b.key: np.empty(config.epochs * steps_per_epoch) for b in backends}
     shuffle = np.random.default_rng(config.seed)
     for epoch in range(config.epochs):
         order = shuffle.permutation(n_train) if config.shuffle else None
@@ -134,8 +132,7 @@ def _train(config, data, backends, probes, agreement, result, bars, perturb) -> 
                 perturb = None
             n_steps = math.ceil(len(inputs) / batch)
             for backend, bar in zip(backends, bars):
-                window = losses[backend.key][result.steps:result.steps + n_steps]
-                _timed_segment(backend, inputs, targets, batch, window, result.steps, epoch)
+                _timed_segment(backend, inputs, targets, batch, np.empty(n_steps), result.steps, epoch)
                 bar.update(len(inputs))
             result.steps += n_steps
         for backend in backends:
