@@ -69,8 +69,8 @@ def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, 
 
 
 def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
-    """A twin of ``backend``'s network (same class, device and dtype) to compute gradients at
-    weights the runner chooses, without disturbing the network that is training."""
+    """A network of ``backend``'s package, device and dtype, computing the true gradient, for
+    gradients at weights the runner chooses without disturbing the network that is training."""
     net = backend.network
     if backend.package == "torch_impl":
         return torch_impl.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype,

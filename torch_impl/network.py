@@ -27,7 +27,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` becomes ``"cuda"`` when CUDA is available, else ``"cpu"``; checks the rest."""
     name = str(device)
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.split(":")[0] not in ("cpu", "cuda"):
         raise ParameterError(f"The 'device' parameter must be one of {DEVICES}. Got {device!r} instead.")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -35,7 +35,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
             f"The 'device' parameter is {name!r} but CUDA is not available "
             f"(torch {torch.__version__}); use 'cpu' or 'auto'."
         )
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:  # name the GPU, as tensors on it do
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 class Network:
