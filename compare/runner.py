@@ -50,7 +50,11 @@ class RunResult:
     status: str = "completed"  # completed | disagreed | diverged | interrupted
     message: str | None = None
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
-    steps: int = 0
+
+    @property
+    def steps(self) -> int:
+        """Steps every backend has completed (after Ctrl-C, one may be a little ahead)."""
+        return min((b.steps for b in self.backends), default=0)
 
 
 def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
@@ -87,7 +91,7 @@ def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
                  disable=not config.progress, position=i, leave=True) for i, b in enumerate(backends)]
     perturb = _perturbation()
     try:
-        _train(config, data, backends, probes, agreement, result, bars, perturb)
+        _train(config, data, backends, probes, agreement, bars, perturb)
         if agreement and config.rule == "true":
             _compare_weights(agreement, backends, result.steps, config.epochs - 1)
         outputs = {b.key: _evaluate(b, data, config.dtype) for b in backends}
@@ -113,9 +117,10 @@ def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
     return result
 
 
-def _train(config, data, backends, probes, agreement, result, bars, perturb) -> None:
+def _train(config, data, backends, probes, agreement, bars, perturb) -> None:
     batch, n_train = config.batch_size, len(data.train_labels)
     segment = config.check_every * batch
+    step = 0  # steps done by every backend, counted from the start of the run
     shuffle = np.random.default_rng(config.seed)
     for epoch in range(config.epochs):
         order = shuffle.permutation(n_train) if config.shuffle else None
@@ -125,16 +130,15 @@ def _train(config, data, backends, probes, agreement, result, bars, perturb) -> 
             inputs = scale_inputs(data.train_images[rows], config.dtype)
             targets = one_hot_targets(data.train_labels[rows], config.dtype)
             if agreement:
-                _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch],
-                            result.steps, epoch)
-            if perturb and result.steps >= perturb[1]:
+                _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch], step, epoch)
+            if perturb and step >= perturb[1]:
                 _nudge(next(b for b in backends if b.key == perturb[0]), perturb[2])
                 perturb = None
             n_steps = math.ceil(len(inputs) / batch)
             for backend, bar in zip(backends, bars):
-                _timed_segment(backend, inputs, targets, batch, np.empty(n_steps), result.steps, epoch)
+                _timed_segment(backend, inputs, targets, batch, np.empty(n_steps), step, epoch)
                 bar.update(len(inputs))
-            result.steps += n_steps
+            step += n_steps
         for backend in backends:
             backend.epoch_seconds.append(backend.train_seconds - started[backend.key])
 
