@@ -35,6 +35,11 @@ class Backend:
     samples: int = 0
     loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss of segment)
 
+    @property
+    def us_per_sample(self) -> float | None:
+        """Training time per sample in microseconds; None before any sample was trained."""
+        return self.train_seconds / self.samples * 1e6 if self.samples else None
+
 
 def _no_sync() -> None:
     pass

@@ -5,13 +5,13 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from common.data import DATASETS
 from common.errors import ParameterError
 from common.validation import check_dtype, check_learning_rate, check_positive_int
 
 BACKENDS = ("from_scratch", "torch_impl")
 RULES = ("true", "book")
-DEVICES = ("cpu", "cuda", "auto")
-DATASETS = ("embedded", "mnist")
+DEVICES = ("cpu", "cuda", "auto")  # torch_impl.DEVICES, named here so no torch is imported to check one
 
 # The 2017 experiment as published: full MNIST, 784-200-10, lr 0.1, 5 epochs, one sample a
 # step. Its PyTorch port used float32 tensors (torch.FloatTensor); the book's NumPy, float64.

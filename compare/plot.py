@@ -71,7 +71,7 @@ def _run_figure(plt, result: RunResult):
                       else "weights: relative difference between backends", xlabel="step")
         diff_axes.legend()
     keys = [b.key for b in result.backends]
-    per_sample = [b.train_seconds / b.samples * 1e6 if b.samples else 0 for b in result.backends]
+    per_sample = [b.us_per_sample or 0 for b in result.backends]
     time_axes.bar(keys, per_sample, color=["tab:blue", "tab:orange", "tab:green"][: len(keys)])
     time_axes.set(title="training time", ylabel="µs per sample")
     figure.tight_layout()

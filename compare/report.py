@@ -14,12 +14,11 @@ from compare.runner import RunResult
 
 
 def backend_record(backend, scorecard) -> dict:
-    seconds, samples = backend.train_seconds, max(backend.samples, 1)
     record = {
         "package": backend.package,
         "device": backend.device,
-        "train_seconds": seconds,
-        "us_per_sample": seconds / samples * 1e6 if backend.samples else None,
+        "train_seconds": backend.train_seconds,
+        "us_per_sample": backend.us_per_sample,
         "test_seconds": backend.test_seconds,
         "epoch_seconds": backend.epoch_seconds,
         "steps": backend.steps,
@@ -117,7 +116,7 @@ def backend_table(result: RunResult, seed_column: bool = False) -> str:
     lines = [header]
     for b in result.backends:
         card = result.scorecards.get(b.key)
-        us = f"{b.train_seconds / b.samples * 1e6:10.1f}" if b.samples else f"{'-':>10}"
+        us = f"{b.us_per_sample:10.1f}" if b.samples else f"{'-':>10}"
         accuracy = f"{card.accuracy:9.2%}" if card else f"{'-':>9}"
         line = f"{b.key:<18} {b.device:<6} {b.train_seconds:9.2f} {us} {b.test_seconds:7.2f} {accuracy}"
         if seed_column:
@@ -126,8 +125,8 @@ def backend_table(result: RunResult, seed_column: bool = False) -> str:
         lines.append(line)
     timed = [b for b in result.backends if b.samples]
     if len(timed) > 1:
-        fast, slow = sorted(timed, key=lambda b: b.train_seconds / b.samples)[:: len(timed) - 1]
-        ratio = (slow.train_seconds / slow.samples) / (fast.train_seconds / fast.samples)
+        fast, slow = sorted(timed, key=lambda b: b.us_per_sample)[:: len(timed) - 1]
+        ratio = slow.us_per_sample / fast.us_per_sample
         lines.append(f"faster: {fast.key}, {ratio:.1f}x per sample")
     if any(len(b.epoch_seconds) > 1 for b in result.backends):
         for b in result.backends:
@@ -191,14 +190,14 @@ def departure_lines(agreement) -> list[str]:
     return lines
 
 
-def sweep_text(results: list[RunResult], preset: str | None) -> str:
+def sweep_text(results: list[RunResult]) -> str:
+    """:func:`sweep_table` as text."""
     keys = list(dict.fromkeys(b.key for r in results for b in r.backends))
     lines = ["seconds of training, hidden nodes x backend (the seed's table):",
              f"{'hidden':>7} " + " ".join(f"{k:>18}" for k in keys)]
-    for r in results:
-        seconds = {b.key: b.train_seconds for b in r.backends}
-        lines.append(f"{r.hidden:7d} " + " ".join(f"{seconds[k]:18.2f}" if k in seconds else f"{'-':>18}"
-                                                  for k in keys))
+    for row in sweep_table(results):
+        lines.append(f"{row['hidden']:7d} " + " ".join(f"{row[k]:18.2f}" if k in row else f"{'-':>18}"
+                                                       for k in keys))
     return "\n".join(lines)
 
 
@@ -216,5 +215,5 @@ def text_report(config: Config, environment: dict, data, results: list[RunResult
         if result.message:
             parts.append(f"{result.status}: {result.message}")
     if config.is_sweep:
-        parts.append(sweep_text(results, config.preset))
+        parts.append(sweep_text(results))
     return "\n\n".join(parts)
