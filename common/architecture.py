@@ -1,0 +1,191 @@
+"""One description of a network's architecture, checked in one place and shared by everything.
+
+Both backends build from it, ``compare`` prints and records it, the weights files store it.
+
+=============  ==========================================================================
+field          meaning
+=============  ==========================================================================
+layer sizes    ``input_nodes``, then each hidden layer's size (none, one or several), then
+               ``output_nodes``: 784-200-10 is the book's network
+activation     of the hidden layers: "sigmoid" (the book), "tanh" or "relu"
+loss           "half_sse": sigmoid outputs and L = ½ Σ (t − o)² (the book);
+               "cross_entropy": softmax outputs and L = −Σ t log softmax(z)
+bias           False (the book) or True: a bias vector per layer, starting at 0
+=============  ==========================================================================
+
+Parameters are listed in the order of the torch twin's ``model.parameters()``: each layer's
+weight ``(n_out, n_in)``, then its bias ``(n_out,)`` when there is one. With one hidden layer
+they keep the book's names ``W_ih`` and ``W_ho`` (biases ``b_h`` and ``b_o``); at any other
+depth layers are numbered from the input, ``W1, b1, W2, b2, ...``.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from common.errors import ParameterError
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+LOSSES = ("half_sse", "cross_entropy")
+# The targets each loss is trained towards: (off, on). The book keeps sigmoid outputs away
+# from 0 and 1, which they reach only at infinite weights; softmax cross-entropy wants 0/1.
+TARGET_VALUES = {"half_sse": (0.01, 0.99), "cross_entropy": (0.0, 1.0)}
+
+
+def _size(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ParameterError(f"The '{name}' parameter must be an int >= 1. Got {value!r} instead.")
+    return int(value)
+
+
+def _hidden_sizes(value: object) -> tuple[int, ...]:
+    """An int (one hidden layer) or a sequence of ints (zero or more), as a tuple."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (_size("hidden_nodes", value),)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ParameterError(
+            f"The 'hidden_nodes' parameter must be an int or a sequence of ints >= 1. Got {value!r} instead.")
+    return tuple(_size("hidden_nodes", v) for v in value)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Layer sizes, hidden activation, loss and bias: what both backends need to build a network.
+
+    Parameters
+    ----------
+    input_nodes : int
+    hidden_nodes : int or sequence of int
+        One hidden layer's size, or each hidden layer's size in order (may be empty).
+        Stored as a tuple.
+    output_nodes : int
+    activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
+    loss : {"half_sse", "cross_entropy"}, default "half_sse"
+    bias : bool, default False
+
+    Examples
+    --------
+    >>> Architecture(784, 200, 10)
+    Architecture(784, (200,), 10, activation='sigmoid', loss='half_sse', bias=False)
+    >>> Architecture(784, [200, 100], 10, "tanh", "cross_entropy", True).describe()
+    '784-200-100-10, tanh, softmax cross-entropy, bias'
+    """
+
+    input_nodes: int
+    hidden_nodes: tuple[int, ...]
+    output_nodes: int
+    activation: str = "sigmoid"
+    loss: str = "half_sse"
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_nodes", _size("input_nodes", self.input_nodes))
+        object.__setattr__(self, "hidden_nodes", _hidden_sizes(self.hidden_nodes))
+        object.__setattr__(self, "output_nodes", _size("output_nodes", self.output_nodes))
+        for name, value, allowed in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES)):
+            if value not in allowed:
+                raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
+        if not isinstance(self.bias, bool):
+            raise ParameterError(f"The 'bias' parameter must be True or False. Got {self.bias!r} instead.")
+
+    # -- the layers and their parameters ------------------------------------------------------
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """``(input_nodes, *hidden_nodes, output_nodes)``."""
+        return (self.input_nodes, *self.hidden_nodes, self.output_nodes)
+
+    @property
+    def n_layers(self) -> int:
+        """Layers of weights: one more than the hidden layers."""
+        return len(self.hidden_nodes) + 1
+
+    @property
+    def is_book(self) -> bool:
+        """The book's shape: one hidden layer, sigmoid, half squared error, no bias."""
+        return len(self.hidden_nodes) == 1 and (self.activation, self.loss, self.bias) == ("sigmoid", "half_sse", False)
+
+    def layer_names(self) -> list[str]:
+        """The weight of each layer: ``["W_ih", "W_ho"]`` with one hidden layer, else ``["W1", ...]``."""
+        if len(self.hidden_nodes) == 1:
+            return ["W_ih", "W_ho"]
+        return [f"W{i}" for i in range(1, self.n_layers + 1)]
+
+    def parameter_names(self) -> list[str]:
+        """Every parameter in ``model.parameters()`` order: each weight, then its bias if any."""
+        biases = ["b_h", "b_o"] if len(self.hidden_nodes) == 1 else [f"b{i}" for i in range(1, self.n_layers + 1)]
+        names = []
+        for weight, bias in zip(self.layer_names(), biases):
+            names += [weight, bias] if self.bias else [weight]
+        return names
+
+    def parameter_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes matching :meth:`parameter_names`: ``(n_out, n_in)`` for a weight, ``(n_out,)`` for a bias."""
+        sizes = self.layer_sizes
+        shapes: list[tuple[int, ...]] = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            shapes += [(n_out, n_in), (n_out,)] if self.bias else [(n_out, n_in)]
+        return shapes
+
+    @property
+    def target_values(self) -> tuple[float, float]:
+        """``(off, on)``: the target away from the label and at it (0.01/0.99, or 0/1 for cross-entropy)."""
+        return TARGET_VALUES[self.loss]
+
+    # -- words and records ------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """``"784-200-10, sigmoid, half squared error, no bias"``: for headers and messages."""
+        loss = "half squared error" if self.loss == "half_sse" else "softmax cross-entropy"
+        sizes = "-".join(str(n) for n in self.layer_sizes)
+        return f"{sizes}, {self.activation}, {loss}, {'bias' if self.bias else 'no bias'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"input_nodes": self.input_nodes, "hidden_nodes": list(self.hidden_nodes),
+                "output_nodes": self.output_nodes, "activation": self.activation, "loss": self.loss,
+                "bias": self.bias}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> "Architecture":
+        """The inverse of :meth:`to_json`; a record that is not one fails with one sentence."""
+        try:
+            return cls(**{k: record[k] for k in ("input_nodes", "hidden_nodes", "output_nodes")},
+                       **{k: record[k] for k in ("activation", "loss", "bias") if k in record})
+        except (KeyError, TypeError) as error:
+            raise ParameterError(f"Not an architecture record ({error}): {record!r}.") from None
+
+    @classmethod
+    def of(cls, network: object) -> "Architecture":
+        """The architecture of any network with the protocol's attributes.
+
+        Reads ``input_nodes``, ``hidden_nodes`` and ``output_nodes``, and ``activation``, ``loss``
+        and ``bias`` where the network has them (the book's values where it has not).
+        """
+        found = getattr(network, "architecture", None)
+        if isinstance(found, cls):
+            return found
+        try:
+            sizes = {k: getattr(network, k) for k in ("input_nodes", "hidden_nodes", "output_nodes")}
+        except AttributeError as error:
+            raise ParameterError(f"{type(network).__name__} has no attribute {error.name!r}, which a "
+                                 "network needs: input_nodes, hidden_nodes and output_nodes.") from None
+        extra = {k: getattr(network, k) for k in ("activation", "loss", "bias") if hasattr(network, k)}
+        return cls(**sizes, **extra)
+
+    def differences(self, other: "Architecture") -> list[str]:
+        """What differs from ``other``, in words: ``["hidden layers 200 here, 200-100 there"]``."""
+        said = []
+        for name, mine, theirs in (
+                ("inputs", self.input_nodes, other.input_nodes),
+                ("hidden layers", "-".join(map(str, self.hidden_nodes)) or "none",
+                 "-".join(map(str, other.hidden_nodes)) or "none"),
+                ("outputs", self.output_nodes, other.output_nodes), ("activation", self.activation, other.activation),
+                ("loss", self.loss, other.loss), ("bias", self.bias, other.bias)):
+            if mine != theirs:
+                said.append(f"{name} {mine} here, {theirs} there")
+        return said
+
+    def __repr__(self) -> str:
+        return (f"Architecture({self.input_nodes}, {self.hidden_nodes}, {self.output_nodes}, "
+                f"activation={self.activation!r}, loss={self.loss!r}, bias={self.bias})")
