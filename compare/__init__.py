@@ -11,6 +11,7 @@ From the shell: ``python -m compare --help``. From Python (a lesson, a notebook)
 from __future__ import annotations
 
 from compare.config import Config
+from compare.network_check import check_network
 
 
 def run_comparison(config: Config | None = None, **options) -> dict:
@@ -37,4 +38,4 @@ def run_comparison(config: Config | None = None, **options) -> dict:
     return record
 
 
-__all__ = ["Config", "run_comparison"]
+__all__ = ["Config", "check_network", "run_comparison"]
