@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from common.tolerances import tolerance
+
 GRADIENT_KINDS = ("dL/dz", "gradient", "dL/dh")
 MODES = ("single", "batch")
 
@@ -77,6 +79,19 @@ class Evidence:
     weights_moved: float = 0.0  # relative change of the weights across the gradients() calls
     previous: float = float("inf")  # the batch's gradients against the call before (another sample)
     hypotheses: list[tuple[str, str, str]] = field(default_factory=list)  # (layer, "transposed"/"reshaped", shape)
+
+    @property
+    def cosine_floor(self) -> float:
+        """How far from 1 (or −1) a cosine must be to say that two arrays point apart.
+
+        Arrays that agree to a relative difference δ have a cosine about δ² from 1, and the
+        cosine, computed in float64, carries its own rounding: the float64 single tolerance.
+        """
+        return max(self.tolerance**2, tolerance("float64").single)
+
+    def same_direction(self, cell: Cell, sign: float = 1.0) -> bool:
+        """Cosine 1 (or −1 with ``sign=-1``) within :attr:`cosine_floor`."""
+        return cell.cosine is not None and 1.0 - sign * cell.cosine <= self.cosine_floor
 
     def cells(self, kinds: tuple[str, ...], mode: str | None = None) -> list[tuple[Row, str, Cell]]:
         return [(row, m, c) for row in self.rows if row.kind in kinds for m, c in row.cells() if mode in (None, m)]
@@ -146,7 +161,7 @@ def transposed_weight(e: Evidence) -> Cause | None:
 
 def wrong_sign(e: Evidence) -> Cause | None:
     failing = e.failing(GRADIENT_KINDS)
-    if failing and failing[0][2].cosine <= -1.0 + e.tolerance:
+    if failing and e.same_direction(failing[0][2], sign=-1.0):
         row, _, cell = failing[0]
         return Cause("wrong_sign", row.layer, (
             f"The gradient has the wrong sign at {row.layer}: cosine {cell.cosine:.6f} with autograd, length "
@@ -162,7 +177,7 @@ def half_missing_or_doubled(e: Evidence) -> Cause | None:
     for factor, story in ((2.0, "the ½ is missing: the loss is Σ (t − o)² where L = ½ Σ (t − o)² belongs "
                                 "(torch's MSELoss(reduction='sum') is 2L), so dL/do = 2 (o − t)"),
                           (0.5, "a ½ too many: dL/do = ½ (o − t) where L = ½ Σ (t − o)² gives o − t")):
-        if all(_close(c.ratio, factor, e.tolerance) and c.cosine >= 1.0 - e.tolerance for c in cells):
+        if all(_close(c.ratio, factor, e.tolerance) and e.same_direction(c) for c in cells):
             return Cause("half_missing_or_doubled", "all", (
                 f"Every gradient is exactly {factor:g}x autograd's, cosine 1, for one sample and for a batch: "
                 f"{story}."))
@@ -175,7 +190,7 @@ def sum_not_mean(e: Evidence) -> Cause | None:
     gradients = [c for row, _, c in failing if row.kind == "gradient"]
     if n < 2 or e.failing(GRADIENT_KINDS, "single") or not gradients:
         return None
-    if all(_close(c.ratio, n, e.tolerance) and c.cosine >= 1.0 - e.tolerance for _, _, c in failing):
+    if all(_close(c.ratio, n, e.tolerance) and e.same_direction(c) for _, _, c in failing):
         layers = ", ".join(dict.fromkeys(row.layer for row, _, _ in failing if row.kind == "gradient"))
         return Cause("sum_not_mean", failing[0][0].layer, (
             f"At {layers} the batch's gradients are summed where L is the mean over the batch: length ratio "
@@ -192,7 +207,7 @@ def missing_derivative(e: Evidence) -> Cause | None:
     top = [c for r, _, c in e.cells(GRADIENT_KINDS) if r.layer in e.output_layer]
     if row.layer in e.output_layer or not top or not all(c.passed for c in top):
         return None
-    if cell.cosine < 1.0 - e.tolerance and cell.ratio > 1.0:
+    if not e.same_direction(cell) and cell.ratio > 1.0 + e.tolerance:
         return Cause("missing_derivative", row.layer, (
             f"A missing activation derivative below the output, the book's pattern: the output layer agrees, "
             f"but at {row.kind} {row.layer} ({_samples(mode, e.batch_size)}) the result is {cell.ratio:.3g}x as "
@@ -208,9 +223,9 @@ def update_not_gradient(e: Evidence) -> Cause | None:
         return None
     steps.sort(key=lambda found: found[2].call)
     row, mode, cell = steps[0]
-    if cell.cosine <= -1.0 + e.tolerance:
+    if e.same_direction(cell, sign=-1.0):
         how = "it steps uphill, W += lr × dL/dW"
-    elif cell.cosine >= 1.0 - e.tolerance:
+    elif e.same_direction(cell):
         how = f"it steps {cell.ratio:.4g}x as far, as if lr were {cell.ratio * e.lr:.4g}"
     else:
         how = f"its step points elsewhere (cosine {cell.cosine:.6f}, length ratio {cell.ratio:.4g})"

@@ -26,8 +26,9 @@ def test_correct_networks_pass(cls, dtype):
 
 
 @pytest.mark.parametrize("cls", gallery.BUGGY, ids=lambda c: c.__name__)
-def test_each_gallery_mistake_is_caught_at_its_layer_with_its_cause(cls):
-    report = check_network(cls(784, HIDDEN, 10, 0.1))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_each_gallery_mistake_is_caught_at_its_layer_with_its_cause(cls, dtype):
+    report = check_network(cls(784, HIDDEN, 10, 0.1, dtype=dtype))
     assert not report.passed
     assert (report.cause.name, report.cause.layer) == (cls.CAUSE, cls.LAYER), str(report)
     assert f"likely cause ({cls.CAUSE}, {cls.LAYER})" in str(report)
