@@ -164,6 +164,11 @@ def check_conformance(network: object, inputs: np.ndarray, targets: np.ndarray) 
     name = type(network).__name__
     weights = check_arrays(call_user(f"{name}.get_weights", network.get_weights), names, shapes, dtype,
                            f"{name}.get_weights")
+    again = call_user(f"{name}.get_weights", network.get_weights)
+    for layer, first, second in zip(names, weights, again):
+        if np.shares_memory(first, second):
+            raise ConformanceError(f"{name}.get_weights returned {layer} as the network's own array twice; expected "
+                                   "a copy, which a later step cannot change.")
     halved = [w * dtype.type(0.5) for w in weights]
     for loaded in (halved, weights):  # a second set proves set_weights does not ignore what it is given
         call_user(f"{name}.set_weights", network.set_weights, [w.copy() for w in loaded])

@@ -152,6 +152,11 @@ class IgnoresSetWeights(gallery.RowNetwork):
             super().set_weights(weights)
 
 
+class WeightsNotCopied(gallery.RowNetwork):
+    def get_weights(self):
+        return self.weights
+
+
 class StringDtype(gallery.RowNetwork):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -170,6 +175,8 @@ class StringDtype(gallery.RowNetwork):
                           r"W_ih \(16, 784\), W_ho \(10, 16\)\."),
     (TrainReturnsNothing, r"TrainReturnsNothing.train returned None; expected the loss before the step, a float\."),
     (IgnoresSetWeights, r"IgnoresSetWeights.get_weights returned W_ih .* away from what set_weights was given"),
+    (WeightsNotCopied, r"WeightsNotCopied.get_weights returned W_ih as the network's own array twice; expected a "
+                       r"copy"),
     (StringDtype, r"StringDtype.dtype is 'int8'; expected float32 or float64\."),
 ])
 def test_a_network_that_breaks_the_protocol_is_named_in_one_sentence(cls, message):
