@@ -47,9 +47,13 @@ class RowNetwork:
         """dL/do for L = ½ Σ (t − o)²."""
         return outputs - targets
 
-    def carry_back(self, dLdz, k, a):
-        """dL/dz of layer k − 1 from dL/dz of layer k; ``a`` = σ(z_{k−1}), its output."""
-        return (dLdz @ self.weights[k]) * a * (1 - a)
+    def error_below(self, dLdz, k):
+        """dL/dh of the layer below layer k: z_k = W_k h  ⇒  dL/dh = W_k^T dL/dz_k."""
+        return dLdz @ self.weights[k]
+
+    def through_activation(self, dLdh, h, k):
+        """dL/dz from dL/dh through h = σ(z) of layer k (counted from 1): σ'(z) = h (1 − h)."""
+        return dLdh * h * (1 - h)
 
     def weight_gradient(self, dLdz, a):
         """dL/dW = dL/dz a^T, averaged over the batch."""
@@ -58,27 +62,35 @@ class RowNetwork:
         return dLdz.T @ a / len(a)
 
     def backward(self, inputs, targets):
+        """L, the gradients, and dL/dz and dL/dh of every sample (not yet divided by the batch size)."""
         activations = self.forward(inputs)
         outputs = activations[-1]
-        dLdo = self.output_error(outputs, targets)
         loss = 0.5 * float(np.sum((outputs - targets) ** 2)) / (len(outputs) if outputs.ndim == 2 else 1)
-        dLdz = dLdo * outputs * (1 - outputs)
-        grads = [None] * len(self.weights)
+        dLdz = self.through_activation(self.output_error(outputs, targets), outputs, len(self.weights))
+        grads, dLdzs, dLdhs = [None] * len(self.weights), [dLdz], []
         for k in reversed(range(len(self.weights))):
             grads[k] = self.weight_gradient(dLdz, activations[k])
             if k:
-                dLdz = self.carry_back(dLdz, k, activations[k])
-        return loss, grads
+                dLdhs.insert(0, self.error_below(dLdz, k))
+                dLdz = self.through_activation(dLdhs[0], activations[k], k)
+                dLdzs.insert(0, dLdz)
+        return loss, grads, dLdzs, dLdhs
 
     def gradients(self, inputs, targets):
         return self.backward(inputs, targets)[1]
+
+    def intermediate_gradients(self, inputs, targets):
+        """dL/dz of every layer and dL/dh of every hidden layer; L is the batch mean, so each / n."""
+        _, _, dLdzs, dLdhs = self.backward(inputs, targets)
+        n = len(inputs) if np.ndim(inputs) == 2 else 1
+        return {"dLdz": [d / n for d in dLdzs], "dLdh": [d / n for d in dLdhs]}
 
     def update(self, grads):
         for w, g in zip(self.weights, grads):
             w -= self.lr * g
 
     def train(self, inputs, targets):
-        loss, grads = self.backward(inputs, targets)
+        loss, grads = self.backward(inputs, targets)[:2]
         self.update(grads)
         return loss
 
@@ -149,8 +161,8 @@ class MissingHiddenDerivative(RowNetwork):
 
     CAUSE, LAYER = "missing_derivative", "W_ih"
 
-    def carry_back(self, dLdz, k, a):
-        return dLdz @ self.weights[k]
+    def through_activation(self, dLdh, h, k):
+        return dLdh if k < len(self.weights) else super().through_activation(dLdh, h, k)
 
 
 class WrongSign(RowNetwork):

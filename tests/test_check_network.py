@@ -186,7 +186,7 @@ def test_a_network_that_breaks_the_protocol_is_named_in_one_sentence(cls, messag
 
 
 class CrashesInside(gallery.RowNetwork):
-    def carry_back(self, dLdz, k, a):
+    def error_below(self, dLdz, k):
         return dLdz @ self.weights[k].T  # the wrong transpose: shapes do not fit
 
 
@@ -198,7 +198,7 @@ def test_an_exception_in_the_networks_code_shows_only_its_own_frames():
     assert first.startswith("CrashesInside.gradients raised ValueError: matmul")
     files = [line for line in frames if line.strip().startswith("File ")]
     assert files and all("tests/" in line for line in files), message
-    assert "in carry_back" in message and "compare/" not in message and "numpy" not in message
+    assert "in error_below" in message and "compare/" not in message and "numpy" not in message
 
 
 def test_a_network_that_is_not_mnist_shaped_is_refused():
