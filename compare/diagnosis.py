@@ -204,17 +204,24 @@ def missing_derivative(e: Evidence) -> Cause | None:
     if e.failing(("outputs",)) or not failing:
         return None
     row, mode, cell = failing[0]
-    top = [c for r, _, c in e.cells(GRADIENT_KINDS) if r.layer in e.output_layer]
-    if row.layer in e.output_layer or not top or not all(c.passed for c in top):
+    top = [c for r, _, c in e.cells(("gradient",)) if r.layer in e.output_layer]
+    below = [r for r, _, _ in failing if r.kind == "gradient"]
+    if row.layer in e.output_layer or not below or not top or not all(c.passed for c in top):
         return None
-    if not e.same_direction(cell) and cell.ratio > 1.0 + e.tolerance:
-        return Cause("missing_derivative", row.layer, (
-            f"A missing activation derivative below the output, the book's pattern: the output layer agrees, "
-            f"but at {row.kind} {row.layer} ({_samples(mode, e.batch_size)}) the result is {cell.ratio:.3g}x as "
-            f"long as autograd's and points elsewhere (cosine {cell.cosine:.6f}). The error carried down to it "
-            "skipped an activation's derivative, as the book's hidden_errors = who.T @ output_errors leaves "
-            "out the output sigmoid's o (1 − o)."))
-    return None
+    if e.same_direction(cell) or cell.ratio <= 1.0 + e.tolerance:
+        return None
+    where = {
+        "dL/dh": (f"dL/dh at {row.layer} comes out wrong from a dL/dz above it that agrees: the error was "
+                  "carried back through W without the derivative of the activation above, as the book's "
+                  "hidden_errors = who.T @ output_errors leaves out the output sigmoid's o (1 − o)"),
+        "dL/dz": (f"dL/dz at {row.layer} comes out wrong from a dL/dh that agrees: it leaves out its own "
+                  "activation's derivative, dL/dz = dL/dh · σ'(z)"),
+    }.get(row.kind, "the error carried down to it skipped an activation's derivative, as the book's "
+                    "hidden_errors = who.T @ output_errors leaves out the output sigmoid's o (1 − o)")
+    return Cause("missing_derivative", below[0].layer, (
+        f"A missing activation derivative below the output, the book's pattern: the output layer agrees, but "
+        f"from {row.kind} {row.layer} down ({_samples(mode, e.batch_size)}) the results are longer than "
+        f"autograd's ({cell.ratio:.3g}x) and point elsewhere (cosine {cell.cosine:.6f}): {where}."))
 
 
 def update_not_gradient(e: Evidence) -> Cause | None:

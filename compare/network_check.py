@@ -166,8 +166,11 @@ def _measure(mine: _Checked, theirs: Any, original: list[np.ndarray], inputs: np
     single, batch = (inputs[0], targets[0]), (inputs[:n], targets[:n])
     per_layer = 2 if architecture.bias else 1
     layers = [names[i:i + per_layer] for i in range(0, len(names), per_layer)]
-    hidden_labels = ["h"] if len(architecture.hidden_nodes) == 1 else [
-        f"h{i + 1}" for i in range(len(architecture.hidden_nodes))]
+    if len(architecture.hidden_nodes) == 1:  # the book's names
+        z_labels, h_labels = ["z_h", "z_o"], ["h"]
+    else:
+        z_labels = [f"z{i + 1}" for i in range(len(layers))]
+        h_labels = [f"h{i + 1}" for i in range(len(layers) - 1)]
 
     outputs = {m: _cell(mine.query(x), theirs.query(x), limit) for m, (x, _) in (("single", single), ("batch", batch))}
     gradients, theirs_gradients = {}, {}
@@ -187,13 +190,13 @@ def _measure(mine: _Checked, theirs: Any, original: list[np.ndarray], inputs: np
     rows = [Row("outputs", "o", outputs["single"], outputs["batch"])]
     for index in reversed(range(len(layers))):  # backwards from the output, as backpropagation goes
         if intermediates:
-            rows.append(row("dL/dz", layers[index][0], lambda m: (intermediates[m][0]["dLdz"][index],
+            rows.append(row("dL/dz", z_labels[index], lambda m: (intermediates[m][0]["dLdz"][index],
                                                                     intermediates[m][1]["dLdz"][index])))
         for name in layers[index]:
             k = names.index(name)
             rows.append(row("gradient", name, lambda m: (gradients[m][k], theirs_gradients[m][k])))
         if intermediates and index > 0:
-            rows.append(row("dL/dh", hidden_labels[index - 1], lambda m: (intermediates[m][0]["dLdh"][index - 1],
+            rows.append(row("dL/dh", h_labels[index - 1], lambda m: (intermediates[m][0]["dLdh"][index - 1],
                                                                             intermediates[m][1]["dLdh"][index - 1])))
     rows += _training_rows(mine, theirs, original, inputs, targets, n, layers, limit)
     rows.append(Row("again", "all", None, _cell(_flat(again), _flat(gradients["batch"]), limit)))
