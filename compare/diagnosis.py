@@ -113,6 +113,11 @@ def _samples(mode: str, n: int) -> str:
     return "one sample" if mode == "single" else f"a batch of {n}"
 
 
+def _weight_layer(failing: list[tuple[Row, str, Cell]]) -> str:
+    """The first parameter whose gradient fails, else the first failing row's own name."""
+    return next((row.layer for row, _, _ in failing if row.kind == "gradient"), failing[0][0].layer)
+
+
 # -- the rules, in the order they are tried -------------------------------------------------------
 
 def gradients_move_weights(e: Evidence) -> Cause | None:
@@ -163,8 +168,8 @@ def wrong_sign(e: Evidence) -> Cause | None:
     failing = e.failing(GRADIENT_KINDS)
     if failing and e.same_direction(failing[0][2], sign=-1.0):
         row, _, cell = failing[0]
-        return Cause("wrong_sign", row.layer, (
-            f"The gradient has the wrong sign at {row.layer}: cosine {cell.cosine:.6f} with autograd, length "
+        return Cause("wrong_sign", _weight_layer(failing), (
+            f"The gradient has the wrong sign from {row.kind} {row.layer} down: cosine {cell.cosine:.6f} with autograd, length "
             f"ratio {cell.ratio:.4g}; it points uphill. With L = ½ Σ (t − o)², dL/do = o − t; the book's "
             "output_errors, t − o, is its negative."))
     return None
@@ -192,7 +197,7 @@ def sum_not_mean(e: Evidence) -> Cause | None:
         return None
     if all(_close(c.ratio, n, e.tolerance) and e.same_direction(c) for _, _, c in failing):
         layers = ", ".join(dict.fromkeys(row.layer for row, _, _ in failing if row.kind == "gradient"))
-        return Cause("sum_not_mean", failing[0][0].layer, (
+        return Cause("sum_not_mean", _weight_layer(failing), (
             f"At {layers} the batch's gradients are summed where L is the mean over the batch: length ratio "
             f"{n}, the batch size, with cosine 1, while single samples agree. Divide the sum by the number of "
             "samples."))
@@ -211,17 +216,15 @@ def missing_derivative(e: Evidence) -> Cause | None:
     if e.same_direction(cell) or cell.ratio <= 1.0 + e.tolerance:
         return None
     where = {
-        "dL/dh": (f"dL/dh at {row.layer} comes out wrong from a dL/dz above it that agrees: the error was "
-                  "carried back through W without the derivative of the activation above, as the book's "
-                  "hidden_errors = who.T @ output_errors leaves out the output sigmoid's o (1 − o)"),
-        "dL/dz": (f"dL/dz at {row.layer} comes out wrong from a dL/dh that agrees: it leaves out its own "
-                  "activation's derivative, dL/dz = dL/dh · σ'(z)"),
+        "dL/dh": ("dL/dz above it agrees, so the error was carried back through W without the derivative of the "
+                  "activation above, as the book's hidden_errors = who.T @ output_errors leaves out o (1 − o)"),
+        "dL/dz": "dL/dh at the same layer agrees, so dL/dz = dL/dh · σ'(z) lost its σ'(z)",
     }.get(row.kind, "the error carried down to it skipped an activation's derivative, as the book's "
                     "hidden_errors = who.T @ output_errors leaves out the output sigmoid's o (1 − o)")
     return Cause("missing_derivative", below[0].layer, (
-        f"A missing activation derivative below the output, the book's pattern: the output layer agrees, but "
-        f"from {row.kind} {row.layer} down ({_samples(mode, e.batch_size)}) the results are longer than "
-        f"autograd's ({cell.ratio:.3g}x) and point elsewhere (cosine {cell.cosine:.6f}): {where}."))
+        f"A missing activation derivative below the output (the book's pattern): the output layer agrees, but "
+        f"from {row.kind} {row.layer} down the results are {cell.ratio:.3g}x as long as autograd's and point "
+        f"elsewhere (cosine {cell.cosine:.6f}, {_samples(mode, e.batch_size)}). Here {where}."))
 
 
 def update_not_gradient(e: Evidence) -> Cause | None:
@@ -248,7 +251,7 @@ def batch_only(e: Evidence) -> Cause | None:
     failing = e.failing(every, "batch")
     if failing and not e.failing(every, "single"):
         row, _, cell = failing[0]
-        return Cause("batch_only", row.layer, (
+        return Cause("batch_only", _weight_layer(failing), (
             f"Only batches go wrong: single samples agree, but at {row.kind} {row.layer} a batch of "
             f"{e.batch_size} gives {_numbers(cell)}. The samples of a batch are combined wrongly (averaged "
             "before the outer product, summed along the wrong axis, or broadcast against each other)."))
