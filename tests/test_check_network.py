@@ -64,8 +64,8 @@ def test_report_prints_from_its_record_and_the_record_is_json():
     report = check_network(gallery.WrongSign(784, HIDDEN, 10, 0.1))
     record = json.loads(json.dumps(report.to_json()))
     assert str(report) == render(record)
-    assert record["passed"] is False and record["first_failure"]["layer"] == "W_ho"
-    assert record["cause"]["name"] == "wrong_sign"
+    assert record["passed"] is False and record["first_failure"]["mode"] == "single"
+    assert (record["cause"]["name"], record["cause"]["layer"]) == ("wrong_sign", "W_ho")
     text = str(report)
     assert "largest difference at" in text and "Mine" in text and "Theirs" in text
 
