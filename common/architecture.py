@@ -133,10 +133,14 @@ class Architecture:
     # -- words and records ------------------------------------------------------------------------
 
     def describe(self) -> str:
-        """``"784-200-10, sigmoid, half squared error, no bias"``: for headers and messages."""
+        """``"784-200-10, sigmoid, half squared error, no bias"``: for headers and messages.
+
+        Without hidden layers the activation, which then applies nowhere, is left out.
+        """
         loss = "half squared error" if self.loss == "half_sse" else "softmax cross-entropy"
         sizes = "-".join(str(n) for n in self.layer_sizes)
-        return f"{sizes}, {self.activation}, {loss}, {'bias' if self.bias else 'no bias'}"
+        activation = f"{self.activation}, " if self.hidden_nodes else ""  # no hidden layer, no activation
+        return f"{sizes}, {activation}{loss}, {'bias' if self.bias else 'no bias'}"
 
     def to_json(self) -> dict[str, Any]:
         return {"input_nodes": self.input_nodes, "hidden_nodes": list(self.hidden_nodes),
