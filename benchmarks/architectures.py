@@ -12,7 +12,8 @@ book: 784-[200, 200]-10, sigmoid, half squared error, lr 0.1 (makeyourownneuraln
 #84's network), ``BookNetwork`` against the true-gradient ``Network`` from the same weights,
 epoch by epoch; and at the book network's weights, before training and after each epoch, the
 book's step against the true gradient for each layer, over single training samples: the
-cosine of the angle between them and the ratio of their lengths (medians over the samples).
+cosine of the angle between them and the ratio of their lengths (medians over single samples,
+the first test images).
 
 Threads are pinned to 1 (BLAS and torch) before anything runs.
 """
@@ -110,8 +111,8 @@ def book_rule(data, train_limit: int | None, epochs: int, samples: int) -> list[
     book, true = build(from_scratch.BookNetwork, BOOK, 0.1, weights), build(from_scratch.Network, BOOK, 0.1, weights)
     probe = build(from_scratch.Network, BOOK, 0.1, weights)
     names = BOOK.parameter_names()
-    # the probe samples: the last ones of the training set, none of them a step just taken
-    probe_inputs, probe_targets = inputs[-samples:], targets[-samples:]
+    # the probe samples: the first test images, on which neither network has trained
+    probe_inputs, probe_targets = test_inputs[:samples], one_hot_targets(data.test_labels[:samples])
     lines = [f"{BOOK.describe()}, lr 0.1, one sample a step, {len(inputs):,} samples an epoch",
              f"{'epoch':>5} {'book rule':>10} {'gradient':>9}   book step against the true gradient at the book's "
              f"weights (median over {samples} samples): cosine, length ratio per layer"]
