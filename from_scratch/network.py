@@ -130,7 +130,8 @@ class Network:
         # (W, b) of each layer, input side first, and of the hidden layers alone: the loops'
         # lists, made once here rather than at every step.
         self._layers = list(zip(self.weights, self.biases))
-        self._hidden_layers = self._layers[:-1]
+        self._hidden_layers, self._output_layer = self._layers[:-1], self._layers[-1]
+        self._weights_down = self.weights[:0:-1]  # the weights the backward pass goes through, top first
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter in the network's dtype, in ``architecture.parameter_names()`` order."""
@@ -160,14 +161,15 @@ class Network:
         ``np.dot`` rather than ``@``: the same BLAS call, with less overhead around it, which
         counts when a layer has ten nodes. The activations work in place on fresh arrays.
         """
-        layer_outputs = [inputs]
+        layer_outputs, a = [inputs], inputs
         for W, b in self._hidden_layers:
-            z = np.dot(layer_outputs[-1], W.T)  # z = W a
+            z = np.dot(a, W.T)  # z = W a
             if b is not None:
                 z += b  # z = W a + b
-            layer_outputs.append(self._activate(z, out=z))  # h = f(z)
-        W, b = self._layers[-1]
-        z_o = np.dot(layer_outputs[-1], W.T)  # z_o = W_ho h (+ b_o)
+            a = self._activate(z, out=z)  # h = f(z)
+            layer_outputs.append(a)
+        W, b = self._output_layer
+        z_o = np.dot(a, W.T)  # z_o = W_ho h (+ b_o)
         if b is not None:
             z_o += b
         return layer_outputs, z_o
@@ -197,7 +199,7 @@ class Network:
         # (dL/do = o − t at the top, then Wᵀ errors), leaving out every f'(z) above.
         carried = final_outputs - targets if self.book_rule else dLdz
         dLdz_per_layer, dLdh_per_layer = [dLdz], []
-        for W, h in zip(self.weights[:0:-1], layer_outputs[:0:-1]):  # from the top hidden layer down
+        for W, h in zip(self._weights_down, layer_outputs[:0:-1]):  # from the top hidden layer down
             dLdh = np.dot(carried, W)  # z = W h  ⇒  dL/dh = Wᵀ dL/dz
             dLdz = self._derivative(h)  # h = f(z)  ⇒  dL/dz = dL/dh · f'(z), f' written through h
             dLdz *= dLdh
