@@ -226,7 +226,7 @@ def _training_rows(mine: _Checked, theirs: Any, original, inputs, targets, n, la
             loss = mine.train(x, t)
             theirs_loss = theirs.train(x, t)
             after, theirs_after = mine.get_weights(), theirs.get_weights()
-            difference = loss_difference(loss, theirs_loss, mine.architecture.output_nodes)
+            difference = loss_difference(loss, theirs_loss, mine.architecture.output_nodes, mine.architecture.loss)
             cell = Cell(difference, None, loss / theirs_loss if theirs_loss else float("inf"), limit,
                         difference <= limit, None if difference <= limit else ((), loss, theirs_loss), mine.calls)
             losses[mode] = _keep(losses.get(mode), cell)

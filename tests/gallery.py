@@ -4,7 +4,8 @@
 hidden layers. :class:`ColumnNetwork` is correct too, written as the book writes it (each sample
 a column vector, ``numpy.array(inputs, ndmin=2).T``). Every other class is :class:`RowNetwork`
 with one mistake planted in one small method, the way it happens in real code; ``CAUSE`` names
-what ``check_network`` must diagnose and ``LAYER`` where.
+what ``check_network`` must diagnose and ``LAYER`` where: "all", "outputs", or an index into the
+architecture's ``layer_names()`` (-1 the output layer, -2 the one below it, 0 the first).
 """
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ class HalfMissing(RowNetwork):
 class SummedBatch(RowNetwork):
     """Sums the outer products of a batch and forgets to divide by its size."""
 
-    CAUSE, LAYER = "sum_not_mean", "W_ho"
+    CAUSE, LAYER = "sum_not_mean", -1
 
     def weight_gradient(self, dLdz, a):
         return np.outer(dLdz, a) if a.ndim == 1 else dLdz.T @ a
@@ -159,7 +160,7 @@ class SummedBatch(RowNetwork):
 class MissingHiddenDerivative(RowNetwork):
     """Carries the error back through W but leaves out the hidden sigmoid's h (1 − h)."""
 
-    CAUSE, LAYER = "missing_derivative", "W_ih"
+    CAUSE, LAYER = "missing_derivative", -2
 
     def through_activation(self, dLdh, h, k):
         return dLdh if k < len(self.weights) else super().through_activation(dLdh, h, k)
@@ -168,7 +169,7 @@ class MissingHiddenDerivative(RowNetwork):
 class WrongSign(RowNetwork):
     """Takes the book's output_errors, t − o, for dL/do."""
 
-    CAUSE, LAYER = "wrong_sign", "W_ho"
+    CAUSE, LAYER = "wrong_sign", -1
 
     def output_error(self, outputs, targets):
         return targets - outputs
@@ -177,7 +178,7 @@ class WrongSign(RowNetwork):
 class ReshapedWeight(RowNetwork):
     """Stores W_ih reshaped to (n_in, n_out), as if that were its transpose, and computes a @ W."""
 
-    CAUSE, LAYER = "transposed_weight", "W_ih"
+    CAUSE, LAYER = "transposed_weight", 0
 
     def set_weights(self, weights):
         super().set_weights(weights)
@@ -222,7 +223,7 @@ class StaleGradients(RowNetwork):
 class ForgetsLearningRate(RowNetwork):
     """Steps W −= dL/dW: the learning rate left out of the update."""
 
-    CAUSE, LAYER = "update_not_gradient", "W_ho"
+    CAUSE, LAYER = "update_not_gradient", -1
 
     def update(self, grads):
         for w, g in zip(self.weights, grads):
@@ -254,7 +255,7 @@ class AveragedBeforeOuterProduct(RowNetwork):
     """Subtle, batches only: averages dL/dz and the activations over the batch, then takes one outer
     product, where the mean of the samples' outer products belongs. One sample is right."""
 
-    CAUSE, LAYER = "batch_only", "W_ho"
+    CAUSE, LAYER = "batch_only", -1
 
     def weight_gradient(self, dLdz, a):
         if a.ndim == 1:
@@ -266,7 +267,7 @@ class Momentum(RowNetwork):
     """Subtle, after the first step: a momentum of 0.9 added to plain SGD, so from the second step
     on each step also carries the last one."""
 
-    CAUSE, LAYER = "update_not_gradient", "W_ho"
+    CAUSE, LAYER = "update_not_gradient", -1
 
     def update(self, grads):
         velocity = getattr(self, "velocity", [0 * g for g in grads])

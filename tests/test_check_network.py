@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from common.architecture import Architecture
 from common.errors import ConformanceError, ParameterError
 from compare import check_network
 from compare.diagnosis import Cell, Evidence, Row, diagnose
@@ -25,13 +26,33 @@ def test_correct_networks_pass(cls, dtype):
     assert report.cause is None and "PASSED" in str(report)
 
 
+def expected_layer(cls: type, hidden) -> str:
+    if isinstance(cls.LAYER, str):
+        return cls.LAYER
+    return Architecture(784, hidden, 10).layer_names()[cls.LAYER]
+
+
+@pytest.mark.parametrize("hidden", [[HIDDEN, 12], []], ids=["two hidden layers", "none"])
+@pytest.mark.parametrize("options", [dict(activation="tanh", loss="cross_entropy", bias=True),
+                                     dict(activation="relu", bias=True)], ids=["tanh-ce-bias", "relu-bias"])
+def test_networks_beyond_the_book_pass_with_their_intermediate_gradients(hidden, options):
+    report = check_network(Network(784, hidden, 10, 0.05, **options))
+    assert report.passed, str(report)
+    kinds = {row.kind for row in report.rows}
+    assert {"dL/dz", "gradient"} <= kinds and ("dL/dh" in kinds) == bool(hidden)
+    if hidden:  # backwards from the output, each weight then its bias
+        assert [row.layer for row in report.rows if row.kind == "gradient"][:2] == ["W3", "b3"]
+
+
 @pytest.mark.parametrize("cls", gallery.BUGGY, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_each_gallery_mistake_is_caught_at_its_layer_with_its_cause(cls, dtype):
-    report = check_network(cls(784, HIDDEN, 10, 0.1, dtype=dtype))
+@pytest.mark.parametrize("hidden", [HIDDEN, [HIDDEN, 12]], ids=["one hidden layer", "two"])
+def test_each_gallery_mistake_is_caught_at_its_layer_with_its_cause(cls, dtype, hidden):
+    report = check_network(cls(784, hidden, 10, 0.1, dtype=dtype))
     assert not report.passed
-    assert (report.cause.name, report.cause.layer) == (cls.CAUSE, cls.LAYER), str(report)
-    assert f"likely cause ({cls.CAUSE}, {cls.LAYER})" in str(report)
+    layer = expected_layer(cls, hidden)
+    assert (report.cause.name, report.cause.layer) == (cls.CAUSE, layer), str(report)
+    assert f"likely cause ({cls.CAUSE}, {layer})" in str(report)
 
 
 def test_subtle_mistakes_pass_where_they_do_not_show():
@@ -44,13 +65,17 @@ def test_subtle_mistakes_pass_where_they_do_not_show():
     assert "call 2" in momentum.cause.sentence
 
 
-def test_book_network_checked_as_a_users_is_missing_a_derivative_below_the_output():
-    report = check_network(BookNetwork(784, HIDDEN, 10, 0.1))
-    assert (report.cause.name, report.cause.layer) == ("missing_derivative", "W_ih")
+@pytest.mark.parametrize("hidden, top, below", [(HIDDEN, "W_ho", "W_ih"), ([HIDDEN, 12], "W3", "W2")])
+def test_book_network_checked_as_a_users_is_missing_a_derivative_below_the_output(hidden, top, below):
+    report = check_network(BookNetwork(784, hidden, 10, 0.1))
+    assert (report.cause.name, report.cause.layer) == ("missing_derivative", below)
     rows = {(row.kind, row.layer): row for row in report.rows}
-    assert rows["outputs", "o"].single.passed and rows["gradient", "W_ho"].batch.passed
-    hidden = rows["gradient", "W_ih"].single
-    assert hidden.cosine < 1 and hidden.ratio > 1  # the book's step is longer and points elsewhere
+    assert rows["outputs", "o"].single.passed and rows["gradient", top].batch.passed
+    gradient = rows["gradient", below].single
+    assert gradient.cosine < 1 and gradient.ratio > 1  # the book's step is longer and points elsewhere
+    # Its intermediate gradients place the mistake: dL/dz above agrees, dL/dh below it does not.
+    first_row, _, _ = report.first_failure
+    assert first_row.kind == "dL/dh" and "dL/dz above it agrees" in report.cause.sentence
 
 
 def test_sum_where_the_mean_belongs_shows_the_batch_size_as_the_ratio():
@@ -157,6 +182,11 @@ class WeightsNotCopied(gallery.RowNetwork):
         return self.weights
 
 
+class IntermediatesWithoutDLdh(gallery.RowNetwork):
+    def intermediate_gradients(self, inputs, targets):
+        return {"dLdz": super().intermediate_gradients(inputs, targets)["dLdz"]}
+
+
 class StringDtype(gallery.RowNetwork):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,6 +207,8 @@ class StringDtype(gallery.RowNetwork):
     (IgnoresSetWeights, r"IgnoresSetWeights.get_weights returned W_ih .* away from what set_weights was given"),
     (WeightsNotCopied, r"WeightsNotCopied.get_weights returned W_ih as the network's own array twice; expected a "
                        r"copy"),
+    (IntermediatesWithoutDLdh, r"IntermediatesWithoutDLdh.intermediate_gradients for one sample returned \['dLdz'\]; "
+                               r"expected a dict with keys 'dLdz' \(one array per layer, input side first\) and 'dLdh'"),
     (StringDtype, r"StringDtype.dtype is 'int8'; expected float32 or float64\."),
 ])
 def test_a_network_that_breaks_the_protocol_is_named_in_one_sentence(cls, message):

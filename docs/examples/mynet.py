@@ -48,18 +48,30 @@ class MyNetwork:
         """dL/dy of the layer below: the error at z above, ``delta``, carried back through W."""
         return delta @ w
 
-    def gradients(self, inputs, targets):
-        """[dL/dW for each layer, input side first], averaged over the batch."""
+    def backward(self, inputs, targets):
+        """dL/dW of every layer, and on the way dL/dz of every layer and dL/dh of every hidden one."""
         outputs = self.layer_outputs(inputs)
         n = len(inputs) if np.ndim(inputs) == 2 else 1
-        errors = outputs[-1] - targets  # dL/dy at the output: L = ½ Σ (t − o)²  ⇒  o − t
-        grads = [None] * len(self.weights)
-        for k in reversed(range(len(self.weights))):
+        errors = (outputs[-1] - targets) / n  # dL/dy at the output: L = ½ Σ (t − o)², the batch mean
+        layers = len(self.weights)
+        grads, dLdz, dLdh = [None] * layers, [None] * layers, [None] * (layers - 1)
+        for k in reversed(range(layers)):
             y = outputs[k + 1]
-            delta = errors * y * (1.0 - y)  # dL/dz = dL/dy · σ'(z), with σ'(z) = y (1 − y)
-            grads[k] = np.atleast_2d(delta).T @ np.atleast_2d(outputs[k]) / n
+            dLdz[k] = delta = errors * y * (1.0 - y)  # dL/dz = dL/dy · σ'(z), with σ'(z) = y (1 − y)
+            grads[k] = np.atleast_2d(delta).T @ np.atleast_2d(outputs[k])  # z = W x  ⇒  dL/dW = dL/dz x^T
             errors = self.error_below(errors, delta, self.weights[k])
-        return grads
+            if k:
+                dLdh[k - 1] = errors
+        return grads, dLdz, dLdh
+
+    def gradients(self, inputs, targets):
+        """[dL/dW for each layer, input side first], averaged over the batch."""
+        return self.backward(inputs, targets)[0]
+
+    def intermediate_gradients(self, inputs, targets):
+        """dL/dz of every layer and dL/dh of every hidden layer, for check_network to compare."""
+        _, dLdz, dLdh = self.backward(inputs, targets)
+        return {"dLdz": dLdz, "dLdh": dLdh}
 
     def train(self, inputs, targets):
         """One SGD step, W −= lr · dL/dW; returns L before the step."""
