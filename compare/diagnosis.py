@@ -170,8 +170,8 @@ def wrong_sign(e: Evidence) -> Cause | None:
         row, _, cell = failing[0]
         return Cause("wrong_sign", _weight_layer(failing), (
             f"The gradient has the wrong sign from {row.kind} {row.layer} down: cosine {cell.cosine:.6f} with autograd, length "
-            f"ratio {cell.ratio:.4g}; it points uphill. With L = ½ Σ (t − o)², dL/do = o − t; the book's "
-            "output_errors, t − o, is its negative."))
+            f"ratio {cell.ratio:.4g}; it points uphill. At the output, dL/do = o − t for ½ Σ (t − o)² and "
+            "dL/dz = softmax − t for cross-entropy; the book's output_errors, t − o, is the negative."))
     return None
 
 
