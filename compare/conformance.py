@@ -38,9 +38,16 @@ def call_user(what: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 def describe_user_error(what: str, error: BaseException) -> str:
-    """``"MyNetwork.gradients raised ValueError: ..."`` and the user's frames, most recent last."""
-    frames = traceback.extract_tb(error.__traceback__)[1:]  # the first frame is call_user's own
+    """``"MyNetwork.gradients raised ValueError: ..."`` and the user's frames, most recent last.
+
+    The frames kept are those outside ``compare`` and ``common`` (the library around the call)
+    and outside Python's and the installed packages' folders (NumPy, torch): wherever the call
+    was made from, only the user's own code is shown.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
     own = [f for f in frames if not f.filename.startswith(LIBRARY + ELSEWHERE) and not f.filename.startswith("<")]
+    if not own:  # a network installed as a package lives among the installed packages
+        own = [f for f in frames if not f.filename.startswith(LIBRARY) and not f.filename.startswith("<")]
     lines = traceback.format_exception_only(type(error), error)
     text = f"{what} raised {''.join(lines).strip()}"
     if own:
