@@ -43,6 +43,11 @@ class Tolerance:
     trajectory: float
 
 
+# How much further than steady growth predicts a drift may go and still be called rounding
+# (compare.sensitivity). PROVISIONAL, replaced below by the measured derivation.
+ROUNDING_MARGIN = 8.0
+
+
 def tolerance(dtype: str | np.dtype) -> Tolerance:
     """Return the :class:`Tolerance` for ``dtype`` (float32 or float64)."""
     dtype = np.dtype(dtype)

@@ -18,6 +18,17 @@ import torch_impl
 from common.protocol import Network
 
 
+LOSS_POINTS = 10  # points on the loss curve per segment, so that it is a curve at any batch size
+
+
+@dataclass
+class Progress:
+    """One segment's losses, filled as each step returns, and how many steps are done."""
+
+    losses: np.ndarray
+    done: int = 0
+
+
 @dataclass
 class Backend:
     """One network in the race, with its timings and its loss curve."""
@@ -33,7 +44,14 @@ class Backend:
     epoch_seconds: list[float] = field(default_factory=list)
     steps: int = 0
     samples: int = 0
-    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss of segment)
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (last step of a stretch, its mean loss)
+
+    def record_losses(self, first_step: int, losses: np.ndarray) -> None:
+        """Add a segment's losses to the curve: the mean of each of up to ``LOSS_POINTS`` stretches."""
+        stretch = max(1, -(-len(losses) // LOSS_POINTS))
+        for start in range(0, len(losses), stretch):
+            part = losses[start:start + stretch]
+            self.loss_curve.append((first_step + start + len(part), float(part.mean())))
 
     @property
     def us_per_sample(self) -> float | None:
@@ -83,15 +101,18 @@ def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
     return from_scratch.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype)
 
 
-def train_segment(network: Network, inputs, targets, batch_size: int, losses: np.ndarray) -> None:
+def train_segment(network: Network, inputs, targets, batch_size: int, progress: Progress) -> None:
     """The training loop both backends run: one ``train()`` call per batch, losses kept.
 
     One sample a step hands the network single rows, shape ``(784,)``, as the book did.
+    ``progress.done`` counts the steps that returned, so Ctrl-C leaves it exact.
     """
-    train = network.train
+    train, losses = network.train, progress.losses
     if batch_size == 1:
         for i in range(len(losses)):
             losses[i] = train(inputs[i], targets[i])
+            progress.done = i + 1
     else:
         for step, start in enumerate(range(0, len(inputs), batch_size)):
             losses[step] = train(inputs[start:start + batch_size], targets[start:start + batch_size])
+            progress.done = step + 1

@@ -1,9 +1,10 @@
 """``python -m compare``: argparse to a frozen Config, the run, the report, the exit code.
 Nothing beyond this module sees argparse.
 
-Exit codes: 0 the backends agree; 1 they disagree beyond the tolerance; 2 bad input (an
-option, a file, a missing device); 3 training diverged; 130 interrupted (Ctrl-C), with a
-partial report.
+Exit codes: 0 the backends agree (their steps from identical weights agree, and their
+trajectories stay within the tolerance or drift only as this run amplifies rounding); 1 they
+disagree beyond the tolerance; 2 bad input (an option, a file, a missing device); 3 training
+diverged; 130 interrupted (Ctrl-C), with a partial report.
 """
 from __future__ import annotations
 
@@ -78,17 +79,19 @@ def build_parser() -> Parser:
                      help="torch's device (default cpu); several run a sweep")
     net.add_argument("--threads", type=positive_int, metavar="N",
                      help="threads for NumPy's BLAS and for torch alike, a fair race (default 1)")
-    net.add_argument("--seed", type=non_negative_int, metavar="N", help="seed of the initial weights (default 0)")
+    net.add_argument("--seed", type=non_negative_int, metavar="N",
+                     help="the random seed of the initial weights and of --shuffle's order (default 0)")
     net.add_argument("--shuffle", action="store_true", default=None,
                      help="a seeded shuffle of the samples each epoch (default: file order)")
     net.add_argument("--rule", choices=RULES,
                      help="true: backpropagation (default); book: the book's update, measured against autograd")
     net.add_argument("--backends", nargs="+", choices=BACKENDS, help="which to run (default both)")
     net.add_argument("--check-every", type=positive_int, metavar="N",
-                     help="compare the backends every N steps (default 1000)")
+                     help="compare the backends every N training samples, in whole batches, so that checks "
+                          "spread over the run at any batch size (default 1000)")
     net.add_argument("--preset", choices=sorted(PRESETS),
-                     help="seed: the 2017 experiment (full MNIST, 784-200-10, lr 0.1, 5 epochs, float32), "
-                          "printed beside the 2017 timings; other options override it")
+                     help="2017: the experiment of the 2017 tutorial that ported the book to PyTorch (full MNIST, "
+                          "784-200-10, lr 0.1, 5 epochs, float32), printed beside its timings; other options override it")
     out = p.add_argument_group("output")
     out.add_argument("--json", dest="json_path", type=Path, metavar="PATH", help="write the whole record as JSON")
     out.add_argument("--plot", dest="plot_path", type=Path, metavar="PATH",

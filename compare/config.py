@@ -13,13 +13,13 @@ BACKENDS = ("from_scratch", "torch_impl")
 RULES = ("true", "book")
 DEVICES = ("cpu", "cuda", "auto")  # torch_impl.DEVICES, named here so no torch is imported to check one
 
-# The 2017 experiment as published: full MNIST, 784-200-10, lr 0.1, 5 epochs, one sample a
-# step. Its PyTorch port used float32 tensors (torch.FloatTensor); the book's NumPy, float64.
+# The 2017 tutorial's experiment as published: full MNIST, 784-200-10, lr 0.1, 5 epochs, one
+# sample a step. Its PyTorch port used float32 tensors (torch.FloatTensor); the book's NumPy, float64.
 PRESETS = {
-    "seed": dict(dataset="mnist", hidden=(200,), lr=0.1, epochs=5, batch_size=1, dtype="float32"),
+    "2017": dict(dataset="mnist", hidden=(200,), lr=0.1, epochs=5, batch_size=1, dtype="float32"),
 }
-# Seconds the seed measured for those 5 epochs on 2017 hardware (the GPU was a K80).
-SEED_SECONDS = {("from_scratch", "cpu"): 440.0, ("torch_impl", "cpu"): 841.0, ("torch_impl", "cuda"): 366.0}
+# Seconds the 2017 tutorial measured for those 5 epochs on 2017 hardware (the GPU was a K80).
+SECONDS_2017 = {("from_scratch", "cpu"): 440.0, ("torch_impl", "cpu"): 841.0, ("torch_impl", "cuda"): 366.0}
 
 
 def usable_cores() -> int:
@@ -93,7 +93,7 @@ class Config:
 
     @property
     def is_sweep(self) -> bool:
-        """Several hidden sizes or devices: print the seed's table (hidden nodes x device)."""
+        """Several hidden sizes or devices: print the 2017 tutorial's table (hidden nodes x device)."""
         return len(self.hidden) > 1 or len(self.devices) > 1
 
     def to_json(self) -> dict:

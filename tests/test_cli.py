@@ -2,7 +2,7 @@
 
 Exit codes (0 agree, 1 disagree, 2 bad input, 3 diverged, 130 interrupted), the report, the
 JSON record, a disagreement and a divergence planted through the test-only hook
-``COMPARE_TEST_PERTURB``, bad inputs, a sweep, the book's rule, --save, --plot, the seed
+``COMPARE_TEST_PERTURB``, bad inputs, a sweep, the book's rule, --save, --plot, the 2017
 preset, a failed download and Ctrl-C. Every run that trains costs about 5 s before its first
 step, so the tests share a few runs (module-scoped fixtures), each checked by several tests.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,27 +21,10 @@ import torch_impl
 from common.data import load_embedded, scale_inputs
 from common.tolerances import assert_close, tolerance
 from common.weights import load_weights
-from tests.cli_helpers import (EMBEDDED, PERTURB_ENV, PROG, SMALL, Finished, Terminal, finish,
-                               offline_environment, percent, read_json, run_compare, snapshot, start,
-                               table_rows)
+from tests.cli_helpers import (EMBEDDED, PERTURB_ENV, PROG, SMALL, Terminal, exited, offline_environment,
+                               outcome, percent, read_json, run_compare, snapshot, start, table_rows)
 
 BACKENDS = ("from_scratch", "torch_impl")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A finished run and the folder its --json (record.json), --save and --plot went into."""
-
-    run: Finished
-    folder: Path
-
-    def record(self) -> dict:
-        return read_json(self.folder / "record.json")
-
-
-def outcome(folder: Path, *options: object, env: dict | None = None) -> Outcome:
-    """Run with ``options`` and --json into ``folder``."""
-    return Outcome(run_compare(*options, "--json", folder / "record.json", env=env), folder)
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +55,10 @@ def book_sweep(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory):
-    """The seed preset on the embedded files, with options that override the preset's."""
-    return outcome(tmp_path_factory.mktemp("seed"), "--preset", "seed", "--data-dir", EMBEDDED,
+def preset_2017(tmp_path_factory):
+    """The 2017 preset on the embedded files, with options that override the preset's."""
+    return outcome(tmp_path_factory.mktemp("preset_2017"), "--preset", "2017", "--data-dir", EMBEDDED,
                    "--train-limit", 200, "--test-limit", 50, "--epochs", 1)
-
-
-def exited(outcome: Outcome, code: int) -> Outcome:
-    assert outcome.run.code == code, outcome.run
-    return outcome
 
 
 # --- a normal run ------------------------------------------------------------------------------
@@ -127,14 +104,20 @@ def test_record_agreement_passed_with_its_worst_differences_within_tolerance(nor
     agreement = exited(normal, 0).record()["agreement"]
     tol = tolerance("float64")
     assert agreement["passed"] is True and agreement["failures"] == []
-    assert set(agreement["worst"]) == {"gradient", "weights", "test outputs"}
+    assert set(agreement["worst"]) == {"gradient", "step", "weights", "test outputs"}
     assert agreement["worst"]["gradient"]["relative"] <= tol.single
+    assert agreement["worst"]["step"]["relative"] <= tol.single
     assert max(worst["relative"] for worst in agreement["worst"].values()) <= tol.trajectory
+    # the stable default is as strict as ever: no drift beyond 2^14 eps, nothing excused as rounding
+    assert (agreement["steps_agree"], agreement["trajectory_verdict"]) == (True, "within tolerance")
+    assert agreement["sensitivity"] == [] and "sensitive to rounding" not in normal.run.stdout
 
 
-def test_gradients_are_checked_every_check_every_steps(normal):
+def test_gradients_and_steps_are_checked_every_check_every_samples(normal):
     checks = exited(normal, 0).record()["agreement"]["checks"]
-    assert sorted({c["step"] for c in checks if c["kind"] == "gradient"}) == [0, 100, 200, 300, 400, 500]
+    for kind in ("gradient", "step"):
+        assert sorted({c["step"] for c in checks if c["kind"] == kind}) == [0, 100, 200, 300, 400, 500]
+    assert sorted({c["step"] for c in checks if c["kind"] == "weights"}) == [100, 200, 300, 400, 500, 600]
 
 
 def test_accuracies_are_equal_between_backends_in_float64(normal):
@@ -218,6 +201,8 @@ def test_nan_in_one_backend_exits_3_naming_the_backend_and_step(diverged):
     said = "Training diverged in torch_impl at step 201 (epoch 1)"  # the 201st step's loss is nan
     assert said in run.stdout
     assert record["status"] == "diverged" and said in record["message"]
+    # steps whose loss is nan were still taken: the segment from 200 to 300 counts as done
+    assert [b["steps"] for b in record["backends"].values()] == [300, 300]
 
 
 def test_quiet_prints_one_line_and_nothing_on_stderr(diverged):
@@ -312,11 +297,13 @@ def test_sweep_prints_the_hidden_by_backend_table_and_records_each_run(book_swee
     report, record = exited(book_sweep, 0).run.stdout, book_sweep.record()
     assert [run["hidden"] for run in record["runs"]] == [20, 40]
     assert [row["hidden"] for row in record["sweep"]] == [20, 40]
-    header, *rows = report.split("seconds of training, hidden nodes x backend (the seed's table):\n")[1].splitlines()
-    assert header.split() == ["hidden", *BACKENDS]
+    title = "seconds of training, hidden nodes x backend (the 2017 tutorial's table), with each run's verdict:\n"
+    header, *rows = report.split(title)[1].splitlines()
+    assert header.split() == ["hidden", *BACKENDS, "verdict"]
     for row, seconds in zip(rows, record["sweep"], strict=True):
-        assert [float(cell) for cell in row.split()] == pytest.approx(
+        assert [float(cell) for cell in row.split()[:3]] == pytest.approx(
             [seconds["hidden"], seconds["from_scratch"], seconds["torch_impl"]], abs=5e-3)
+        assert " ".join(row.split()[3:]) == seconds["verdict"] == "measured"  # the book's rule claims no agreement
 
 
 def test_book_rule_prints_its_departure_from_the_gradient_layer_by_layer(book_sweep):
@@ -353,17 +340,18 @@ def test_book_rule_reports_both_networks_accuracy(book_sweep):
             assert percent(row[-1]) == pytest.approx(run["backends"][key]["accuracy"], abs=5e-5)
 
 
-# --- the seed preset, repeated devices ----------------------------------------------------------
+# --- the 2017 preset, repeated devices ----------------------------------------------------------
 
-def test_seed_preset_options_override_it_and_2017_seconds_stand_only_beside_the_same_run(seed):
+def test_2017_preset_options_override_it_and_2017_seconds_stand_only_beside_the_same_run(preset_2017):
     """200 images for 1 epoch is not the 2017 run: its seconds are kept out of the table."""
-    report, record = exited(seed, 0).run.stdout, seed.record()
+    report, record = exited(preset_2017, 0).run.stdout, preset_2017.record()
     assert "784-200-10, lr 0.1, batch 1, float32, 1 epoch" in report
     assert "2017 s" not in report and "this run differs, so they are left out" in report
-    assert record["comparable_to_seed"] is False
-    assert record["seed_seconds"] == {"from_scratch[cpu]": 440.0, "torch_impl[cpu]": 841.0, "torch_impl[cuda]": 366.0}
+    assert record["comparable_to_2017"] is False
+    assert record["seconds_2017"] == {"from_scratch[cpu]": 440.0, "torch_impl[cpu]": 841.0, "torch_impl[cuda]": 366.0}
+    assert "seed" not in " ".join(record) and "seed" not in report.split("\n")[0].replace("seed 0", "")
     config = record["config"]
-    assert (config["preset"], config["dtype"], config["epochs"]) == ("seed", "float32", 1)  # the preset says 5
+    assert (config["preset"], config["dtype"], config["epochs"]) == ("2017", "float32", 1)  # the preset says 5
     assert (config["train_limit"], config["data_dir"]) == (200, str(EMBEDDED))
     assert record["backends"]["from_scratch"]["samples"] == 200
 
@@ -380,23 +368,30 @@ def test_a_device_named_twice_trains_torch_once():
 
 # --- Ctrl-C ------------------------------------------------------------------------------------
 
-def test_ctrl_c_exits_130_with_a_partial_report_and_the_record(tmp_path):
-    terminal = Terminal()  # stderr a terminal, so that the progress bars show how far training is
-    process = start("--epochs", 3, "--json", tmp_path / "record.json", stderr=terminal.child_end)
+def test_ctrl_c_exits_130_with_a_partial_report_said_once_and_the_record(tmp_path):
+    terminal = Terminal()  # stdout and stderr one terminal, so that the progress bars show how far training is
+    process = start("--epochs", 3, "--json", tmp_path / "record.json", stdout=terminal.child_end,
+                    stderr=terminal.child_end)
     terminal.detach()
     try:  # wait until torch_impl has trained its first 1,000 of 3 x 6,000 samples
         # [^\r\n\x1b]: stay on torch_impl's own bar; tqdm moves between bars with escape codes
         assert terminal.wait_for(r"torch_impl\s*:[^\r\n\x1b]*\| *[1-9]\d*/18000", timeout=60), terminal.text
         process.send_signal(signal.SIGINT)
-        run = finish(process, timeout=60)
+        code = process.wait(timeout=60)
     finally:
         process.kill()
         shown = terminal.close()
-    assert run.code == 130, run
-    assert "interrupted: Interrupted after from_scratch " in run.stdout
-    assert table_rows(run.stdout, "from_scratch") and table_rows(run.stdout, "torch_impl")
-    assert f"{PROG}: interrupted: " in shown
+    assert code == 130, shown
+    assert shown.count("Interrupted after from_scratch ") == 1, shown  # in the report, not again on stderr
+    assert "interrupted: Interrupted after from_scratch " in shown
+    assert table_rows(shown, "from_scratch") and table_rows(shown, "torch_impl")
     record = read_json(tmp_path / "record.json")
     assert record["status"] == "interrupted"
     assert 1000 <= record["runs"][0]["steps"] < 18000
     assert all(1000 <= b["samples"] < 18000 for b in record["backends"].values()), record["backends"]
+
+
+def test_a_report_sent_elsewhere_leaves_the_reason_on_stderr(nudged):
+    run = exited(nudged, 1).run  # stdout a pipe, so stderr says why the run ended
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"{PROG}: disagreed: ")
