@@ -226,22 +226,32 @@ def sensitivity_lines(agreement) -> list[str]:
 
 
 def departure_lines(agreement) -> list[str]:
-    """How far the book's step is from autograd's gradient, at the book network's own weights."""
+    """How far the book's step is from autograd's gradient at the book network's own weights, per layer:
+    cosine and length ratio ``|book| / |gradient|`` (1 and 1 would be the gradient)."""
     rows = [c for c in agreement.checks if c.kind == "book step"]
-    ratios = sorted(c.norm_ratio for c in rows if c.layer == "W_ih")
+    layers = list(dict.fromkeys(c.layer for c in rows))
+    departing = [layer for layer in layers if all(c.tolerance is None for c in rows if c.layer == layer)]
+    medians = []
+    for layer in departing:
+        ratios = sorted(c.norm_ratio for c in rows if c.layer == layer)
+        medians.append(f"{layer} {ratios[len(ratios) // 2]:.1f} (from {ratios[0]:.1f} to {ratios[-1]:.1f})")
     lines = ["its hidden-layer step is not the gradient: against autograd's gradient at the same weights "
              "(cosine 1 and ratio 1 would be the gradient),",
-             f"it is {ratios[len(ratios) // 2]:.1f} times as long at the median sample (from {ratios[0]:.1f} to "
-             f"{ratios[-1]:.1f}), as if the hidden layer learned at that many times lr:" if ratios else "",
-             f"  {'after':>8} {'W_ih cosine':>12} {'W_ih |book|/|grad|':>19} {'W_ho cosine':>12} {'W_ho ratio':>11}"]
+             "it is this many times as long at the median sample, as if the layer learned at that many times lr: "
+             + ", ".join(medians) + ":" if medians else "",
+             "  " + f"{'after':>8}" + "".join(f" {layer + ' cosine':>12} {layer + ' ratio':>11}" for layer in layers)]
     by_step: dict[int, dict] = {}
     for c in rows:
         by_step.setdefault(c.step, {})[c.layer] = c
     steps = sorted(by_step)
     shown = steps if len(steps) <= 12 else [steps[round(i * (len(steps) - 1) / 11)] for i in range(12)]
     for step in shown:
-        ih, ho = by_step[step].get("W_ih"), by_step[step].get("W_ho")
-        lines.append(f"  {step:8,} {ih.cosine:12.6f} {ih.norm_ratio:19.3f} {ho.cosine:12.9f} {ho.norm_ratio:11.6f}")
+        cells = []
+        for layer in layers:
+            c = by_step[step][layer]
+            cells.append(f" {c.cosine:12.6f} {c.norm_ratio:11.3f}" if layer in departing
+                         else f" {c.cosine:12.9f} {c.norm_ratio:11.6f}")
+        lines.append(f"  {step:8,}" + "".join(cells))
     return lines
 
 

@@ -77,6 +77,7 @@ class Segment:
     targets: np.ndarray
     drift: dict[str, list[float]]  # per other backend, its drift from the reference at the start, per layer
     others: dict[str, list[np.ndarray]]  # per other backend, its weights at the start
+    apart: dict[str, list[float]]  # per other backend, how far one step from identical weights left it, per layer
 
 
 def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
@@ -162,12 +163,12 @@ def _train(config, data, backends, probes, agreement, bars) -> Segment | None:
             inputs = scale_inputs(data.train_images[rows], config.dtype)
             targets = one_hot_targets(data.train_labels[rows], config.dtype)
             if agreement:
-                _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch], step, epoch)
+                apart = _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch], step, epoch)
                 if config.rule == "true":
                     _check_trajectory(config, agreement, backends, probes, last, step)
             if agreement and config.rule == "true":  # as checked: a change planted below is not "drift before"
                 last = Segment(step, epoch, backends[0].network.get_weights(), inputs, targets, _drifts(backends),
-                               {b.key: b.network.get_weights() for b in backends[1:]})
+                               {b.key: b.network.get_weights() for b in backends[1:]}, apart)
             if plant and step >= plant.step:
                 plant.apply(next(b for b in backends if b.key == plant.backend), probes)
                 plant = None
@@ -207,8 +208,13 @@ def _layers(backend: Backend) -> list[str]:
     return Architecture.of(backend.network).parameter_names()
 
 
-def _check_step(config, agreement, backends, probes, inputs, targets, step, epoch) -> None:
-    """The implementation: gradients, and one step, of each backend from the reference's weights."""
+def _check_step(config, agreement, backends, probes, inputs, targets, step, epoch) -> dict[str, list[float]]:
+    """The implementation: gradients, and one step, of each backend from the reference's weights.
+
+    Returns, per other backend and layer, how far apart the weights were after that one step
+    (relative to the largest weight): the rounding the backends add in a step, measured.
+    """
+    apart = {}
     reference = backends[0]
     layers = _layers(reference)
     weights = reference.network.get_weights()
@@ -233,8 +239,10 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
             for layer, mine, theirs, before in zip(layers, stepped, expected_step, weights):
                 agreement.compare("step", layer, backend.key, step, epoch, mine, theirs, agreement.tolerance.single,
                                   numbers=measure_step(mine, theirs, before, agreement.tolerance))
+            apart[backend.key] = [relative_difference(m, t) for m, t in zip(stepped, expected_step)]
     if agreement.failures:
         raise Disagreement(agreement)
+    return apart
 
 
 def _one_step(probe, backend: Backend, weights, inputs, targets) -> list[np.ndarray]:
@@ -276,7 +284,7 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
                                                     seed=config.seed + step)
             grown = sensitivity.regrow(twin, train, last.others[backend.key], reference_weights, last.drift[backend.key])
             measured = sensitivity.judge(backend.key, last.start, step - last.start, layers, *growth,
-                                         last.drift[backend.key], grown, drift)
+                                         last.apart[backend.key], last.drift[backend.key], grown, drift)
             agreement.sensitivity.append(measured)
             bounds = measured.bound
         for layer, m, r, bound in zip(layers, mine, reference_weights, bounds):

@@ -9,10 +9,13 @@ the run's own sensitivity:
 1. The reference backend's segment is trained a second time, by a twin, from its weights at
    the segment's start with every weight moved one rounding error (to the next float up or
    down, seeded): the nudge δ.
-2. After the segment's N steps the twin is ``G`` away from the reference itself: the growth.
-3. If growth were steady, a factor ``a = (G/δ)^(1/N)`` a step, the rounding two backends
-   add at each step (about one rounding error a weight, as the nudge) would reach
-   ``P = Σ_{j=1..N} δ a^j`` by the segment's end.
+2. After the segment's N steps the twin is ``G`` away from the reference itself: the growth,
+   a factor ``G/δ``.
+3. The rounding the two backends add in one step, ``r``, is measured by the step check at the
+   segment's start (their weights after one step from identical weights), and taken as at
+   least the nudge: ``r' = max(r, δ)``. Each of the N steps adds about that much, and none of
+   it grows by more than the whole segment grew the nudge (nor shrinks below itself), so the
+   backends' rounding reaches at most about ``P = N · r' · max(1, G/δ)``.
 4. A drift ``D0`` already there at the segment's start (the first time the trajectories part;
    afterwards they are re-synchronised at each check) grows along directions a random nudge
    does not favour, so it is measured, not extrapolated: the twin trains the segment once more
@@ -43,10 +46,11 @@ class Sensitivity:
     layers: list[str]
     nudge: list[float]  # δ: relative size of the nudge, one rounding error a weight
     growth: list[float]  # G: the nudged twin's distance from the reference after N steps
+    step_apart: list[float]  # r: the backends apart after one step from identical weights, at the start
     drift_before: list[float]  # D0: the backends' drift at the segment's start (0 once re-synchronised)
     drift_grown: list[float]  # R: D0 grown over the segment by the reference's own training
     drift: list[float]  # D: the backends' drift at the segment's end
-    bound: list[float]  # ROUNDING_MARGIN · (P + R)
+    bound: list[float]  # ROUNDING_MARGIN · (P + R), P = N max(r, δ) max(1, G/δ)
 
     @property
     def explained(self) -> bool:
@@ -72,12 +76,11 @@ def nudge(weights: list[np.ndarray], seed: int) -> list[np.ndarray]:
     return moved
 
 
-def rounding_bound(nudge_size: float, growth: float, steps: int, drift_grown: float) -> float:
-    """``ROUNDING_MARGIN · (Σ_{j=1..N} δ (G/δ)^(j/N) + R)``: the drift rounding explains."""
-    rounding = 0.0
-    if nudge_size > 0.0 and growth > 0.0:  # a nudge that died out adds nothing
-        exponents = np.arange(1, steps + 1) / steps * np.log(growth / nudge_size)
-        rounding = nudge_size * float(np.sum(np.exp(exponents)))
+def rounding_bound(nudge_size: float, growth: float, steps: int, step_apart: float, drift_grown: float) -> float:
+    """``ROUNDING_MARGIN · (N · max(r, δ) · max(1, G/δ) + R)``: the drift rounding explains here."""
+    if nudge_size <= 0.0:
+        return ROUNDING_MARGIN * drift_grown
+    rounding = steps * max(step_apart, nudge_size) * max(1.0, growth / nudge_size)
     return ROUNDING_MARGIN * (rounding + drift_grown)
 
 
@@ -105,8 +108,10 @@ def regrow(twin: Network, train, start_weights: list[np.ndarray], end_weights: l
 
 
 def judge(backend: str, start: int, steps: int, layers: list[str], sizes: list[float], growth: list[float],
-          drift_before: list[float], drift_grown: list[float], drift: list[float]) -> Sensitivity:
+          step_apart: list[float], drift_before: list[float], drift_grown: list[float],
+          drift: list[float]) -> Sensitivity:
     """The :class:`Sensitivity` for one backend's drift over one segment."""
-    bound = [rounding_bound(d, g, steps, r) for d, g, r in zip(sizes, growth, drift_grown)]
-    return Sensitivity(backend, start, steps, list(layers), sizes, growth, list(drift_before), list(drift_grown),
-                       list(drift), bound)
+    bound = [rounding_bound(d, g, steps, r, grown)
+             for d, g, r, grown in zip(sizes, growth, step_apart, drift_grown)]
+    return Sensitivity(backend, start, steps, list(layers), sizes, growth, list(step_apart), list(drift_before),
+                       list(drift_grown), list(drift), bound)
