@@ -50,19 +50,21 @@ class Tolerance:
 # Where training is unstable, compare.sensitivity measures how far a nudge of one rounding error
 # a weight (δ) grows over a segment of N steps in the reference itself (G), and how far one step
 # from identical weights leaves the two backends apart (r). It estimates what their rounding can
-# reach as P = N · max(r, δ) · max(1, G/δ) (each step's rounding grown as much as the nudge grew
-# over the whole segment) plus R, the drift already there, regrown by the reference. P is an
-# estimate, not a bound, and the margin covers what it leaves out:
-# - r is measured on one step, the segment's first; other samples make larger steps;
-# - growth is not the same from every step: a burst can grow a later rounding more than the
-#   nudge, which started in a random direction and needed steps to line up with the one that
-#   grows fastest.
-# Measured (100-step segments, embedded data; 784-1000-10 at lr 0.15 and lr 0.3 and
-# 784-2000-10 at lr 0.1, float64 and float32): the backends' drift D came to between 0.2 and
-# 1.6 times P + R (1.6: float32, hidden 2000, the segment from step 1,200). 2**3 = 8 leaves a
-# factor of 5 above the largest. A real difference is far outside: a row of W_ih scaled by
-# 1.001 in the 784-1000-10 run drifts some 1e8 times past 8 (P + R), and a step 1e-9 too long
-# fails the step check at about 1,000 times its tolerance (tests/test_verdict.py plants both).
+# reach as P = N · max(r, δ) · max(1, G/δ), each step's rounding grown as much as the nudge grew
+# over the whole segment, plus R, the drift already there, regrown by the reference.
+# - N times, not √N: the backends' differences are not random. They come from the same sums
+#   taken in another order, which round the same way step after step and add up coherently. A
+#   random nudge of one rounding error after every step grew 5 to 27 times less than the
+#   backends' drift over the same segments; P, with its N, came to 0.05 to 1.6 times it.
+# - "at most as much as the nudge grew over the whole segment" leaves out bursts that grow a
+#   later rounding more than the nudge, which started in a random direction; and r is measured
+#   on the segment's first step only.
+# Measured (100-step segments, embedded data, 784-1000-10 at lr 0.15 and 0.3 and 784-2000-10 at
+# lr 0.1, float64 and float32; README, "the 2017 tutorial's table"): the drift D came to between
+# 0.05 and 1.6 times P + R (1.6: float32, hidden 2000, the segment from step 1,200). 2**3 = 8
+# leaves a factor of 5 above the largest. A real difference is far outside: a row of W_ih scaled
+# by 1.001 in the 784-1000-10 run drifts more than 1e7 times past 8 (P + R), and a step 1e-9 too
+# long fails the step check at about 1,000 times its tolerance (tests/test_verdict.py plants both).
 ROUNDING_MARGIN = 8.0
 
 

@@ -37,11 +37,10 @@ class Plant:
         weights[0][0] *= 1.001
         network.set_weights(weights)
         if self.how == "nan":  # set_weights refuses nan, as it should: go around it, as a bug would
-            layer = getattr(network, "wih", None)
-            if layer is None:
-                network.model.wih.weight.data[0, 0] = float("nan")
+            if hasattr(network, "model"):  # torch: the first layer's weight
+                next(network.model.parameters()).data[0, 0] = float("nan")
             else:
-                layer[0, 0] = np.nan
+                (network.weights[0] if hasattr(network, "weights") else network.wih)[0, 0] = np.nan
 
 
 def _wrong_step(network):

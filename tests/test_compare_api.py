@@ -99,7 +99,7 @@ def test_help_names_the_2017_preset_and_says_what_seed_seeds():
     assert "--seed N the random seed of the initial weights" in text
 
 
-def _figure(checks, tol_dtype="float64", loss_curve=((1, 0.44751675), (2, 0.44751675 + 1e-10))):
+def _figure(checks, tol_dtype="float64", loss_curve=((1, 0.44751675), (2, 0.44751675 + 1e-10)), measured=()):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,6 +113,7 @@ def _figure(checks, tol_dtype="float64", loss_curve=((1, 0.44751675), (2, 0.4475
     agreement = Agreement(tolerance(tol_dtype), "from_scratch")
     for kind, layer, step, mine, theirs, tol in checks:
         agreement.compare(kind, layer, "torch_impl", step, 0, np.array(mine), np.array(theirs), tol)
+    agreement.sensitivity.extend(measured)
     backend = SimpleNamespace(key="from_scratch", loss_curve=list(loss_curve), us_per_sample=1.0)
     figure = _run_figure(plt, RunResult(200, [backend], agreement))
     figure.canvas.draw()
@@ -139,3 +140,15 @@ def test_plot_of_the_book_rule_draws_no_weights_tolerance_on_its_cosine_axis():
     difference_axes = figure.axes[1]
     labels = [t.get_text() for t in difference_axes.get_legend().get_texts()]
     assert labels == ["W_ih", "W_ho"] and "cosine" in difference_axes.get_title()
+
+
+def test_plot_of_a_run_sensitive_to_rounding_shows_the_measured_growth():
+    from compare.sensitivity import judge
+
+    measured = judge("torch_impl", 100, 100, ["W_ih"], [1e-16], [1e-12], [1e-16], [0.0], [0.0], [1e-11])  # δ G r D0 R D
+    figure = _figure([("weights", "W_ih", 200, [1.0, 1.0 + 1e-11], [1.0, 1.0], 1e-12)], measured=[measured])
+    difference_axes = figure.axes[1]
+    (note,) = difference_axes.texts
+    assert "sensitive to rounding: a 1e-16 nudge grows to 1e-12 in 100 steps" in note.get_text().replace("\n", " ")
+    labels = [t.get_text() for t in difference_axes.get_legend().get_texts()]
+    assert "what rounding explains" in labels and "a 1-rounding-error nudge, grown" in labels

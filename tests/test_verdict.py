@@ -57,6 +57,11 @@ def test_unstable_run_whose_steps_agree_exits_0_with_the_measured_rounding_note(
             f"{first['growth'][worst]:.2g} in {first['steps']:,} steps ({first['layers'][worst]}, "
             f"from step {first['start']:,}); the backends' steps agree.")
     assert said in report
+    explained = [s for s in agreement["sensitivity"] if s["explained"]]
+    share = max(d / b for s in explained for d, b in zip(s["drift"], s["bound"]))
+    assert (f"the runs drifted beyond {tolerance('float64').trajectory:.2g} at step {first['start'] + first['steps']:,} "
+            f"({max(first['drift']):.2g}); at each of {len(explained)} check{'s' if len(explained) != 1 else ''} "
+            f"the drift was within 8x what rounding grows to in this run (at most {share:.2g} of that bound)") in report
     assert "PASSED" in report and "where they part" not in report
 
 
@@ -70,7 +75,7 @@ def test_a_drift_passes_only_within_the_rounding_growth_measured_in_the_same_run
     for check in beyond:
         s, i = measured[check["step"], check["layer"]]
         # the bound, worked out here from the measured nudge δ, growth G, steps N, one step's
-        # difference r and regrown drift R
+        # difference r and the regrown drift R
         delta, growth, n, apart = s["nudge"][i], s["growth"][i], s["steps"], s["step_apart"][i]
         rounding = n * max(apart, delta) * max(1.0, growth / delta)
         assert check["rounding_bound"] == pytest.approx(ROUNDING_MARGIN * (rounding + s["drift_grown"][i]), rel=1e-12)
@@ -124,7 +129,8 @@ def test_a_saturated_network_is_said_to_be_one_beside_the_verdict(overflowing):
     report, record = exited(overflowing, 0).run.stdout, overflowing.record()
     state = record["runs"][0]["saturation"]
     assert state["saturated"] is True and state["outputs_pinned"] > saturation.MOST
-    assert "note: the network saturated: " in report and "Try a smaller --lr" in report
+    assert f"note: the network saturated: {state['outputs_pinned']:.0%} of outputs within 1e-6 of 0 or 1" in report
+    assert f"test accuracy {state['accuracy']:.1%}" in report and "Try a smaller --lr" in report
     assert record["agreement"]["passed"] is True  # the verdict stands separately
 
 
