@@ -129,7 +129,8 @@ def test_a_saturated_network_is_said_to_be_one_beside_the_verdict(overflowing):
     report, record = exited(overflowing, 0).run.stdout, overflowing.record()
     state = record["runs"][0]["saturation"]
     assert state["saturated"] is True and state["outputs_pinned"] > saturation.MOST
-    assert f"note: the network saturated: {state['outputs_pinned']:.0%} of outputs within 1e-6 of 0 or 1" in report
+    assert (f"note: the network saturated: {state['hidden_pinned']:.0%} of hidden activations within 1e-6 of a bound, "
+            f"{state['outputs_pinned']:.0%} of outputs within 1e-6 of 0 or 1 on {state['samples']} test images") in report
     assert f"test accuracy {state['accuracy']:.1%}" in report and "Try a smaller --lr" in report
     assert record["agreement"]["passed"] is True  # the verdict stands separately
 
