@@ -13,6 +13,7 @@ from compare.config import SECONDS_2017, Config
 from compare.environment import one_line
 from compare.runner import RunResult
 from compare.saturation import describe as describe_saturation
+from compare.saturation import label as saturation_label
 
 
 def backend_record(backend, scorecard) -> dict:
@@ -122,7 +123,7 @@ def notes(result: RunResult) -> list[str]:
     if result.agreement and result.agreement.sensitive:
         said.append(next(s for s in result.agreement.sensitivity if s.explained).describe())
     if result.saturation and result.saturation["saturated"]:
-        said.append("saturated")
+        said.append(saturation_label(result.saturation))
     return said
 
 

@@ -74,6 +74,18 @@ def saturation(weights: list[np.ndarray], architecture: Architecture, inputs: np
             "activation": architecture.activation}
 
 
+def pinned(record: dict) -> bool:
+    """Whether units are pinned (rather than the accuracy alone being at chance)."""
+    return any(share is not None and share > MOST for share in (record["hidden_pinned"], record["outputs_pinned"]))
+
+
+def label(record: dict) -> str:
+    """A few words for tables: "saturated", "did not learn", or "" for a network that learned."""
+    if not record["saturated"]:
+        return ""
+    return "saturated" if pinned(record) else "did not learn"
+
+
 def describe(record: dict) -> str:
     """The note a report prints for a saturated network (an empty string for one that is not)."""
     if not record["saturated"]:

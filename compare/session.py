@@ -10,6 +10,7 @@ from compare.cli import EXIT_FOR_STATUS
 from compare.config import Config
 from compare.report import build_record, text_report, write_json
 from compare.runner import RunResult, run
+from compare.saturation import pinned
 from torch_impl import resolve_device
 
 
@@ -66,14 +67,14 @@ def summary_line(record: dict) -> str:
         return f"{record['status']}: {record['message']}"
     if "sweep" in record:
         said = "; ".join(f"hidden {row['hidden']}: {row['verdict']}" + "".join(
-            ", saturated" for note in row["notes"] if note == "saturated") for row in record["sweep"])
+            f", {note}" for note in row["notes"] if note in ("saturated", "did not learn")) for row in record["sweep"])
         return f"completed: {said}"
     run = record["runs"][0]
     parts = [f"{key} {b['accuracy']:.2%} in {b['train_seconds']:.2f} s" for key, b in record["backends"].items()]
     said = book_summary(record["agreement"]) if record["config"]["rule"] == "book" else agreement_summary(
         record["agreement"])
     if run["saturation"] and run["saturation"]["saturated"]:
-        said += "; the network saturated (try a smaller --lr)"
+        said += f"; the network {'saturated' if pinned(run['saturation']) else 'did not learn'} (try a smaller --lr)"
     return f"completed: {said}; " + ", ".join(parts)
 
 
