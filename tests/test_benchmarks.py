@@ -59,3 +59,16 @@ def test_benchmark_runs_and_reports_its_targets(capsys):
     for line in ("floor (gemv + ger, layer 1)", "from_scratch.Network.train", "2017 port loop (torch)",
                  "from_scratch within 1.3x the floor", "torch_impl at least 3x faster than the 2017 port"):
         assert line in out
+
+
+def test_architectures_script_reports_agreement_and_the_book_rule_per_layer(capsys):
+    """benchmarks/architectures.py on a few embedded samples: every row complete, answers identical."""
+    from benchmarks.architectures import main as architectures_main
+    from common.data import EMBEDDED_DIR
+    assert architectures_main(["--data", str(EMBEDDED_DIR), "--train-limit", "30", "--epochs", "1",
+                               "--samples", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith(("(a)", "(b)", "(c)"))]
+    assert len(rows) == 3 and all("1000/1000" in row for row in rows), lines
+    epochs = [line.split() for line in lines if line.strip().startswith(("0 ", "1 "))]
+    assert [e[0] for e in epochs] == ["0", "1"] and all(e[-3:] == ["W3", "1.000", "x1.00"] for e in epochs), lines
