@@ -15,6 +15,7 @@ import torch
 
 import from_scratch
 import torch_impl
+from common.architecture import Architecture
 from common.protocol import Network
 
 
@@ -63,24 +64,29 @@ def _no_sync() -> None:
     pass
 
 
-def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], hidden: int, lr: float, dtype: str,
-                  rule: str, input_nodes: int = 784, output_nodes: int = 10) -> list[Backend]:
+def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], architecture: Architecture, lr: float,
+                  dtype: str, rule: str) -> list[Backend]:
     """Build every backend of one run; the weights are loaded by the runner afterwards."""
     backends = []
     if "from_scratch" in packages:
         cls = from_scratch.BookNetwork if rule == "book" else from_scratch.Network
-        network = cls(input_nodes, hidden, output_nodes, lr, dtype=dtype)
+        network = cls(*_arguments(architecture, lr), dtype=dtype)
         backends.append(Backend("from_scratch", "from_scratch", "cpu", network, lambda a: a, _no_sync))
     if "torch_impl" in packages:
         resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
         for device in resolved:
-            backends.append(make_torch_backend(device, len(resolved) > 1, hidden, lr, dtype, input_nodes, output_nodes))
+            backends.append(make_torch_backend(device, len(resolved) > 1, architecture, lr, dtype))
     return backends
 
 
-def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, dtype: str,
-                       input_nodes: int = 784, output_nodes: int = 10) -> Backend:
-    network = torch_impl.Network(input_nodes, hidden, output_nodes, lr, dtype=dtype, device=device)
+def _arguments(architecture: Architecture, lr: float) -> tuple:
+    """The positional arguments both backends' constructors take for ``architecture``."""
+    a = architecture
+    return a.input_nodes, list(a.hidden_nodes), a.output_nodes, lr, a.activation, a.loss, a.bias
+
+
+def make_torch_backend(device: str, label_device: bool, architecture: Architecture, lr: float, dtype: str) -> Backend:
+    network = torch_impl.Network(*_arguments(architecture, lr), dtype=dtype, device=device)
     resolved = network.device
 
     def prepare(array: np.ndarray) -> torch.Tensor:
@@ -92,19 +98,18 @@ def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, 
 
 
 def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
-    """A network of ``backend``'s package, device and dtype, computing the true gradient, for
-    gradients at weights the runner chooses without disturbing the network that is training."""
-    net = backend.network
+    """A network of ``backend``'s package, device, dtype and architecture, computing the true gradient,
+    for gradients and steps at weights the runner chooses without disturbing the network that is training."""
+    arguments = _arguments(Architecture.of(backend.network), lr)
     if backend.package == "torch_impl":
-        return torch_impl.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype,
-                                  device=backend.device)
-    return from_scratch.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype)
+        return torch_impl.Network(*arguments, dtype=dtype, device=backend.device)
+    return from_scratch.Network(*arguments, dtype=dtype)
 
 
 def train_segment(network: Network, inputs, targets, batch_size: int, progress: Progress) -> None:
     """The training loop both backends run: one ``train()`` call per batch, losses kept.
 
-    One sample a step hands the network single rows, shape ``(784,)``, as the book did.
+    One sample a step hands the network single rows, shape ``(input_nodes,)``, as the book did.
     ``progress.done`` counts the steps that returned, so Ctrl-C leaves it exact.
     """
     train, losses = network.train, progress.losses

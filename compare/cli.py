@@ -17,6 +17,7 @@ from pathlib import Path
 
 from common.data import Dataset, load_dataset
 from common.errors import DataError, ParameterError
+from common.architecture import ACTIVATIONS, LOSSES
 from compare.config import BACKENDS, PRESETS, RULES, Config
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -45,6 +46,15 @@ def whole_number(minimum: int):
 positive_int, non_negative_int = whole_number(1), whole_number(0)
 
 
+def hidden_layers(text: str) -> int | tuple[int, ...]:
+    """An argparse type for one network's hidden layers: ``200`` (one layer), ``200,100`` (two, in
+    order from the input), or ``none`` (no hidden layer)."""
+    if text.strip().lower() == "none":
+        return ()
+    sizes = tuple(whole_number(1)(part) for part in text.split(","))
+    return sizes[0] if len(sizes) == 1 and "," not in text else sizes
+
+
 def learning_rate(text: str) -> float:
     try:
         value = float(text)
@@ -69,8 +79,14 @@ def build_parser() -> Parser:
     data.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images")
     net = p.add_argument_group("training")
     net.add_argument("--epochs", type=positive_int, metavar="N", help="passes over the training set (default 1)")
-    net.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
-                     help="hidden nodes (default 200); several values run a sweep")
+    net.add_argument("--hidden", type=hidden_layers, nargs="+", metavar="N[,N...]",
+                     help="each network's hidden layers: 200 is one layer of 200 nodes (the default), 200,100 two "
+                          "layers, none no hidden layer; several networks, separated by spaces, run a sweep")
+    net.add_argument("--activation", choices=ACTIVATIONS, help="of the hidden layers (default sigmoid, the book's)")
+    net.add_argument("--loss", choices=[name.replace("_", "-") for name in LOSSES], type=lambda t: t.replace("_", "-"),
+                     help="half-sse: sigmoid outputs and L = ½ Σ (t − o)², targets 0.01/0.99 (default, the book's); "
+                          "cross-entropy: softmax outputs, targets 0/1")
+    net.add_argument("--bias", action="store_true", default=None, help="a bias in every layer (default: none, as the book)")
     net.add_argument("--lr", type=learning_rate, metavar="X", help="learning rate (default 0.1)")
     net.add_argument("--batch-size", type=positive_int, metavar="N", help="samples per step (default 1)")
     net.add_argument("--dtype", choices=("float32", "float64"),
@@ -109,6 +125,8 @@ def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Conf
     names = {f.name for f in fields(Config) if f.init}
     values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
                    if v is not None and k in names})
+    if "loss" in values:
+        values["loss"] = values["loss"].replace("-", "_")
     return Config(**values, progress=stderr_is_terminal and not values.get("quiet", False))
 
 

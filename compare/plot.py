@@ -111,14 +111,24 @@ def _difference_panel(axes, agreement) -> None:
     axes.legend(loc="lower right", fontsize=8)
 
 
+def _position(result: RunResult, results: list[RunResult]) -> float:
+    """Where a run sits on the sweep's x axis: its hidden nodes, or its place when depths differ."""
+    if all(len(r.architecture.hidden_nodes) == 1 for r in results):
+        return result.architecture.hidden_nodes[0]
+    return results.index(result)
+
+
 def _sweep_figure(plt, results: list[RunResult]):
     figure, axes = plt.subplots(figsize=(6.5, 4.5))
     keys = list(dict.fromkeys(b.key for r in results for b in r.backends))
     for key in keys:
-        points = [(r.hidden, b.train_seconds) for r in results for b in r.backends if b.key == key]
+        points = [(_position(r, results), b.train_seconds) for r in results for b in r.backends if b.key == key]
         axes.plot(*zip(*points), "o-", label=key)
-    axes.set(title="training time against hidden nodes", xlabel="hidden nodes", ylabel="seconds",
-             xscale="log", yscale="log")
+    axes.set(title="training time against hidden nodes", xlabel="hidden nodes", ylabel="seconds", yscale="log")
+    if all(len(r.architecture.hidden_nodes) == 1 for r in results):
+        axes.set_xscale("log")
+    else:  # several layers, or none: one place each, named as --hidden names them
+        axes.set_xticks(range(len(results)), [r.hidden for r in results])
     axes.legend()
     figure.tight_layout()
     return figure

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.architecture import Architecture
 from common.files import atomic_write
 from common.tolerances import ROUNDING_MARGIN
 from compare.config import SECONDS_2017, Config
@@ -42,7 +43,8 @@ def run_record(result: RunResult) -> dict:
     # "passed" covers the checks made; "complete" says whether the run made all of them.
     agreement["complete"] = result.status == "completed"
     return {
-        "hidden": result.hidden,
+        "hidden": result.hidden_record,
+        "architecture": result.architecture.to_json(),
         "status": result.status,
         "message": result.message,
         "steps": result.steps,
@@ -55,7 +57,7 @@ def run_record(result: RunResult) -> dict:
 def comparable_to_2017(config: Config, data) -> bool:
     """Whether this run repeats the 2017 experiment, so its seconds may stand beside 2017's."""
     return (len(data.train_labels) == 60000 and config.epochs == 5 and config.batch_size == 1
-            and config.hidden == (200,) and config.rule == "true")
+            and config.architectures == (Architecture(784, 200, 10),) and config.rule == "true")
 
 
 def build_record(config: Config, environment: dict, results: list[RunResult], data) -> dict:
@@ -99,7 +101,7 @@ def _json_default(value):
 def sweep_table(results: list[RunResult]) -> list[dict]:
     """The 2017 tutorial's table: one row per hidden size, seconds of training per backend and
     device, with the verdict and the notes of that run."""
-    return [{"hidden": r.hidden, **{b.key: b.train_seconds for b in r.backends}, "verdict": verdict(r),
+    return [{"hidden": r.hidden_record, "architecture": r.architecture.describe(), **{b.key: b.train_seconds for b in r.backends}, "verdict": verdict(r),
              "notes": notes(r)} for r in results]
 
 
@@ -130,10 +132,19 @@ def notes(result: RunResult) -> list[str]:
 # -- text -----------------------------------------------------------------------------------
 
 
+def describe_architectures(config: Config) -> str:
+    """``Architecture.describe()`` of the one network, or of a sweep's: "784-{200 | 200-100}-10, sigmoid, ..."."""
+    described = [a.describe() for a in config.architectures]
+    if len(described) == 1:
+        return described[0]
+    sizes = [d.split(",")[0].split("-")[1:-1] for d in described]
+    rest = max((d.split(", ", 1)[1] for d in described), key=len)  # with the activation, where one has hidden layers
+    return f"784-{{{' | '.join('-'.join(s) or 'none' for s in sizes)}}}-10, {rest}"
+
+
 def describe_config(config: Config, source: str) -> str:
-    sizes = "/".join(str(h) for h in config.hidden)
     rule = "the book's rule (from_scratch) against autograd (torch)" if config.rule == "book" else "true gradient"
-    return (f"784-{sizes}-10, lr {config.lr:g}, batch {config.batch_size}, {config.dtype}, "
+    return (f"{describe_architectures(config)}, lr {config.lr:g}, batch {config.batch_size}, {config.dtype}, "
             f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}, seed {config.seed}"
             f"{', shuffled' if config.shuffle else ''}, {rule}\n"
             f"data: {source}\nthreads: {config.threads} for BLAS and for torch")
@@ -260,9 +271,9 @@ def sweep_text(results: list[RunResult]) -> str:
     """:func:`sweep_table` as text."""
     keys = list(dict.fromkeys(b.key for r in results for b in r.backends))
     lines = ["seconds of training, hidden nodes x backend (the 2017 tutorial's table), with each run's verdict:",
-             f"{'hidden':>7} " + " ".join(f"{k:>18}" for k in keys) + "  verdict"]
+             f"{'hidden':>11} " + " ".join(f"{k:>18}" for k in keys) + "  verdict"]
     for row in sweep_table(results):
-        lines.append(f"{row['hidden']:7d} " + " ".join(f"{row[k]:18.2f}" if k in row else f"{'-':>18}"
+        lines.append(f"{str(row['hidden']):>11} " + " ".join(f"{row[k]:18.2f}" if k in row else f"{'-':>18}"
                                                        for k in keys)
                      + f"  {row['verdict']}" + "".join(f"; {note}" for note in row["notes"]))
     return "\n".join(lines)

@@ -52,13 +52,24 @@ class Disagreement(Exception):
 class RunResult:
     """What one run (one hidden size) measured, however it ended."""
 
-    hidden: int
+    architecture: Architecture
     backends: list[Backend]
     agreement: Agreement | None
     status: str = "completed"  # completed | disagreed | diverged | interrupted
     message: str | None = None
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
     saturation: dict | None = None  # compare.saturation's record, for the reference's final weights
+
+    @property
+    def hidden(self) -> str:
+        """The hidden layers as ``--hidden`` takes them: "200", "200,100", or "none"."""
+        return ",".join(map(str, self.architecture.hidden_nodes)) or "none"
+
+    @property
+    def hidden_record(self) -> int | str:
+        """The JSON's ``hidden``: the size of the one hidden layer as an int, else as :attr:`hidden`."""
+        sizes = self.architecture.hidden_nodes
+        return sizes[0] if len(sizes) == 1 else self.hidden
 
     @property
     def steps(self) -> int:
@@ -92,8 +103,8 @@ def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
         # Overflow in a saturating network is not an error; non-finite results are checked below.
         with threadpool_limits(limits=config.threads), np.errstate(all="ignore"):
             environment = describe(config.devices)
-            for hidden in config.hidden:
-                results.append(run_one(config, data, hidden))
+            for architecture in config.architectures:
+                results.append(run_one(config, data, architecture))
                 if results[-1].status != "completed":
                     break
     finally:
@@ -106,19 +117,19 @@ def check_steps(config: Config) -> int:
     return max(1, math.ceil(config.check_every / config.batch_size))
 
 
-def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
-    backends = make_backends(config.backends, config.devices, hidden, config.lr, config.dtype, config.rule)
-    weights = initial_weights(config.input_nodes, hidden, config.output_nodes, config.seed, config.dtype)
+def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunResult:
+    backends = make_backends(config.backends, config.devices, architecture, config.lr, config.dtype, config.rule)
+    weights = initial_weights(architecture, seed=config.seed, dtype=config.dtype)
     for backend in backends:
         backend.network.set_weights(weights)
     reference, others = backends[0], backends[1:]
     agreement = Agreement(tolerance(config.dtype), reference.key) if others else None
     probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
-    result = RunResult(hidden, backends, agreement)
+    result = RunResult(architecture, backends, agreement)
     bars = [tqdm(total=config.epochs * len(data.train_labels), desc=f"{b.key:<18}", unit="sample",
                  disable=not config.progress, position=i, leave=True) for i, b in enumerate(backends)]
     try:
-        last = _train(config, data, backends, probes, agreement, bars)
+        last = _train(config, data, backends, probes, agreement, bars, architecture.target_values)
         if agreement and config.rule == "true":
             _check_trajectory(config, agreement, backends, probes, last, result.steps, resync=False)
         outputs = {b.key: _evaluate(b, data, config.dtype) for b in backends}
@@ -147,7 +158,7 @@ def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
     return result
 
 
-def _train(config, data, backends, probes, agreement, bars) -> Segment | None:
+def _train(config, data, backends, probes, agreement, bars, target_values) -> Segment | None:
     """Train every epoch in segments, checking at each segment's start; return the last segment."""
     batch, n_train = config.batch_size, len(data.train_labels)
     segment = check_steps(config) * batch
@@ -161,7 +172,7 @@ def _train(config, data, backends, probes, agreement, bars) -> Segment | None:
         for start in range(0, n_train, segment):
             rows = slice(start, start + segment) if order is None else order[start:start + segment]
             inputs = scale_inputs(data.train_images[rows], config.dtype)
-            targets = one_hot_targets(data.train_labels[rows], config.dtype)
+            targets = one_hot_targets(data.train_labels[rows], config.dtype, values=target_values)
             if agreement:
                 apart = _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch], step, epoch)
                 if config.rule == "true":
@@ -217,6 +228,7 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     apart = {}
     reference = backends[0]
     layers = _layers(reference)
+    output_layer = layers[-2:] if Architecture.of(reference.network).bias else layers[-1:]  # its weight (and bias)
     weights = reference.network.get_weights()
     expected = reference.network.gradients(inputs, targets)
     if config.rule == "true":
@@ -228,8 +240,8 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
         for layer, mine, theirs in zip(layers, got, expected):
             if config.rule == "book":
                 # The reference is the book's rule, the probe the true gradient at the same weights:
-                # the output layer must match; the hidden layer is the departure being measured.
-                tol = agreement.tolerance.single if layer == layers[-1] else None
+                # the output layer must match; the hidden layers are the departure being measured.
+                tol = agreement.tolerance.single if layer in output_layer else None
                 agreement.compare("book step", layer, backend.key, step, epoch, theirs, mine, tol)
             else:
                 agreement.compare("gradient", layer, backend.key, step, epoch, mine, theirs,

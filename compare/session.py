@@ -50,10 +50,10 @@ def write_outputs(config: Config, record: dict, results: list[RunResult]) -> Non
     if config.save_dir:
         config.save_dir.mkdir(parents=True, exist_ok=True)
         for result in results:
-            suffix = f"_h{result.hidden}" if len(config.hidden) > 1 else ""
+            suffix = f"_h{result.hidden.replace(',', '-')}" if len(config.hidden) > 1 else ""
             for backend in result.backends:
                 name = backend.key.replace("[", "_").replace("]", "")
-                save_weights(config.save_dir / f"{name}{suffix}.npz", backend.network.get_weights())
+                save_weights(config.save_dir / f"{name}{suffix}.npz", backend.network.get_weights(), result.architecture)
         write_json(config.save_dir / "record.json", record)
     if config.plot_path and results:
         from compare.plot import plot

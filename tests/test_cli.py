@@ -50,8 +50,8 @@ def diverged(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def book_sweep(tmp_path_factory):
-    """The book's rule over a sweep of two hidden sizes: one run shows both."""
-    return outcome(tmp_path_factory.mktemp("book_sweep"), *SMALL, "--rule", "book", "--hidden", 20, 40)
+    """The book's rule over a sweep of one hidden layer and two: one run shows both depths."""
+    return outcome(tmp_path_factory.mktemp("book_sweep"), *SMALL, "--rule", "book", "--hidden", 20, "20,10")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,8 @@ def preset_2017(tmp_path_factory):
 
 def test_normal_run_exits_0_and_reports_both_backends_agreeing(normal):
     report = exited(normal, 0).run.stdout
-    assert "784-200-10, lr 0.1, batch 1, float64, 1 epoch, seed 0, true gradient" in report
+    assert "784-200-10, sigmoid, half squared error, no bias, lr 0.1, batch 1, float64, 1 epoch, seed 0, true gradient" \
+        in report
     assert "embedded subset (6,000 train / 1,000 test), first 600 train / 100 test" in report
     for key in BACKENDS:
         (row,) = table_rows(report, key)  # backend, device, train s, µs/sample, test s, accuracy
@@ -233,6 +234,11 @@ BAD_INPUTS = {  # case: (options given a fresh tmp_path, what the one line says 
     "lr not a number": (lambda tmp: ["--lr", "abc"], "argument --lr: must be a positive finite number, got 'abc'"),
     "epochs 0": (lambda tmp: ["--epochs", "0"], "argument --epochs: must be a whole number >= 1, got '0'"),
     "hidden 0": (lambda tmp: ["--hidden", "0"], "argument --hidden: must be a whole number >= 1, got '0'"),
+    "a hidden layer of 0": (lambda tmp: ["--hidden", "200,0"], "argument --hidden: must be a whole number >= 1, got '0'"),
+    "unknown loss": (lambda tmp: ["--loss", "mse"], "argument --loss: invalid choice: 'mse'"),
+    "book rule with relu": (lambda tmp: ["--rule", "book", "--activation", "relu"],
+                            "--rule book is the book's rule, defined for sigmoid hidden layers and the half squared "
+                            "error only; got --activation relu and --loss half-sse."),
     "hidden 2.5": (lambda tmp: ["--hidden", "2.5"], "argument --hidden: must be a whole number >= 1, got '2.5'"),
     "batch -3": (lambda tmp: ["--batch-size", "-3"], "argument --batch-size: must be a whole number >= 1, got '-3'"),
     "float16": (lambda tmp: ["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
@@ -287,49 +293,65 @@ def test_full_mnist_with_no_network_and_an_empty_cache_exits_2_with_one_error_li
 
 # --- a sweep and the book's rule ----------------------------------------------------------------
 
-def sections(report: str) -> dict[int, str]:
-    """A sweep's report, one part per hidden size, keyed by that size."""
-    parts = re.split(r"^--- hidden (\d+) ---$", report, flags=re.MULTILINE)
-    return {int(hidden): text for hidden, text in zip(parts[1::2], parts[2::2])}
+def sections(report: str) -> dict[str, str]:
+    """A sweep's report, one part per network, keyed by its hidden layers as --hidden names them."""
+    parts = re.split(r"^--- hidden (\S+) ---$", report, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2]))
 
 
 def test_sweep_prints_the_hidden_by_backend_table_and_records_each_run(book_sweep):
     report, record = exited(book_sweep, 0).run.stdout, book_sweep.record()
-    assert [run["hidden"] for run in record["runs"]] == [20, 40]
-    assert [row["hidden"] for row in record["sweep"]] == [20, 40]
+    assert [run["hidden"] for run in record["runs"]] == [20, "20,10"]  # the one layer's size, else as --hidden takes it
+    assert [row["hidden"] for row in record["sweep"]] == [20, "20,10"]
     title = "seconds of training, hidden nodes x backend (the 2017 tutorial's table), with each run's verdict:\n"
     header, *rows = report.split(title)[1].splitlines()
     assert header.split() == ["hidden", *BACKENDS, "verdict"]
     for row, seconds in zip(rows, record["sweep"], strict=True):
-        assert [float(cell) for cell in row.split()[:3]] == pytest.approx(
-            [seconds["hidden"], seconds["from_scratch"], seconds["torch_impl"]], abs=5e-3)
+        assert row.split()[0] == str(seconds["hidden"])
+        assert [float(cell) for cell in row.split()[1:3]] == pytest.approx(
+            [seconds["from_scratch"], seconds["torch_impl"]], abs=5e-3)
         assert " ".join(row.split()[3:]) == seconds["verdict"] == "measured"  # the book's rule claims no agreement
 
 
-def test_book_rule_prints_its_departure_from_the_gradient_layer_by_layer(book_sweep):
+def test_sweep_header_and_record_describe_each_architecture(book_sweep):
+    report, record = exited(book_sweep, 0).run.stdout, book_sweep.record()
+    assert report.startswith("784-{20 | 20-10}-10, sigmoid, half squared error, no bias, lr 0.1, batch 1, ")
+    assert [a["hidden_nodes"] for a in record["config"]["architectures"]] == [[20], [20, 10]]
+    assert [run["architecture"]["hidden_nodes"] for run in record["runs"]] == [[20], [20, 10]]
+
+
+def test_book_rule_prints_its_departure_from_the_gradient_layer_by_layer_at_any_depth(book_sweep):
     report, runs = exited(book_sweep, 0).run.stdout, book_sweep.record()["runs"]
+    layers = {"20": ["W_ih", "W_ho"], "20,10": ["W1", "W2", "W3"]}
     for run, (hidden, text) in zip(runs, sections(report).items(), strict=True):
         assert "the book's output-layer step equals autograd's gradient (within 9.1e-13): PASSED" in text
         checks = {(c["step"], c["layer"]): c for c in run["agreement"]["checks"] if c["kind"] == "book step"}
-        rows = [line.split() for line in text.split("W_ho ratio\n")[1].split("\n\n")[0].splitlines()]
+        *departing, output = layers[hidden]
+        table = text.split(f"{output} ratio\n")[1].split("\n\n")[0].splitlines()
+        rows = [line.split() for line in table]
         assert [row[0] for row in rows] == ["0", "100", "200"], hidden
-        for step, ih_cosine, ih_ratio, ho_cosine, ho_ratio in rows:
-            ih, ho = checks[int(step), "W_ih"], checks[int(step), "W_ho"]
-            assert [float(ih_cosine), float(ih_ratio), float(ho_cosine), float(ho_ratio)] == [
-                pytest.approx(ih["cosine"], abs=5e-7), pytest.approx(ih["norm_ratio"], abs=5e-4),
-                pytest.approx(ho["cosine"], abs=5e-10), pytest.approx(ho["norm_ratio"], abs=5e-7)], (hidden, step)
+        for step, *cells in rows:
+            expected = []
+            for layer in departing:  # cosine to 6 places, ratio to 3
+                c = checks[int(step), layer]
+                expected += [pytest.approx(c["cosine"], abs=5e-7), pytest.approx(c["norm_ratio"], abs=5e-4)]
+            c = checks[int(step), output]  # the output layer: the gradient, to 9 and 6 places
+            expected += [pytest.approx(c["cosine"], abs=5e-10), pytest.approx(c["norm_ratio"], abs=5e-7)]
+            assert [float(cell) for cell in cells] == expected, (hidden, step)
 
 
-def test_book_rule_output_layer_matches_and_hidden_layer_departs(book_sweep):
+def test_book_rule_output_layer_matches_and_hidden_layers_depart(book_sweep):
     record = exited(book_sweep, 0).record()
     assert record["agreement"]["passed"] is True
-    checks = [c for run in record["runs"] for c in run["agreement"]["checks"]]
-    assert checks and {c["kind"] for c in checks} == {"book step"}
-    for c in checks:
-        if c["layer"] == "W_ho":
-            assert c["passed"] and c["relative"] <= tolerance("float64").single, c
-        else:  # measured, never a failure: the book's hidden-layer step is longer than the gradient
-            assert c["layer"] == "W_ih" and c["tolerance"] is None and c["norm_ratio"] > 1, c
+    outputs = {"20": "W_ho", "20,10": "W3"}
+    for run, hidden in zip(record["runs"], outputs, strict=True):
+        checks = run["agreement"]["checks"]
+        assert checks and {c["kind"] for c in checks} == {"book step"}
+        for c in checks:
+            if c["layer"] == outputs[hidden]:
+                assert c["passed"] and c["relative"] <= tolerance("float64").single, c
+            else:  # measured, never a failure: the book's hidden-layer step is longer than the gradient
+                assert c["tolerance"] is None and c["norm_ratio"] > 1 and c["cosine"] < 1 - 1e-6, c
 
 
 def test_book_rule_reports_both_networks_accuracy(book_sweep):
@@ -345,7 +367,7 @@ def test_book_rule_reports_both_networks_accuracy(book_sweep):
 def test_2017_preset_options_override_it_and_2017_seconds_stand_only_beside_the_same_run(preset_2017):
     """200 images for 1 epoch is not the 2017 run: its seconds are kept out of the table."""
     report, record = exited(preset_2017, 0).run.stdout, preset_2017.record()
-    assert "784-200-10, lr 0.1, batch 1, float32, 1 epoch" in report
+    assert "784-200-10, sigmoid, half squared error, no bias, lr 0.1, batch 1, float32, 1 epoch" in report
     assert "2017 s" not in report and "this run differs, so they are left out" in report
     assert record["comparable_to_2017"] is False
     assert record["seconds_2017"] == {"from_scratch[cpu]": 440.0, "torch_impl[cpu]": 841.0, "torch_impl[cuda]": 366.0}

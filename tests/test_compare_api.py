@@ -16,7 +16,12 @@ from compare.report import backend_table, comparable_to_2017
 
 @pytest.mark.parametrize("options, message", [
     (dict(epochs=0), "'epochs' parameter must be an int >= 1. Got 0"),
-    (dict(hidden=()), "'hidden' parameter needs at least one size"),
+    (dict(hidden=()), "'hidden' parameter needs at least one network"),
+    (dict(hidden=((200, 0),)), "'hidden_nodes' parameter must be an int >= 1. Got 0"),
+    (dict(activation="swish"), "'activation' parameter must be one of"),
+    (dict(loss="mse"), "'loss' parameter must be one of"),
+    (dict(bias="yes"), "'bias' parameter must be True or False"),
+    (dict(rule="book", loss="cross_entropy"), "--rule book is the book's rule, defined for sigmoid hidden layers"),
     (dict(lr=float("inf")), "'lr' parameter must be a finite float > 0"),
     (dict(dtype="int8"), "'dtype' parameter must be one of"),
     (dict(backends=("torch_impl",), rule="book"), "--rule book trains from_scratch's BookNetwork"),
@@ -105,6 +110,7 @@ def _figure(checks, tol_dtype="float64", loss_curve=((1, 0.44751675), (2, 0.4475
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from common.architecture import Architecture
     from common.tolerances import tolerance
     from compare.checks import Agreement
     from compare.plot import _run_figure
@@ -115,7 +121,7 @@ def _figure(checks, tol_dtype="float64", loss_curve=((1, 0.44751675), (2, 0.4475
         agreement.compare(kind, layer, "torch_impl", step, 0, np.array(mine), np.array(theirs), tol)
     agreement.sensitivity.extend(measured)
     backend = SimpleNamespace(key="from_scratch", loss_curve=list(loss_curve), us_per_sample=1.0)
-    figure = _run_figure(plt, RunResult(200, [backend], agreement))
+    figure = _run_figure(plt, RunResult(Architecture(784, 200, 10), [backend], agreement))
     figure.canvas.draw()
     return figure
 
