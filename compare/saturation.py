@@ -90,19 +90,20 @@ def describe(record: dict) -> str:
     """The note a report prints for a saturated network (an empty string for one that is not)."""
     if not record["saturated"]:
         return ""
-    pinned = []
+    shares = []
     if record["hidden_pinned"] is not None and record["hidden_pinned"] > MOST:
         what = ("hidden units dead (0 on every image)" if record["activation"] == "relu"
                 else "hidden activations within 1e-6 of a bound")
-        pinned.append(f"{record['hidden_pinned']:.0%} of {what}")
+        shares.append(f"{record['hidden_pinned']:.0%} of {what}")
     if record["outputs_pinned"] is not None and record["outputs_pinned"] > MOST:
-        pinned.append(f"{record['outputs_pinned']:.0%} of outputs within 1e-6 of 0 or 1")
+        shares.append(f"{record['outputs_pinned']:.0%} of outputs within 1e-6 of 0 or 1")
     accuracy = (f"test accuracy {record['accuracy']:.1%}, no better than always answering the most common "
                 f"digit ({record['chance']:.1%})" if record["accuracy"] <= record["chance"]
                 else f"test accuracy {record['accuracy']:.1%}")
-    if pinned:
-        said = (f"note: the network saturated: {', '.join(pinned)} on {record['samples']:,} test images, where "
+    whose = f"{record['backend']}'s network" if record.get("backend") else "the network"
+    if shares:
+        said = (f"note: {whose} saturated: {', '.join(shares)} on {record['samples']:,} test images, where "
                 f"the derivatives vanish and learning stalls; {accuracy}.")
     else:
-        said = f"note: the network did not learn: {accuracy}."
+        said = f"note: {whose} did not learn: {accuracy}."
     return said + " Try a smaller --lr (or fewer hidden nodes). Whether the backends agree is a separate question."

@@ -91,9 +91,28 @@ def test_after_the_runs_part_each_check_restarts_them_from_identical_weights(sen
     assert all(s["drift_before"] == [0.0, 0.0] for s in agreement["sensitivity"][1:])
 
 
-def test_sensitive_run_counts_differing_answers_without_judging_them(sensitive):
-    predictions = exited(sensitive, 0).record()["agreement"]["predictions"]["torch_impl"]
-    assert predictions["judged"] is False
+def test_sensitive_run_judges_its_answers_when_its_last_segment_stayed_within_tolerance(sensitive):
+    record = exited(sensitive, 0).record()
+    agreement, final = record["agreement"], record["runs"][0]["steps"]
+    explained_at_end = any(s["explained"] and s["start"] + s["steps"] == final for s in agreement["sensitivity"])
+    assert agreement["predictions"]["torch_impl"]["judged"] is (not explained_at_end)
+
+
+def test_answers_are_counted_not_judged_after_a_last_segment_that_rounding_explains():
+    from types import SimpleNamespace
+
+    from compare.checks import Agreement
+    from compare.runner import _compare_outputs
+
+    agreement = Agreement(tolerance("float64"), "from_scratch")
+    agreement.sensitivity.append(sensitivity.judge("torch_impl", 100, 100, ["W_ih"], [1e-16], [1e-3], [1e-16],
+                                                   [0.0], [0.0], [1e-3]))
+    reference, other = SimpleNamespace(key="from_scratch"), SimpleNamespace(key="torch_impl")
+    outputs = {"from_scratch": np.array([[0.9, 0.1], [0.2, 0.8]]), "torch_impl": np.array([[0.1, 0.9], [0.2, 0.8]])}
+    _compare_outputs(agreement, reference, [other], outputs, 200, 0)
+    assert agreement.predictions["torch_impl"]["judged"] is False and agreement.passed
+    _compare_outputs(agreement, reference, [other], outputs, 300, 0)  # a later segment, within tolerance
+    assert agreement.predictions["torch_impl"]["judged"] is True and not agreement.passed
 
 
 def test_plot_of_a_sensitive_run_shows_what_rounding_explains(sensitive):
@@ -129,7 +148,7 @@ def test_a_saturated_network_is_said_to_be_one_beside_the_verdict(overflowing):
     report, record = exited(overflowing, 0).run.stdout, overflowing.record()
     state = record["runs"][0]["saturation"]
     assert state["saturated"] is True and state["outputs_pinned"] > saturation.MOST
-    assert (f"note: the network saturated: {state['hidden_pinned']:.0%} of hidden activations within 1e-6 of a bound, "
+    assert (f"note: from_scratch's network saturated: {state['hidden_pinned']:.0%} of hidden activations within 1e-6 of a bound, "
             f"{state['outputs_pinned']:.0%} of outputs within 1e-6 of 0 or 1 on {state['samples']} test images") in report
     assert f"test accuracy {state['accuracy']:.1%}" in report and "Try a smaller --lr" in report
     assert record["agreement"]["passed"] is True  # the verdict stands separately
