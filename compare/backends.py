@@ -15,7 +15,19 @@ import torch
 
 import from_scratch
 import torch_impl
+from common.architecture import Architecture
 from common.protocol import Network
+
+
+LOSS_POINTS = 10  # points on the loss curve per segment, so that it is a curve at any batch size
+
+
+@dataclass
+class Progress:
+    """One segment's losses, filled as each step returns, and how many steps are done."""
+
+    losses: np.ndarray
+    done: int = 0
 
 
 @dataclass
@@ -33,7 +45,14 @@ class Backend:
     epoch_seconds: list[float] = field(default_factory=list)
     steps: int = 0
     samples: int = 0
-    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss of segment)
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (last step of a stretch, its mean loss)
+
+    def record_losses(self, first_step: int, losses: np.ndarray) -> None:
+        """Add a segment's losses to the curve: the mean of each of up to ``LOSS_POINTS`` stretches."""
+        stretch = max(1, -(-len(losses) // LOSS_POINTS))
+        for start in range(0, len(losses), stretch):
+            part = losses[start:start + stretch]
+            self.loss_curve.append((first_step + start + len(part), float(part.mean())))
 
     @property
     def us_per_sample(self) -> float | None:
@@ -45,24 +64,29 @@ def _no_sync() -> None:
     pass
 
 
-def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], hidden: int, lr: float, dtype: str,
-                  rule: str, input_nodes: int = 784, output_nodes: int = 10) -> list[Backend]:
+def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], architecture: Architecture, lr: float,
+                  dtype: str, rule: str) -> list[Backend]:
     """Build every backend of one run; the weights are loaded by the runner afterwards."""
     backends = []
     if "from_scratch" in packages:
         cls = from_scratch.BookNetwork if rule == "book" else from_scratch.Network
-        network = cls(input_nodes, hidden, output_nodes, lr, dtype=dtype)
+        network = cls(*_arguments(architecture, lr), dtype=dtype)
         backends.append(Backend("from_scratch", "from_scratch", "cpu", network, lambda a: a, _no_sync))
     if "torch_impl" in packages:
         resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
         for device in resolved:
-            backends.append(make_torch_backend(device, len(resolved) > 1, hidden, lr, dtype, input_nodes, output_nodes))
+            backends.append(make_torch_backend(device, len(resolved) > 1, architecture, lr, dtype))
     return backends
 
 
-def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, dtype: str,
-                       input_nodes: int = 784, output_nodes: int = 10) -> Backend:
-    network = torch_impl.Network(input_nodes, hidden, output_nodes, lr, dtype=dtype, device=device)
+def _arguments(architecture: Architecture, lr: float) -> tuple:
+    """The positional arguments both backends' constructors take for ``architecture``."""
+    a = architecture
+    return a.input_nodes, list(a.hidden_nodes), a.output_nodes, lr, a.activation, a.loss, a.bias
+
+
+def make_torch_backend(device: str, label_device: bool, architecture: Architecture, lr: float, dtype: str) -> Backend:
+    network = torch_impl.Network(*_arguments(architecture, lr), dtype=dtype, device=device)
     resolved = network.device
 
     def prepare(array: np.ndarray) -> torch.Tensor:
@@ -74,24 +98,26 @@ def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, 
 
 
 def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
-    """A network of ``backend``'s package, device and dtype, computing the true gradient, for
-    gradients at weights the runner chooses without disturbing the network that is training."""
-    net = backend.network
+    """A network of ``backend``'s package, device, dtype and architecture, computing the true gradient,
+    for gradients and steps at weights the runner chooses without disturbing the network that is training."""
+    arguments = _arguments(Architecture.of(backend.network), lr)
     if backend.package == "torch_impl":
-        return torch_impl.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype,
-                                  device=backend.device)
-    return from_scratch.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype)
+        return torch_impl.Network(*arguments, dtype=dtype, device=backend.device)
+    return from_scratch.Network(*arguments, dtype=dtype)
 
 
-def train_segment(network: Network, inputs, targets, batch_size: int, losses: np.ndarray) -> None:
+def train_segment(network: Network, inputs, targets, batch_size: int, progress: Progress) -> None:
     """The training loop both backends run: one ``train()`` call per batch, losses kept.
 
-    One sample a step hands the network single rows, shape ``(784,)``, as the book did.
+    One sample a step hands the network single rows, shape ``(input_nodes,)``, as the book did.
+    ``progress.done`` counts the steps that returned, so Ctrl-C leaves it exact.
     """
-    train = network.train
+    train, losses = network.train, progress.losses
     if batch_size == 1:
         for i in range(len(losses)):
             losses[i] = train(inputs[i], targets[i])
+            progress.done = i + 1
     else:
         for step, start in enumerate(range(0, len(inputs), batch_size)):
             losses[step] = train(inputs[start:start + batch_size], targets[start:start + batch_size])
+            progress.done = step + 1

@@ -1,9 +1,10 @@
 """``python -m compare``: argparse to a frozen Config, the run, the report, the exit code.
 Nothing beyond this module sees argparse.
 
-Exit codes: 0 the backends agree; 1 they disagree beyond the tolerance; 2 bad input (an
-option, a file, a missing device); 3 training diverged; 130 interrupted (Ctrl-C), with a
-partial report.
+Exit codes: 0 the backends agree (their steps from identical weights agree, and their
+trajectories stay within the tolerance or drift only as this run amplifies rounding); 1 they
+disagree beyond the tolerance; 2 bad input (an option, a file, a missing device); 3 training
+diverged; 130 interrupted (Ctrl-C), with a partial report.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from common.data import Dataset, load_dataset
 from common.errors import DataError, ParameterError
+from common.architecture import ACTIVATIONS, LOSSES
 from compare.config import BACKENDS, PRESETS, RULES, Config
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -44,6 +46,15 @@ def whole_number(minimum: int):
 positive_int, non_negative_int = whole_number(1), whole_number(0)
 
 
+def hidden_layers(text: str) -> int | tuple[int, ...]:
+    """An argparse type for one network's hidden layers: ``200`` (one layer), ``200,100`` (two, in
+    order from the input), or ``none`` (no hidden layer)."""
+    if text.strip().lower() == "none":
+        return ()
+    sizes = tuple(whole_number(1)(part) for part in text.split(","))
+    return sizes[0] if len(sizes) == 1 and "," not in text else sizes
+
+
 def learning_rate(text: str) -> float:
     try:
         value = float(text)
@@ -68,8 +79,14 @@ def build_parser() -> Parser:
     data.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images")
     net = p.add_argument_group("training")
     net.add_argument("--epochs", type=positive_int, metavar="N", help="passes over the training set (default 1)")
-    net.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
-                     help="hidden nodes (default 200); several values run a sweep")
+    net.add_argument("--hidden", type=hidden_layers, nargs="+", metavar="N[,N...]",
+                     help="each network's hidden layers: 200 is one layer of 200 nodes (the default), 200,100 two "
+                          "layers, none no hidden layer; several networks, separated by spaces, run a sweep")
+    net.add_argument("--activation", choices=ACTIVATIONS, help="of the hidden layers (default sigmoid, the book's)")
+    net.add_argument("--loss", choices=[name.replace("_", "-") for name in LOSSES], type=lambda t: t.replace("_", "-"),
+                     help="half-sse: sigmoid outputs and L = ½ Σ (t − o)², targets 0.01/0.99 (default, the book's); "
+                          "cross-entropy: softmax outputs, targets 0/1")
+    net.add_argument("--bias", action="store_true", default=None, help="a bias in every layer (default: none, as the book)")
     net.add_argument("--lr", type=learning_rate, metavar="X", help="learning rate (default 0.1)")
     net.add_argument("--batch-size", type=positive_int, metavar="N", help="samples per step (default 1)")
     net.add_argument("--dtype", choices=("float32", "float64"),
@@ -78,17 +95,19 @@ def build_parser() -> Parser:
                      help="torch's device (default cpu); several run a sweep")
     net.add_argument("--threads", type=positive_int, metavar="N",
                      help="threads for NumPy's BLAS and for torch alike, a fair race (default 1)")
-    net.add_argument("--seed", type=non_negative_int, metavar="N", help="seed of the initial weights (default 0)")
+    net.add_argument("--seed", type=non_negative_int, metavar="N",
+                     help="the random seed of the initial weights and of --shuffle's order (default 0)")
     net.add_argument("--shuffle", action="store_true", default=None,
                      help="a seeded shuffle of the samples each epoch (default: file order)")
     net.add_argument("--rule", choices=RULES,
                      help="true: backpropagation (default); book: the book's update, measured against autograd")
     net.add_argument("--backends", nargs="+", choices=BACKENDS, help="which to run (default both)")
     net.add_argument("--check-every", type=positive_int, metavar="N",
-                     help="compare the backends every N steps (default 1000)")
+                     help="compare the backends every N training samples, in whole batches, so that checks "
+                          "spread over the run at any batch size (default 1000)")
     net.add_argument("--preset", choices=sorted(PRESETS),
-                     help="seed: the 2017 experiment (full MNIST, 784-200-10, lr 0.1, 5 epochs, float32), "
-                          "printed beside the 2017 timings; other options override it")
+                     help="2017: the experiment of the 2017 tutorial that ported the book to PyTorch (full MNIST, "
+                          "784-200-10, lr 0.1, 5 epochs, float32), printed beside its timings; other options override it")
     out = p.add_argument_group("output")
     out.add_argument("--json", dest="json_path", type=Path, metavar="PATH", help="write the whole record as JSON")
     out.add_argument("--plot", dest="plot_path", type=Path, metavar="PATH",
@@ -106,6 +125,8 @@ def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Conf
     names = {f.name for f in fields(Config) if f.init}
     values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
                    if v is not None and k in names})
+    if "loss" in values:
+        values["loss"] = values["loss"].replace("-", "_")
     return Config(**values, progress=stderr_is_terminal and not values.get("quiet", False))
 
 
