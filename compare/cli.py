@@ -18,7 +18,7 @@ from pathlib import Path
 from common.data import Dataset, load_dataset
 from common.errors import DataError, ParameterError
 from common.architecture import ACTIVATIONS, LOSSES
-from compare.config import BACKENDS, PRESETS, RULES, Config
+from compare.config import PRESETS, RULES, Config
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FOR_STATUS = {"completed": EXIT_OK, "disagreed": EXIT_DISAGREE, "diverged": EXIT_DIVERGED,
@@ -101,7 +101,9 @@ def build_parser() -> Parser:
                      help="a seeded shuffle of the samples each epoch (default: file order)")
     net.add_argument("--rule", choices=RULES,
                      help="true: backpropagation (default); book: the book's update, measured against autograd")
-    net.add_argument("--backends", nargs="+", choices=BACKENDS, help="which to run (default both)")
+    net.add_argument("--backends", nargs="+", metavar="NAME",
+                     help="which to run (default both): from_scratch, torch_impl, and a network of your own as "
+                          "mypackage.mynet:MyNetwork or path/to/mynet.py:MyNetwork, which races against torch_impl")
     net.add_argument("--check-every", type=positive_int, metavar="N",
                      help="compare the backends every N training samples, in whole batches, so that checks "
                           "spread over the run at any batch size (default 1000)")

@@ -19,7 +19,7 @@ from common.architecture import Architecture
 from common.errors import ConformanceError, ParameterError
 from common.tolerances import relative_difference, tolerance
 
-METHODS = ("set_weights", "get_weights", "query", "gradients", "train")
+METHODS = ("set_weights", "get_weights", "query", "gradients", "train")  # and intermediate_gradients, if any
 LIBRARY = tuple(str(Path(__file__).resolve().parents[1] / package) for package in ("compare", "common"))
 ELSEWHERE = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
@@ -56,8 +56,24 @@ def describe_user_error(what: str, error: BaseException) -> str:
     return text
 
 
-def method_name(network: object, method: str) -> str:
-    return f"{type(network).__name__}.{method}"
+class Guarded:
+    """A user's network whose methods report an exception raised inside them with the user's own
+    frames (:func:`call_user`); every attribute is the network's own."""
+
+    GUARDED = (*METHODS, "intermediate_gradients")
+
+    def __init__(self, network: object) -> None:
+        self.__dict__["network"] = network
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.network, name)
+        if name not in self.GUARDED or not callable(value):
+            return value
+        what = f"{type(self.network).__name__}.{name}"
+        return lambda *args, **kwargs: call_user(what, value, *args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.network, name, value)
 
 
 # -- what the network is -------------------------------------------------------------------------

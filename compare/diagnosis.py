@@ -236,7 +236,8 @@ def update_not_gradient(e: Evidence) -> Cause | None:
     if e.same_direction(cell, sign=-1.0):
         how = "it steps uphill, W += lr × dL/dW"
     elif e.same_direction(cell):
-        how = f"it steps {cell.ratio:.4g}x as far, as if lr were {cell.ratio * e.lr:.4g}"
+        digits = ".4g" if abs(cell.ratio - 1.0) > 1e-3 else ".12g"  # a step 1e-9 too long shows as such
+        how = f"it steps {cell.ratio:{digits}}x as far, as if lr were {cell.ratio * e.lr:{digits}}"
     else:
         how = f"its step points elsewhere (cosine {cell.cosine:.6f}, length ratio {cell.ratio:.4g})"
     since = (f" The first train() call agrees and call {cell.call} does not: something carries over from one "

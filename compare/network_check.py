@@ -142,7 +142,8 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> N
     check_conformance(network, inputs[:batch_size], targets[:batch_size])
     mine = _Checked(network, architecture, dtype)
     original = mine.get_weights()
-    label = "torch_impl (autograd)" if reference is None else f"{type(reference).__module__}.{type(reference).__name__}"
+    package = "torch_impl" if reference is None else type(reference).__module__.split(".")[0]
+    label = f"{package} (autograd)" if package == "torch_impl" else package
     if reference is None:
         from compare.plugins import build_network, load_class
         reference = build_network(load_class("torch_impl"), architecture, float(network.lr), dtype.name,

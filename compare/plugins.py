@@ -32,6 +32,30 @@ ARCHITECTURE_KEYWORDS = ("activation", "loss", "bias")
 BOOK_VALUES = {"activation": "sigmoid", "loss": "half_sse", "bias": False}
 
 
+def is_user_network(name: str) -> bool:
+    """Whether ``name`` names a network of the user's own, not one of the library's backends."""
+    return name not in BUILT_IN
+
+
+def race_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` with the reference first: torch_impl (autograd) when a network of the user's own
+    races, else the first name given. Each name is resolved, so a bad one fails here, in one sentence.
+    """
+    if not names:
+        raise ParameterError("The 'backends' parameter must name at least one network.")
+    if len(set(names)) != len(names):
+        raise ParameterError(f"The 'backends' parameter names a network twice: {names!r}.")
+    for name in names:
+        if is_user_network(name):  # the built-in ones are there, and loading torch_impl would import torch
+            load_class(name)
+    if not any(is_user_network(name) for name in names):
+        return tuple(names)
+    if "torch_impl" not in names:
+        raise ParameterError("A network of your own races against torch_impl (autograd): add torch_impl to "
+                             f"--backends, e.g. --backends torch_impl {names[0]}.")
+    return ("torch_impl", *(name for name in names if name != "torch_impl"))
+
+
 def load_class(name: str) -> type:
     """The class ``name`` stands for: a built-in backend, ``module:Class`` or ``file.py:Class``.
 

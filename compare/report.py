@@ -12,6 +12,7 @@ from common.files import atomic_write
 from common.tolerances import ROUNDING_MARGIN
 from compare.config import SECONDS_2017, Config
 from compare.environment import one_line
+from compare.network_report import render as render_check
 from compare.runner import RunResult
 from compare.saturation import describe as describe_saturation
 from compare.saturation import label as saturation_label
@@ -51,6 +52,7 @@ def run_record(result: RunResult) -> dict:
         "backends": {b.key: backend_record(b, result.scorecards.get(b.key)) for b in result.backends},
         "agreement": agreement,
         "saturation": result.saturation,
+        "diagnosis": result.diagnosis,
     }
 
 
@@ -198,7 +200,8 @@ def agreement_text(result: RunResult, config: Config) -> str:
             continue
         count = sum(1 for c in agreement.checks if c.kind == kind)
         lines.append(f"  {kind:<13} {count:4d} checks, worst relative {check.relative:.2g} "
-                     f"({check.layer} after {check.step:,} steps), cosine {check.cosine:.12f}")
+                     f"({check.layer} after {check.step:,} steps), cosine {check.cosine:.12f}, "
+                     f"length ratio {check.norm_ratio:.12f}")
     for key, p in agreement.predictions.items():
         lines.append(f"  predictions   {key}: identical on {p['identical']:,} of {p['total']:,} test images"
                      + (f" ({p['differing'] - p['beyond_ties']} near-ties)" if p["differing"] and p["judged"] else "")
@@ -206,11 +209,11 @@ def agreement_text(result: RunResult, config: Config) -> str:
     lines += sensitivity_lines(agreement)
     if agreement.failures:
         lines.append("where they part:")
-        lines.append(f"  {'kind':<13} {'layer':<5} {'after':>8} {'epoch':>5} {'relative':>10} {'max abs':>10} "
-                     f"{'cosine':>12} {'tolerance':>9}")
+        lines.append(f"  {'kind':<13} {'layer':<5} {'backend':<12} {'after':>8} {'epoch':>5} {'relative':>10} "
+                     f"{'max abs':>10} {'cosine':>12} {'ratio':>12} {'tolerance':>9}")
         for c in agreement.failures[:10]:
-            lines.append(f"  {c.kind:<13} {c.layer:<5} {c.step:8,} {c.epoch + 1:5d} {c.relative:10.3g} "
-                         f"{c.max_abs:10.3g} {c.cosine:12.9f} {c.tolerance:9.2g}")
+            lines.append(f"  {c.kind:<13} {c.layer:<5} {c.backend:<12} {c.step:8,} {c.epoch + 1:5d} {c.relative:10.3g} "
+                         f"{c.max_abs:10.3g} {c.cosine:12.9f} {c.norm_ratio:12.9f} {c.tolerance:9.2g}")
     return "\n".join(lines)
 
 
@@ -290,6 +293,10 @@ def text_report(config: Config, environment: dict, data, results: list[RunResult
             parts.append(f"--- hidden {result.hidden} ---")
         parts.append(backend_table(result, column_2017))
         parts.append(agreement_text(result, config))
+        if result.diagnosis:
+            d = result.diagnosis
+            parts.append(f"{d['backend']} at step {d['step']:,}, checked against {d['reference']} at the reference's "
+                         f"weights there (compare.check_network):\n" + render_check(d))
         if result.saturation and result.saturation["saturated"]:
             parts.append(describe_saturation(result.saturation))
         if result.message:
