@@ -137,7 +137,7 @@ def test_record_names_the_blas_kernel_and_threads(normal):
 
 
 def test_quiet_line_of_a_completed_run_gives_the_verdict_and_each_accuracy(normal):
-    from compare.session import summary_line  # what --quiet prints, from the record the run wrote
+    from compare.report import summary_line  # what --quiet prints, from the record the run wrote
 
     record = exited(normal, 0).record()
     line = summary_line(record)

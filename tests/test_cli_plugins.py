@@ -114,3 +114,23 @@ def test_an_exception_in_the_networks_code_exits_2_with_its_own_frames_only(caps
 def test_a_users_network_needs_autograd_in_the_race(capsys):
     code = main(["--backends", "from_scratch", f"{HERE}:NoQuery", "--quiet"])
     assert code == EXIT_USAGE and "add torch_impl to --backends" in capsys.readouterr().err
+
+
+# -- one pipeline, one rendering -----------------------------------------------------------------
+
+def test_the_printed_report_is_rendered_from_the_record_alone(by_file):
+    from compare.report import text_report
+
+    assert text_report(by_file.record()) == exited(by_file, 0).run.stdout.rstrip("\n")
+
+
+def test_nothing_below_the_command_line_knows_argparse_or_imports_it():
+    from pathlib import Path
+
+    import compare
+
+    for path in Path(compare.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        if path.name not in ("cli.py", "__main__.py"):
+            imports = [line for line in text.splitlines() if line.lstrip().startswith(("import ", "from "))]
+            assert not [line for line in imports if "argparse" in line or "compare.cli" in line], path.name

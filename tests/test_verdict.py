@@ -157,7 +157,7 @@ def test_a_saturated_network_is_said_to_be_one_beside_the_verdict(overflowing):
 
 
 def test_the_quiet_line_of_a_saturated_run_says_so(overflowing):
-    from compare.session import summary_line
+    from compare.report import summary_line
 
     line = summary_line(exited(overflowing, 0).record())
     assert "the network saturated (try a smaller --lr)" in line
