@@ -151,10 +151,10 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
     except Disagreement:
         result.status = "disagreed"
         result.message = "The backends disagree beyond the tolerance: " + "; ".join(
-            c.describe() for c in agreement.failures[:3]) if agreement.failures else \
+            c.describe() for c in _first_failures(agreement, _layers(reference))[:3]) if agreement.failures else \
             "The backends answer differently on test images where no near-tie explains it."
         if agreement.failures:
-            result.diagnosis = _diagnose(config, backends, probes, agreement.failures[0])
+            result.diagnosis = _diagnose(config, backends, probes, _first_failures(agreement, _layers(reference))[0])
             if result.diagnosis["cause"]:
                 result.message += f". Likely cause: {result.diagnosis['cause']['sentence']}"
     except DivergenceError as error:
@@ -198,6 +198,15 @@ def _train(config, data, backends, probes, agreement, bars, target_values) -> Se
         for backend in backends:
             backend.epoch_seconds.append(backend.train_seconds - started[backend.key])
     return last
+
+
+def _first_failures(agreement: Agreement, layers: list[str]) -> list:
+    """The failed checks of the first step that had any, from the output layer down (the order in
+    which a mistake spreads through backpropagation), gradients before steps before weights."""
+    first = min(c.step for c in agreement.failures)
+    kinds = ("gradient", "book step", "step", "weights", "test outputs")
+    return sorted((c for c in agreement.failures if c.step == first),
+                  key=lambda c: (kinds.index(c.kind), -layers.index(c.layer) if c.layer in layers else 0))
 
 
 def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values) -> None:
