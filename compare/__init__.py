@@ -6,6 +6,13 @@ From the shell: ``python -m compare --help``. From Python (a lesson, a notebook)
     record = run_comparison(train_limit=1000, test_limit=200)
     record["agreement"]["passed"], record["backends"]["torch_impl"]["accuracy"]
 
+A network of your own, against autograd, layer by layer (docs/check-your-network.md)::
+
+    from compare import check_network
+    print(check_network(MyNetwork(784, [200, 100], 10, 0.1)))
+
+or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork"))``.
+
 ``compare`` is the only package that imports both ``from_scratch`` and ``torch_impl``.
 """
 from __future__ import annotations
@@ -13,6 +20,5 @@ from __future__ import annotations
 from compare.config import Config
 from compare.network_check import check_network
 from compare.pipeline import run_comparison
-
 
 __all__ = ["Config", "check_network", "run_comparison"]
