@@ -150,11 +150,11 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
                 raise Disagreement(agreement)
     except Disagreement:
         result.status = "disagreed"
-        result.message = "The backends disagree beyond the tolerance: " + "; ".join(
-            c.describe() for c in _first_failures(agreement, _layers(reference))[:3]) if agreement.failures else \
-            "The backends answer differently on test images where no near-tie explains it."
-        if agreement.failures:
-            result.diagnosis = _diagnose(config, backends, probes, _first_failures(agreement, _layers(reference))[0])
+        first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
+        result.message = ("The backends disagree beyond the tolerance: " + "; ".join(c.describe() for c in first[:3])
+                          if first else "The backends answer differently on test images where no near-tie explains it.")
+        if first:
+            result.diagnosis = _diagnose(config, backends, probes, first[0])
             if result.diagnosis["cause"]:
                 result.message += f". Likely cause: {result.diagnosis['cause']['sentence']}"
     except DivergenceError as error:
