@@ -265,13 +265,19 @@ RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
 
 
 def first_failure(e: Evidence) -> tuple[Row, str, Cell] | None:
-    """The first row, in the report's order (outputs, then backwards from the output layer, then
-    training steps), where a cell fails; the one-sample cell before the batch's."""
-    for row in e.rows:
-        for mode, cell in row.cells():
-            if not cell.passed:
-                return row, mode, cell
-    return None
+    """Where the numbers first go wrong: the first failing cell in the report's order (outputs,
+    then backwards from the output layer), the one-sample cell before the batch's; among the
+    training steps, the earliest ``train()`` call; the network against itself last."""
+    failing = [(row, mode, cell) for row in e.rows for mode, cell in row.cells() if not cell.passed]
+    if not failing:
+        return None
+    training = [f for f in failing if f[2].call is not None]
+    before = [f for f in failing if f[2].call is None and f[0].kind != "again"]
+    if before:
+        return before[0]
+    if training:
+        return min(training, key=lambda f: f[2].call)
+    return failing[0]
 
 
 def diagnose(e: Evidence) -> Cause | None:

@@ -90,7 +90,8 @@ def render(record: dict) -> str:
         lines.append(f"PASSED: every comparison within its tolerance; {tolerance}.")
         return "\n".join(lines)
     samples = "one sample" if first["mode"] == "single" else f"a batch of {n}"
-    lines.append(f"FAILED: first at {KINDS[first['kind']]} {first['layer']} for {samples}; {tolerance}.")
+    call = f", train() call {first['call']}" if first["call"] is not None else ""
+    lines.append(f"FAILED: first at {KINDS[first['kind']]} {first['layer']} for {samples}{call}; {tolerance}.")
     if first["worst"] is not None:
         index, mine, theirs = first["worst"]
         lines.append(f"  largest difference at {list(index)}: Mine {mine:.6g}, Theirs {theirs:.6g}")
