@@ -1,6 +1,7 @@
-"""The two backends as the runner drives them: the same loop, each fed in its own form.
+"""The backends as the runner drives them: the same loop, each fed in its own form.
 
-``compare`` is the only package that knows both networks. Each :class:`Backend` holds a
+``compare`` is the only package that knows both networks; a user's own network joins them
+through :mod:`compare.plugins`, by name. Each :class:`Backend` holds a
 network behind the Network protocol plus what the runner needs around it: how to hand it a
 chunk of data (NumPy arrays as they are; tensors on the right device for torch) and how to
 wait for it to finish (a CUDA device runs asynchronously).
@@ -17,6 +18,8 @@ import from_scratch
 import torch_impl
 from common.architecture import Architecture
 from common.protocol import Network
+from compare.conformance import Guarded
+from compare.plugins import BUILT_IN, build_network, is_user_network, load_class, race_order
 
 
 LOSS_POINTS = 10  # points on the loss curve per segment, so that it is a curve at any batch size
@@ -34,8 +37,8 @@ class Progress:
 class Backend:
     """One network in the race, with its timings and its loss curve."""
 
-    key: str  # "from_scratch", "torch_impl", or "torch_impl[cuda]" when several devices race
-    package: str  # "from_scratch" or "torch_impl"
+    key: str  # "from_scratch", "torch_impl", "torch_impl[cuda]" when several devices race, or a class's name
+    package: str  # what --backends named: "from_scratch", "torch_impl", or "module:Class" / "file.py:Class"
     device: str
     network: Network
     prepare: Callable[[np.ndarray], Any]
@@ -64,29 +67,41 @@ def _no_sync() -> None:
     pass
 
 
-def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], architecture: Architecture, lr: float,
+def make_backends(names: tuple[str, ...], devices: tuple[str, ...], architecture: Architecture, lr: float,
                   dtype: str, rule: str) -> list[Backend]:
-    """Build every backend of one run; the weights are loaded by the runner afterwards."""
+    """Build every backend of one run, the reference first (:func:`compare.plugins.race_order`);
+    the weights are loaded by the runner afterwards.
+
+    Every name resolves through :mod:`compare.plugins`, built-in or the user's own; torch_impl
+    becomes one backend per device, and from_scratch the book's network under ``--rule book``.
+    """
     backends = []
-    if "from_scratch" in packages:
-        cls = from_scratch.BookNetwork if rule == "book" else from_scratch.Network
-        network = cls(*_arguments(architecture, lr), dtype=dtype)
-        backends.append(Backend("from_scratch", "from_scratch", "cpu", network, lambda a: a, _no_sync))
-    if "torch_impl" in packages:
-        resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
-        for device in resolved:
-            backends.append(make_torch_backend(device, len(resolved) > 1, architecture, lr, dtype))
+    for name in race_order(names):
+        if name == "torch_impl":
+            resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
+            for device in resolved:
+                backends.append(make_torch_backend(device, len(resolved) > 1, architecture, lr, dtype))
+            continue
+        cls = from_scratch.BookNetwork if (name, rule) == ("from_scratch", "book") else load_class(name)
+        network = build_network(cls, architecture, lr, dtype)
+        if is_user_network(name):
+            network = Guarded(network)
+        key = name if not is_user_network(name) else _user_key(cls, backends)
+        backends.append(Backend(key, name, "cpu", network, lambda a: a, _no_sync))
     return backends
 
 
-def _arguments(architecture: Architecture, lr: float) -> tuple:
-    """The positional arguments both backends' constructors take for ``architecture``."""
-    a = architecture
-    return a.input_nodes, list(a.hidden_nodes), a.output_nodes, lr, a.activation, a.loss, a.bias
+def _user_key(cls: type, backends: list[Backend]) -> str:
+    """A user's network is named by its class, made unique if two of that name race."""
+    taken = {b.key for b in backends} | set(BUILT_IN)
+    key, n = cls.__name__, 2
+    while key in taken:
+        key, n = f"{cls.__name__}[{n}]", n + 1
+    return key
 
 
 def make_torch_backend(device: str, label_device: bool, architecture: Architecture, lr: float, dtype: str) -> Backend:
-    network = torch_impl.Network(*_arguments(architecture, lr), dtype=dtype, device=device)
+    network = build_network(torch_impl.Network, architecture, lr, dtype, device=device)
     resolved = network.device
 
     def prepare(array: np.ndarray) -> torch.Tensor:
@@ -98,12 +113,14 @@ def make_torch_backend(device: str, label_device: bool, architecture: Architectu
 
 
 def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
-    """A network of ``backend``'s package, device, dtype and architecture, computing the true gradient,
-    for gradients and steps at weights the runner chooses without disturbing the network that is training."""
-    arguments = _arguments(Architecture.of(backend.network), lr)
+    """A network of ``backend``'s kind, device, dtype and architecture, for gradients and steps at
+    weights the runner chooses without disturbing the network that is training. For
+    from_scratch it computes the true gradient, also where the backend runs the book's rule."""
+    architecture = Architecture.of(backend.network)
     if backend.package == "torch_impl":
-        return torch_impl.Network(*arguments, dtype=dtype, device=backend.device)
-    return from_scratch.Network(*arguments, dtype=dtype)
+        return build_network(torch_impl.Network, architecture, lr, dtype, device=backend.device)
+    network = build_network(load_class(backend.package), architecture, lr, dtype)
+    return Guarded(network) if is_user_network(backend.package) else network
 
 
 def train_segment(network: Network, inputs, targets, batch_size: int, progress: Progress) -> None:

@@ -43,7 +43,8 @@ class Check:
     def describe(self) -> str:
         where = f"{self.kind} {self.layer} of {self.backend} after {self.step:,} steps (epoch {self.epoch + 1})"
         bound = f" and > {self.rounding_bound:.3g}, what rounding explains here" if self.rounding_bound else ""
-        return (f"{where}: relative {self.relative:.3g}, max abs {self.max_abs:.3g}, cosine {self.cosine:.9f}"
+        return (f"{where}: relative {self.relative:.3g}, max abs {self.max_abs:.3g}, cosine {self.cosine:.9f}, "
+                f"length ratio {self.norm_ratio:.9f}"
                 + (f" > tolerance {self.tolerance:.3g}{bound}" if not self.passed else ""))
 
 

@@ -15,10 +15,10 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from common.data import Dataset, load_dataset
 from common.errors import DataError, ParameterError
 from common.architecture import ACTIVATIONS, LOSSES
-from compare.config import BACKENDS, PRESETS, RULES, Config
+from compare.config import PRESETS, RULES, Config
+from compare.pipeline import run_comparison
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FOR_STATUS = {"completed": EXIT_OK, "disagreed": EXIT_DISAGREE, "diverged": EXIT_DIVERGED,
@@ -101,7 +101,9 @@ def build_parser() -> Parser:
                      help="a seeded shuffle of the samples each epoch (default: file order)")
     net.add_argument("--rule", choices=RULES,
                      help="true: backpropagation (default); book: the book's update, measured against autograd")
-    net.add_argument("--backends", nargs="+", choices=BACKENDS, help="which to run (default both)")
+    net.add_argument("--backends", nargs="+", metavar="NAME",
+                     help="which to run (default both): from_scratch, torch_impl, and a network of your own as "
+                          "mypackage.mynet:MyNetwork or path/to/mynet.py:MyNetwork, which races against torch_impl")
     net.add_argument("--check-every", type=positive_int, metavar="N",
                      help="compare the backends every N training samples, in whole batches, so that checks "
                           "spread over the run at any batch size (default 1000)")
@@ -130,45 +132,31 @@ def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Conf
     return Config(**values, progress=stderr_is_terminal and not values.get("quiet", False))
 
 
-def check_outputs(config: Config) -> None:
-    """Refuse, before any training, output paths that could not be written afterwards."""
-    for option, path in (("--json", config.json_path), ("--plot", config.plot_path)):
-        if path is not None and (path.is_dir() or not path.parent.is_dir()):
-            raise ParameterError(f"{option} {path}: " + ("is a folder; give a file name." if path.is_dir()
-                                 else f"{path.parent} is not a folder." if path.parent.exists()
-                                 else f"the folder {path.parent} does not exist."))
-        if path is not None and not os.access(path.parent, os.W_OK):
-            raise ParameterError(f"{option} {path}: the folder {path.parent} is not writable.")
-    if config.save_dir is not None:  # made after training: its nearest existing ancestor must be a folder
-        existing = next(p for p in (config.save_dir, *config.save_dir.parents) if p.exists())
-        if not existing.is_dir():
-            raise ParameterError(f"--save {config.save_dir}: " + ("exists and is not a folder."
-                                 if existing == config.save_dir else f"{existing} is not a folder."))
-        if not os.access(existing, os.W_OK):
-            raise ParameterError(f"--save {config.save_dir}: the folder {existing} is not writable.")
-    if config.plot_path is not None:
-        from compare.plot import check_plot_path
-        check_plot_path(config.plot_path)
-
-
-def load(config: Config) -> Dataset:
-    """The data the configuration names, cut to its limits."""
-    data = load_dataset(config.dataset, config.data_dir, progress=not config.quiet)
-    return data.limit(config.train_limit, config.test_limit)
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Parse, run the pipeline, print the report rendered from the record, return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args, sys.stderr.isatty())
-        check_outputs(config)
-        data = load(config)  # before torch is imported: a bad folder is reported at once
-        from compare.session import execute
-        return execute(config, data)
+        record = run_comparison(config)
     except (ParameterError, DataError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training began.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    from compare.report import summary_line, text_report  # torch is loaded by now; it was not for a bad input
+
+    print(summary_line(record) if config.quiet else text_report(record), flush=True)
+    if record["status"] != "completed" and not config.quiet and not _same_terminal():
+        # Where the report went elsewhere (a file, a pipe), the terminal still hears why it ended.
+        print(f"{parser.prog}: {record['status']}: {record['message']}", file=sys.stderr)
+    return EXIT_FOR_STATUS[record["status"]]
+
+
+def _same_terminal() -> bool:
+    """Whether stdout and stderr are one terminal, where the report has just said it all."""
+    try:
+        return sys.stdout.isatty() and sys.stderr.isatty() and os.ttyname(1) == os.ttyname(2)
+    except OSError:
+        return False

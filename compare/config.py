@@ -9,8 +9,9 @@ from common.architecture import ACTIVATIONS, LOSSES, Architecture
 from common.data import DATASETS
 from common.errors import ParameterError
 from common.validation import check_dtype, check_learning_rate, check_positive_int
+from compare.plugins import is_user_network, race_order
 
-BACKENDS = ("from_scratch", "torch_impl")
+BACKENDS = ("from_scratch", "torch_impl")  # the built-in ones; a user's own network is named "module:Class"
 RULES = ("true", "book")
 DEVICES = ("cpu", "cuda", "auto")  # torch_impl.DEVICES, named here so no torch is imported to check one
 
@@ -91,11 +92,16 @@ class Config:
                                      ("preset", self.preset, (None, *PRESETS))):
             if value not in allowed:
                 raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
-        for name, values, allowed in (("backends", self.backends, BACKENDS), ("devices", self.devices, DEVICES)):
-            if not values or any(v not in allowed for v in values):
-                raise ParameterError(f"The '{name}' parameter must list some of {allowed}. Got {values!r} instead.")
+        if not self.devices or any(v not in DEVICES for v in self.devices):
+            raise ParameterError(f"The 'devices' parameter must list some of {DEVICES}. Got {self.devices!r} instead.")
+        if isinstance(self.backends, str):
+            raise ParameterError(f"The 'backends' parameter must be a sequence of names. Got {self.backends!r} instead.")
+        object.__setattr__(self, "backends", race_order(tuple(self.backends)))  # each name resolved, reference first
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ParameterError(f"The 'seed' parameter must be an int >= 0. Got {self.seed!r} instead.")
+        if self.rule == "book" and any(is_user_network(name) for name in self.backends):
+            raise ParameterError("--rule book measures from_scratch's BookNetwork against autograd; a network of your "
+                                 "own races with --rule true.")
         if self.rule == "book" and "from_scratch" not in self.backends:
             raise ParameterError("--rule book trains from_scratch's BookNetwork: include from_scratch in --backends.")
         if self.rule == "book" and (self.activation, self.loss) != ("sigmoid", "half_sse"):

@@ -34,14 +34,18 @@ from common.errors import DivergenceError
 from common.scorecard import Scorecard
 from common.tolerances import relative_difference, tolerance
 from common.weights import initial_weights
-from compare import planted, sensitivity
+from compare import sensitivity
 from compare.backends import Backend, Progress, make_backends, make_probe, train_segment
 from compare.checks import Agreement, compare_predictions, measure_step
 from compare.config import Config
+from compare.conformance import Guarded, check_conformance, check_loss
+from compare.network_check import check_network
+from compare.plugins import is_user_network
 from compare.environment import describe
 from compare.saturation import saturation
 
 TEST_CHUNK = 1000
+CONFORMANCE_SAMPLES = 8  # a user's network is tried on one of them and on all of them before the race
 
 
 class Disagreement(Exception):
@@ -59,6 +63,7 @@ class RunResult:
     message: str | None = None
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
     saturation: dict | None = None  # compare.saturation's record, for the reference's final weights
+    diagnosis: dict | None = None  # check_network's record of the first backend to disagree, where it did
 
     @property
     def hidden(self) -> str:
@@ -123,6 +128,7 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
     for backend in backends:
         backend.network.set_weights(weights)
     reference, others = backends[0], backends[1:]
+    _check_users_networks(config, backends, data, architecture.target_values)
     agreement = Agreement(tolerance(config.dtype), reference.key) if others else None
     probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
     result = RunResult(architecture, backends, agreement)
@@ -144,9 +150,13 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
                 raise Disagreement(agreement)
     except Disagreement:
         result.status = "disagreed"
-        result.message = "The backends disagree beyond the tolerance: " + "; ".join(
-            c.describe() for c in agreement.failures[:3]) if agreement.failures else \
-            "The backends answer differently on test images where no near-tie explains it."
+        first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
+        result.message = ("The backends disagree beyond the tolerance: " + "; ".join(c.describe() for c in first[:3])
+                          if first else "The backends answer differently on test images where no near-tie explains it.")
+        if first:
+            result.diagnosis = _diagnose(config, backends, probes, first[0])
+            if result.diagnosis["cause"]:
+                result.message += f". Likely cause: {result.diagnosis['cause']['sentence']}"
     except DivergenceError as error:
         result.status, result.message = "diverged", str(error)
     except KeyboardInterrupt:
@@ -165,7 +175,6 @@ def _train(config, data, backends, probes, agreement, bars, target_values) -> Se
     segment = check_steps(config) * batch
     step = 0  # steps done by every backend, counted from the start of the run
     shuffle = np.random.default_rng(config.seed)
-    plant = planted.from_environment()
     last = None
     for epoch in range(config.epochs):
         order = shuffle.permutation(n_train) if config.shuffle else None
@@ -178,12 +187,9 @@ def _train(config, data, backends, probes, agreement, bars, target_values) -> Se
                 apart = _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch], step, epoch)
                 if config.rule == "true":
                     _check_trajectory(config, agreement, backends, probes, last, step)
-            if agreement and config.rule == "true":  # as checked: a change planted below is not "drift before"
+            if agreement and config.rule == "true":
                 last = Segment(step, epoch, backends[0].network.get_weights(), inputs, targets, _drifts(backends),
                                {b.key: b.network.get_weights() for b in backends[1:]}, apart)
-            if plant and step >= plant.step:
-                plant.apply(next(b for b in backends if b.key == plant.backend), probes)
-                plant = None
             n_steps = math.ceil(len(inputs) / batch)
             for backend, bar in zip(backends, bars):
                 _timed_segment(backend, inputs, targets, batch, n_steps, step, epoch)
@@ -192,6 +198,40 @@ def _train(config, data, backends, probes, agreement, bars, target_values) -> Se
         for backend in backends:
             backend.epoch_seconds.append(backend.train_seconds - started[backend.key])
     return last
+
+
+def _first_failures(agreement: Agreement, layers: list[str]) -> list:
+    """The failed checks of the first step that had any, from the output layer down (the order in
+    which a mistake spreads through backpropagation), gradients before steps before weights."""
+    first = min(c.step for c in agreement.failures)
+    kinds = ("gradient", "book step", "step", "weights", "test outputs")
+    return sorted((c for c in agreement.failures if c.step == first),
+                  key=lambda c: (kinds.index(c.kind), -layers.index(c.layer) if c.layer in layers else 0))
+
+
+def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values) -> None:
+    """Conformance of each network of the user's own, before anything is trained: one sentence
+    (a ConformanceError) for a missing method, a wrong return, or an exception in its code.
+    ``train`` is tried on a twin, so that the racing network takes no step before the race."""
+    inputs = scale_inputs(data.train_images[:CONFORMANCE_SAMPLES], config.dtype)
+    targets = one_hot_targets(data.train_labels[:CONFORMANCE_SAMPLES], config.dtype, values=target_values)
+    for backend in backends:
+        if is_user_network(backend.package):
+            check_conformance(backend.network.network, inputs, targets)
+            twin = make_probe(backend, config.lr, config.dtype)
+            twin.set_weights(backend.network.get_weights())
+            check_loss(twin.train(inputs[0], targets[0]), f"{type(twin.network).__name__}.train")
+
+
+def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) -> dict:
+    """:func:`compare.check_network` on the backend that disagreed, at the reference's weights at
+    that moment, against the reference: where, layer by layer, and most likely why."""
+    reference = backends[0]
+    probe = probes[failure.backend]
+    network = probe.network if isinstance(probe, Guarded) else probe
+    network.set_weights(reference.network.get_weights())
+    report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key])
+    return {"backend": failure.backend, "step": failure.step, **report.to_json()}
 
 
 def _timed_segment(backend: Backend, inputs, targets, batch, n_steps, first_step, epoch) -> None:

@@ -60,10 +60,15 @@ class Sensitivity:
         return {**asdict(self), "explained": self.explained}
 
     def describe(self) -> str:
-        """``"a 1.1e-16 nudge grows to 0.0037 in 100 steps"``, for the worst-growing layer."""
-        worst = int(np.argmax(self.growth))
-        return (f"a {self.nudge[worst]:.2g} nudge grows to {self.growth[worst]:.2g} in {self.steps:,} steps "
-                f"({self.layers[worst]}, from step {self.start:,})")
+        return describe(self.to_json())
+
+
+def describe(record: dict) -> str:
+    """``"a 1.1e-16 nudge grows to 0.0037 in 100 steps"``, for the worst-growing layer of a
+    measurement's record (:meth:`Sensitivity.to_json`)."""
+    worst = int(np.argmax(record["growth"]))
+    return (f"a {record['nudge'][worst]:.2g} nudge grows to {record['growth'][worst]:.2g} in {record['steps']:,} "
+            f"steps ({record['layers'][worst]}, from step {record['start']:,})")
 
 
 def nudge(weights: list[np.ndarray], seed: int) -> list[np.ndarray]:

@@ -25,7 +25,6 @@ EMBEDDED = REPO / "common" / "embedded"
 PROG = "python -m compare"
 # A run of a few steps' worth of seconds that still checks the backends three times (steps 0, 100, 200).
 SMALL = ("--train-limit", "300", "--test-limit", "50", "--check-every", "100")
-PERTURB_ENV = "COMPARE_TEST_PERTURB"  # the test-only hook in compare/planted.py
 TIMEOUT_S = 120
 
 
@@ -80,8 +79,8 @@ def run_compare(*options: object, env: dict[str, str] | None = None, timeout: fl
 
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without the test hook, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k != PERTURB_ENV}
+    """This process's environment, plus ``extra``."""
+    env = dict(os.environ)
     env.update(extra or {})
     return env
 

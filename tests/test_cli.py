@@ -1,8 +1,8 @@
 """``python -m compare`` as a user runs it: a subprocess on the embedded data with small limits.
 
 Exit codes (0 agree, 1 disagree, 2 bad input, 3 diverged, 130 interrupted), the report, the
-JSON record, a disagreement and a divergence planted through the test-only hook
-``COMPARE_TEST_PERTURB``, bad inputs, a sweep, the book's rule, --save, --plot, the 2017
+JSON record, a disagreement and a divergence planted in networks raced through the plug-in path
+(tests/planted.py), bad inputs, a sweep, the book's rule, --save, --plot, the 2017
 preset, a failed download and Ctrl-C. Every run that trains costs about 5 s before its first
 step, so the tests share a few runs (module-scoped fixtures), each checked by several tests.
 """
@@ -21,7 +21,7 @@ import torch_impl
 from common.data import load_embedded, scale_inputs
 from common.tolerances import assert_close, tolerance
 from common.weights import load_weights
-from tests.cli_helpers import (EMBEDDED, PERTURB_ENV, PROG, SMALL, Terminal, exited, offline_environment,
+from tests.cli_helpers import (EMBEDDED, PROG, SMALL, Terminal, exited, offline_environment,
                                outcome, percent, read_json, run_compare, snapshot, start, table_rows)
 
 BACKENDS = ("from_scratch", "torch_impl")
@@ -37,15 +37,15 @@ def normal(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nudged(tmp_path_factory):
-    """torch_impl's W_ih scaled by 1.001 (one row) as step 200 begins."""
-    return outcome(tmp_path_factory.mktemp("nudged"), *SMALL, env={PERTURB_ENV: "torch_impl@200"})
+    """A network whose W_ih is scaled by 1.001 (one row) as step 200 begins, raced against torch_impl."""
+    return outcome(tmp_path_factory.mktemp("nudged"), *SMALL, "--backends", "torch_impl", "tests.planted:NudgedAt200")
 
 
 @pytest.fixture(scope="module")
 def diverged(tmp_path_factory):
-    """A nan planted in torch_impl's W_ih as step 200 begins; --quiet."""
-    return outcome(tmp_path_factory.mktemp("diverged"), *SMALL, "--quiet",
-                   env={PERTURB_ENV: "torch_impl@200:nan"})
+    """A network with a nan in its W_ih as step 200 begins, raced against torch_impl; --quiet."""
+    return outcome(tmp_path_factory.mktemp("diverged"), *SMALL, "--quiet", "--backends", "torch_impl",
+                   "tests.planted:NanAt200")
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_record_names_the_blas_kernel_and_threads(normal):
 
 
 def test_quiet_line_of_a_completed_run_gives_the_verdict_and_each_accuracy(normal):
-    from compare.session import summary_line  # what --quiet prints, from the record the run wrote
+    from compare.report import summary_line  # what --quiet prints, from the record the run wrote
 
     record = exited(normal, 0).record()
     line = summary_line(record)
@@ -177,7 +177,7 @@ def test_plot_writes_a_png(normal):
     assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 10_000
 
 
-# --- a disagreement and a divergence, planted by the test-only hook -----------------------------
+# --- a disagreement and a divergence, planted in networks raced through the plug-in path ------------
 
 def test_perturbed_backend_exits_1_with_a_table_of_where_and_by_how_much(nudged):
     report, agreement = exited(nudged, 1).run.stdout, nudged.record()["agreement"]
@@ -186,20 +186,20 @@ def test_perturbed_backend_exits_1_with_a_table_of_where_and_by_how_much(nudged)
     w_ih = next(f for f in agreement["failures"] if (f["kind"], f["layer"]) == ("weights", "W_ih"))
     assert w_ih["step"] == 300 and w_ih["relative"] > w_ih["tolerance"]
     assert all(c["passed"] for c in agreement["checks"] if c["step"] < 300)
-    (row,) = [r for r in table_rows(report, "weights") if r[1] == "W_ih"]  # kind layer step epoch relative
-    assert (row[2], float(row[4])) == ("300", pytest.approx(w_ih["relative"], rel=1e-2))
+    (row,) = [r for r in table_rows(report, "weights") if r[1] == "W_ih"]  # kind layer backend step epoch relative
+    assert (row[2], row[3], float(row[5])) == ("NudgedAt200", "300", pytest.approx(w_ih["relative"], rel=1e-2))
 
 
 def test_perturbed_backend_record_says_the_agreement_failed(nudged):
     run, record = exited(nudged, 1).run, nudged.record()
     assert record["status"] == "disagreed" and record["agreement"]["passed"] is False
     (line,) = run.stderr.splitlines()
-    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of torch_impl after 300 steps" in line
+    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of NudgedAt200 after 300 steps" in line
 
 
 def test_nan_in_one_backend_exits_3_naming_the_backend_and_step(diverged):
     run, record = exited(diverged, 3).run, diverged.record()
-    said = "Training diverged in torch_impl at step 201 (epoch 1)"  # the 201st step's loss is nan
+    said = "Training diverged in NanAt200 at step 201 (epoch 1)"  # the 201st step's loss is nan
     assert said in run.stdout
     assert record["status"] == "diverged" and said in record["message"]
     # steps whose loss is nan were still taken: the segment from 200 to 300 counts as done

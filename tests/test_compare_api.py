@@ -11,7 +11,8 @@ from common.errors import ParameterError
 from common.files import atomic_write
 from compare import Config, run_comparison
 from compare.config import usable_cores
-from compare.report import backend_table, comparable_to_2017
+from compare.record import comparable_to_2017, run_record
+from compare.report import backend_table
 
 
 @pytest.mark.parametrize("options, message", [
@@ -57,7 +58,7 @@ def test_backend_table_prints_the_2017_column_when_asked():
     from compare.runner import run
 
     (result,), _ = run(Config(train_limit=100, test_limit=20, epochs=2), load_embedded().limit(100, 20))
-    table = backend_table(result, column_2017=True)
+    table = backend_table(run_record(result), column_2017=True)
     header, numpy_row, torch_row = table.splitlines()[:3]
     assert header.endswith("2017 s") and numpy_row.endswith(" 440") and torch_row.endswith(" 841")
     assert "seconds per epoch" in table  # two epochs: each is listed, so uneven epochs show
@@ -83,7 +84,7 @@ def test_checks_spread_over_the_run_at_any_batch_size():
 
 
 def test_book_rule_quiet_line_says_what_was_measured_not_that_the_backends_agree():
-    from compare.session import summary_line
+    from compare.report import summary_line
 
     record = run_comparison(rule="book", train_limit=300, test_limit=50, check_every=100)
     line = summary_line(record)

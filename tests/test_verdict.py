@@ -14,7 +14,7 @@ import pytest
 
 from common.tolerances import ROUNDING_MARGIN, tolerance
 from compare import checks, saturation, sensitivity
-from tests.cli_helpers import PERTURB_ENV, SMALL, exited, outcome, table_rows
+from tests.cli_helpers import SMALL, exited, outcome, table_rows
 
 UNSTABLE = ("--hidden", 1000, "--lr", 0.15, "--train-limit", 700, "--test-limit", 100, "--check-every", 100)
 
@@ -28,14 +28,16 @@ def sensitive(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def wrong_step(tmp_path_factory):
-    """The unstable run with torch_impl stepping 1e-9 too far from step 400 on, after the runs parted."""
-    return outcome(tmp_path_factory.mktemp("wrong_step"), *UNSTABLE, env={PERTURB_ENV: "torch_impl@400:step"})
+    """The unstable run with a network stepping 1e-9 too far from step 400 on, after the runs parted."""
+    return outcome(tmp_path_factory.mktemp("wrong_step"), *UNSTABLE, "--backends", "torch_impl",
+                   "tests.planted:StepTooFarFrom400")
 
 
 @pytest.fixture(scope="module")
 def parted(tmp_path_factory):
-    """The unstable run with one row of torch_impl's W_ih scaled by 1.001 as step 400 begins."""
-    return outcome(tmp_path_factory.mktemp("parted"), *UNSTABLE, env={PERTURB_ENV: "torch_impl@400"})
+    """The unstable run with one row of a network's W_ih scaled by 1.001 as step 400 begins."""
+    return outcome(tmp_path_factory.mktemp("parted"), *UNSTABLE, "--backends", "torch_impl",
+                   "tests.planted:NudgedAt400")
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +131,9 @@ def test_a_wrong_step_of_1e_9_is_caught_at_the_first_check_after_it_begins(wrong
     assert first["relative"] > 100 * first["tolerance"]  # 1e-9 of the step, far beyond rounding
     assert all(c["passed"] for c in agreement["checks"] if c["step"] < 500)
     assert agreement["sensitivity"][0]["explained"]  # the runs had already parted, as rounding explains
-    assert "step W_ih of torch_impl after 500 steps" in run.stdout
-    (row,) = [r for r in table_rows(run.stdout, "step") if r[1] == "W_ih"]
-    assert row[2] == "500"
+    assert "step W_ih of StepTooFarFrom400 after 500 steps" in run.stdout
+    (row,) = [r for r in table_rows(run.stdout, "step") if r[1] == "W_ih"]  # kind layer backend step
+    assert row[2:4] == ["StepTooFarFrom400", "500"]
 
 
 def test_a_drift_faster_than_rounding_explains_is_a_disagreement(parted):
@@ -155,7 +157,7 @@ def test_a_saturated_network_is_said_to_be_one_beside_the_verdict(overflowing):
 
 
 def test_the_quiet_line_of_a_saturated_run_says_so(overflowing):
-    from compare.session import summary_line
+    from compare.report import summary_line
 
     line = summary_line(exited(overflowing, 0).record())
     assert "the network saturated (try a smaller --lr)" in line
