@@ -119,6 +119,29 @@ def loss_difference(mine: float, theirs: float, output_nodes: int, loss: str = "
     return difference / scale
 
 
+def output_error_condition(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """How much the output error ``o − t`` magnifies rounding: ``max(|o|, |t|) / max|o − t|``, at least 1.
+
+    Every gradient is linear in the output error: dL/dz_o is ``(o − t) o (1 − o)`` for half
+    squared error and ``(p − t) / n`` for softmax cross-entropy. Outputs (at most 1) that agree
+    to a relative δ give output errors that agree only to an absolute δ, so where the network
+    answers the batch almost exactly right, ``|o − t|`` is small and the gradients it feeds agree
+    only to ``δ · max(|o|, |t|) / max|o − t|`` relative to their largest entry. A gradient check
+    multiplies its ``single`` tolerance by this factor. Measured on full MNIST (float64, one
+    epoch of softmax regression at lr 0.01): a confidently right sample had max|p − t| = 4e-6
+    and gradients that differed by 4e-16 absolute, 1.1e-10 relative: 120 times ``single``, and
+    within ``single`` times this factor (2.5e5). Where ``o == t`` exactly there is no gradient to
+    compare and the factor is infinite; the step check, at the weights' scale, still holds.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    error = float(np.max(np.abs(outputs - targets))) if outputs.size else 0.0
+    size = max(float(np.max(np.abs(outputs))), float(np.max(np.abs(targets)))) if outputs.size else 0.0
+    if error == 0.0:
+        return math.inf if size else 1.0
+    return max(1.0, size / error)
+
+
 def assert_close(mine: np.ndarray, theirs: np.ndarray, rtol: float, what: str = "") -> None:
     """Raise AssertionError, printing Mine beside Theirs, unless the arrays agree to ``rtol``.
 

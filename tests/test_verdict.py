@@ -228,3 +228,20 @@ def test_rounding_bound_is_each_steps_rounding_grown_as_the_nudge_grew_plus_the_
     # a nudge grown 1000-fold over 3 steps: each step's rounding grown as much, at most
     assert bound(delta, 1000 * delta, 3, 0.0, 0.0) == pytest.approx(ROUNDING_MARGIN * 3000 * delta)
     assert bound(delta, 1000 * delta, 3, 0.0, 1e-9) == pytest.approx(ROUNDING_MARGIN * (3000 * delta + 1e-9))
+
+
+def test_report_says_which_gradient_checks_passed_only_through_the_output_errors_cancellation():
+    from common.tolerances import tolerance
+    from compare.checks import Agreement
+    from compare.report import agreement_text
+
+    tol = tolerance("float64")
+    agreement = Agreement(tol, "from_scratch")
+    theirs = np.full(4, 1e-6)
+    agreement.compare("gradient", "W1", "torch_impl", 0, 0, theirs, theirs, tol.single)  # exact: no note
+    text = agreement_text({"agreement": agreement.to_json(), "status": "completed"}, "true")
+    assert "went past" not in text
+    agreement.compare("gradient", "W1", "torch_impl", 1000, 0, theirs * (1 + 1e-10), theirs, tol.single * 1e4)
+    text = agreement_text({"agreement": agreement.to_json(), "status": "completed"}, "true")
+    assert "1 gradient checks went past 9.1e-13 (at worst 1e-10, W1 after 1,000 steps)" in text
+    assert "tolerance grows with it (to 9.1e-09" in text and "PASSED" in text
