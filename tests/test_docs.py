@@ -28,6 +28,7 @@ LANGUAGES = ("python", "console")
 MIN_EXAMPLES = {"tutorial.md": 300}
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 FENCE = re.compile(r"^```\s*(\S*)\s*$")
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 
 
 @dataclass
@@ -139,13 +140,69 @@ def test_console_commands_parse(path):
             config_from_args(args, stderr_is_terminal=False)
 
 
-def test_make_figures_draws_both_pictures(tmp_path):
-    """docs/make_figures.py, which draws the tutorial's pictures, still runs (needs matplotlib)."""
+def test_make_figures_draws_every_picture_the_docs_show(tmp_path):
+    """docs/make_figures.py, which draws the tutorial's pictures, runs and draws each one linked."""
     pytest.importorskip("matplotlib")
     import runpy
 
     namespace = runpy.run_path(str(DOCS / "make_figures.py"))
     written = namespace["main"](["--out", str(tmp_path)])
-    assert sorted(p.name for p in written) == ["digit.png", "outputs.png"]
+    linked = {name for path in MARKDOWN for name in IMAGE.findall(path.read_text(encoding="utf-8"))}
+    assert linked <= {f"figures/{p.name}" for p in written}, "a picture in docs/ that make_figures.py does not draw"
     for path in written:
         assert path.read_bytes().startswith(b"\x89PNG"), path
+        assert (DOCS / "figures" / path.name).is_file(), f"docs/figures/{path.name} is not committed"
+
+
+# -- prose that names code: checked against the code --------------------------------------------
+
+GRAPH_NODE = re.compile(r"^(?:[A-Z]\w*Backward\d+|AccumulateGrad)$")
+TABLE_SOURCES = ("from_scratch", "torch_impl")
+
+
+def line_by_line_table() -> list[str]:
+    """The rows of the tutorial's table that sets from_scratch's lines beside torch's."""
+    text = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    section = text[text.index("### Line by line"):]
+    section = section[:section.index("\n### ", 1)]
+    return [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+def test_line_by_line_table_quotes_the_code_and_names_the_real_graph():
+    """Every `code` in the table is in the library's source; every backward node is in torch's graph.
+
+    Catches a table left behind by a change to either network (a renamed call, a new node).
+    """
+    runpy_namespace = __import__("runpy").run_path(str(DOCS / "make_figures.py"))
+    from common.data import load_embedded
+
+    nodes, _ = runpy_namespace["backward_graph"](runpy_namespace["one_step_loss"](load_embedded()))
+    graph = {label.split("\n")[0] for _, label in nodes}
+    source = " ".join(" ".join(path.read_text(encoding="utf-8").split())
+                      for package in TABLE_SOURCES for path in (REPO / package).glob("*.py"))
+    rows = line_by_line_table()
+    assert len(rows) >= 8, "the line-by-line table is gone"
+    quoted = [snippet for row in rows for snippet in re.findall(r"`([^`]+)`", row)]
+    named_nodes = {snippet for snippet in quoted if GRAPH_NODE.match(snippet)}
+    assert named_nodes, "the table names no autograd node"
+    assert named_nodes <= graph, f"nodes not in torch's graph of one step: {sorted(named_nodes - graph)}"
+    missing = [s for s in quoted if not GRAPH_NODE.match(s) and " ".join(s.split()) not in source]
+    assert not missing, f"code the table quotes that is not in {TABLE_SOURCES}: {missing}"
+
+
+def readme_speed_table() -> dict[str, float]:
+    """The README's table of µs per sample: loop -> µs."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (.+?) \| (\d+) \| [\d.]+ \|$", text, flags=re.MULTILINE)
+    return {loop: float(us) for loop, us in rows}
+
+
+def test_readme_speed_prose_states_what_its_table_shows():
+    """The sentence comparing torch_impl with the 2017 port quotes the table and computes from it."""
+    table = readme_speed_table()
+    ours, port = table["`torch_impl.Network.train`"], table["the 2017 port's loop"]
+    text = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    claim = re.search(r"(\d+) µs against the 2017 port's (\d+) µs, (\d+)% less", text)
+    assert claim, "the README no longer compares torch_impl with the 2017 port in figures"
+    assert (float(claim[1]), float(claim[2])) == (ours, port), "the prose quotes other figures than the table"
+    assert int(claim[3]) == round(100 * (1 - ours / port)), "the percentage is not the table's"
