@@ -117,7 +117,7 @@ def _target(text: str, value: float, unit: str, met: bool) -> str:
 
 
 def hidden_table(args) -> list[str]:
-    """The seed's hidden sizes: µs per sample, one sample a step, per backend and dtype.
+    """The 2017 tutorial's hidden sizes: µs per sample, one sample a step, per backend and dtype.
 
     The work of a step grows linearly with the hidden size, but its cost need not: above a
     few hundred hidden nodes the weights no longer fit in the core's cache and every step
