@@ -34,6 +34,7 @@ NOTEBOOKS = DOCS / "notebooks"
 FENCE = re.compile(r"^```\s*(\S*)\s*$")
 SECTION = re.compile(r"^## (\d+)\. (.+)$")
 IMAGE_LINK = re.compile(r"\]\((figures/[^)]+)\)")
+SOLUTION = "**Solution.**"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
@@ -56,11 +57,12 @@ class Section:
     number: int
     title: str
     cells: list[Cell] = field(default_factory=list)
+    suffix: str = ""  # "-without-solutions" for an exercise sheet
 
     @property
     def filename(self) -> str:
         slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"`", "", self.title.lower())).strip("-")
-        return f"{self.number:02d}-{slug}.ipynb"
+        return f"{self.number:02d}-{slug}{self.suffix}.ipynb"
 
 
 def _is_expression(source: str) -> bool:
@@ -117,6 +119,10 @@ def sections(text: str) -> list[Section]:
         if fence and fence.group(1) == "python" and found:
             flush_prose()
             block, block_line = [], number + 1
+        elif line.startswith("### ") and found:  # a subsection starts a cell of its own
+            flush_prose()
+            prose_line = number
+            prose.append(line)
         elif heading:
             flush_prose()
             found.append(Section(int(heading.group(1)), heading.group(2)))
@@ -149,16 +155,44 @@ def notebook(section: Section):
         cells.append(v4.new_code_cell(cell.source, outputs=outputs))
     book = v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
     for index, cell in enumerate(book.cells):  # stable ids, so regenerating changes nothing
-        cell.id = f"{section.number:02d}-{index:03d}"
+        cell.id = f"{section.number:02d}{section.suffix[:2]}-{index:03d}"
     return book
 
 
+def without_solutions(section: Section) -> Section | None:
+    """The section with each worked solution left out, for a class to work on; None if it has none.
+
+    A solution starts at ``**Solution.**`` in the prose and runs to the next ``###`` heading;
+    its code cells become one empty cell, and its prose is left out.
+    """
+    cells: list[Cell] = []
+    in_solution = False
+    for cell in section.cells:
+        if cell.kind == "markdown" and cell.source.startswith("### "):
+            in_solution = False
+        if not in_solution and cell.kind == "markdown" and SOLUTION in cell.source:
+            before = cell.source.split(SOLUTION)[0].rstrip()
+            cells += [Cell("markdown", before, cell.line)] if before else []
+            cells.append(Cell("markdown", f"*Your solution here. The worked one is in `{section.filename}`.*", cell.line))
+            cells.append(Cell("code", "", cell.line))
+            in_solution = True
+        elif not in_solution:
+            cells.append(cell)
+    if not any(SOLUTION in cell.source for cell in section.cells):
+        return None
+    return Section(section.number, section.title, cells, suffix="-without-solutions")
+
+
 def generate(markdown: Path = TUTORIAL) -> dict[str, str]:
-    """File name -> notebook JSON text, for every section of ``markdown``."""
+    """File name -> notebook JSON text: every section of ``markdown``, and exercises without solutions."""
     import nbformat
 
-    return {section.filename: nbformat.writes(notebook(section)) + "\n"
-            for section in sections(markdown.read_text(encoding="utf-8"))}
+    books = {}
+    for section in sections(markdown.read_text(encoding="utf-8")):
+        for variant in (section, without_solutions(section)):
+            if variant is not None:
+                books[variant.filename] = nbformat.writes(notebook(variant)) + "\n"
+    return books
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ pytest.importorskip("ipykernel")
 REPO = Path(__file__).resolve().parents[1]
 MAKE_NOTEBOOKS = runpy.run_path(str(REPO / "docs" / "make_notebooks.py"))
 SECTIONS = MAKE_NOTEBOOKS["sections"](MAKE_NOTEBOOKS["TUTORIAL"].read_text(encoding="utf-8"))
+SHEETS = [sheet for sheet in map(MAKE_NOTEBOOKS["without_solutions"], SECTIONS) if sheet is not None]
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 CELL_TIMEOUT_S = 300
 
@@ -54,6 +55,22 @@ def test_every_doctest_example_of_the_tutorial_is_in_a_lesson():
     test, _ = parse(MAKE_NOTEBOOKS["TUTORIAL"])
     in_lessons = sum(cell.examples for section in SECTIONS for cell in section.cells)
     assert in_lessons == len(test.examples) > 0
+
+
+def test_exercise_sheets_leave_out_every_solution_and_nothing_else():
+    """The sheets (``*-without-solutions.ipynb``) keep each exercise's own code, no solution code."""
+    assert SHEETS, "the tutorial has no exercises with solutions"
+    solution_code, in_solution = [], False
+    for line in MAKE_NOTEBOOKS["TUTORIAL"].read_text(encoding="utf-8").splitlines():
+        in_solution = (in_solution or line.startswith(MAKE_NOTEBOOKS["SOLUTION"])) and not line.startswith("#")
+        if in_solution and line.startswith(">>> "):
+            solution_code.append(line[4:])
+    for sheet in SHEETS:
+        full = next(section for section in SECTIONS if section.number == sheet.number)
+        sheet_code = "\n".join(cell.source for cell in sheet.cells if cell.kind == "code")
+        assert not [line for line in solution_code if line in sheet_code.splitlines()], sheet.filename
+        kept = [cell.source for cell in sheet.cells if cell.kind == "code" and cell.source]
+        assert kept and all(any(source == cell.source for cell in full.cells) for source in kept)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +102,7 @@ def first_error(cell) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("section", SECTIONS, ids=lambda s: s.filename.removesuffix(".ipynb"))
+@pytest.mark.parametrize("section", SECTIONS + SHEETS, ids=lambda s: s.filename.removesuffix(".ipynb"))
 def test_lesson_runs_on_its_own_and_shows_what_the_markdown_shows(section, kernel):
     book = MAKE_NOTEBOOKS["notebook"](section)
     expected = [copy.deepcopy(cell) for cell in book.cells]
