@@ -24,7 +24,10 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 from common.errors import ParameterError
+from common.validation import check_dtype, check_learning_rate, check_positive_int
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 LOSSES = ("half_sse", "cross_entropy")
@@ -33,20 +36,14 @@ LOSSES = ("half_sse", "cross_entropy")
 TARGET_VALUES = {"half_sse": (0.01, 0.99), "cross_entropy": (0.0, 1.0)}
 
 
-def _size(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ParameterError(f"The '{name}' parameter must be an int >= 1. Got {value!r} instead.")
-    return int(value)
-
-
 def _hidden_sizes(value: object) -> tuple[int, ...]:
     """An int (one hidden layer) or a sequence of ints (zero or more), as a tuple."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (_size("hidden_nodes", value),)
+        return (check_positive_int("hidden_nodes", value),)
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ParameterError(
             f"The 'hidden_nodes' parameter must be an int or a sequence of ints >= 1. Got {value!r} instead.")
-    return tuple(_size("hidden_nodes", v) for v in value)
+    return tuple(check_positive_int("hidden_nodes", v) for v in value)
 
 
 @dataclass(frozen=True)
@@ -80,9 +77,9 @@ class Architecture:
     bias: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "input_nodes", _size("input_nodes", self.input_nodes))
+        object.__setattr__(self, "input_nodes", check_positive_int("input_nodes", self.input_nodes))
         object.__setattr__(self, "hidden_nodes", _hidden_sizes(self.hidden_nodes))
-        object.__setattr__(self, "output_nodes", _size("output_nodes", self.output_nodes))
+        object.__setattr__(self, "output_nodes", check_positive_int("output_nodes", self.output_nodes))
         for name, value, allowed in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES)):
             if value not in allowed:
                 raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
@@ -136,10 +133,14 @@ class Architecture:
     # -- words and records ------------------------------------------------------------------------
 
     def describe(self) -> str:
-        """``"784-200-10, sigmoid, half squared error, no bias"``: for headers and messages."""
+        """``"784-200-10, sigmoid, half squared error, no bias"``: for headers and messages.
+
+        Without hidden layers the activation, which then applies nowhere, is left out.
+        """
         loss = "half squared error" if self.loss == "half_sse" else "softmax cross-entropy"
         sizes = "-".join(str(n) for n in self.layer_sizes)
-        return f"{sizes}, {self.activation}, {loss}, {'bias' if self.bias else 'no bias'}"
+        activation = f"{self.activation}, " if self.hidden_nodes else ""  # no hidden layer, no activation
+        return f"{sizes}, {activation}{loss}, {'bias' if self.bias else 'no bias'}"
 
     def to_json(self) -> dict[str, Any]:
         return {"input_nodes": self.input_nodes, "hidden_nodes": list(self.hidden_nodes),
@@ -186,6 +187,39 @@ class Architecture:
                 said.append(f"{name} {mine} here, {theirs} there")
         return said
 
+    def changed_keywords(self) -> dict[str, Any]:
+        """The keywords ``activation``, ``loss`` and ``bias`` whose values are not the book's."""
+        return {name: getattr(self, name) for name, book in (("activation", "sigmoid"), ("loss", "half_sse"),
+                                                              ("bias", False)) if getattr(self, name) != book}
+
     def __repr__(self) -> str:
         return (f"Architecture({self.input_nodes}, {self.hidden_nodes}, {self.output_nodes}, "
                 f"activation={self.activation!r}, loss={self.loss!r}, bias={self.bias})")
+
+
+def set_network_attributes(
+    network: Any, input_nodes: object, hidden_nodes: object, output_nodes: object, learning_rate: object,
+    activation: object, loss: object, bias: object, dtype: object,
+) -> None:
+    """Check the constructor arguments every backend takes and set the protocol's attributes.
+
+    Sets ``architecture`` (an :class:`Architecture`), ``input_nodes``, ``hidden_nodes`` (as
+    given: an int stays an int, a sequence becomes a list), ``output_nodes``, ``activation``,
+    ``loss``, ``bias``, ``lr`` and ``dtype`` (a NumPy dtype). Raises ParameterError, in one
+    sentence, before setting anything.
+    """
+    architecture = Architecture(input_nodes, hidden_nodes, output_nodes, activation, loss, bias)
+    network.lr, network.dtype = check_learning_rate(learning_rate), check_dtype(dtype)
+    network.architecture = architecture
+    network.input_nodes, network.output_nodes = architecture.input_nodes, architecture.output_nodes
+    network.hidden_nodes = (int(hidden_nodes) if isinstance(hidden_nodes, numbers.Integral)
+                            else list(architecture.hidden_nodes))
+    network.activation, network.loss, network.bias = architecture.activation, architecture.loss, architecture.bias
+
+
+def network_repr(network: Any) -> str:
+    """``Network(784, [200, 100], 10, 0.05, activation='tanh', dtype='float64')``: the
+    architecture's keywords only where they differ from the book's."""
+    changed = "".join(f", {k}={v!r}" for k, v in network.architecture.changed_keywords().items())
+    return (f"{type(network).__name__}({network.input_nodes}, {network.hidden_nodes!r}, {network.output_nodes}, "
+            f"{network.lr}{changed}, dtype={network.dtype.name!r}")

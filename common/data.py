@@ -66,8 +66,9 @@ def scale_inputs(images: np.ndarray, dtype: str | np.dtype = "float64") -> np.nd
     return table[images]
 
 
-def one_hot_targets(labels: np.ndarray, dtype: str | np.dtype = "float64", n_classes: int = 10) -> np.ndarray:
-    """Target vectors: 0.01 everywhere, 0.99 at the label.
+def one_hot_targets(labels: np.ndarray, dtype: str | np.dtype = "float64", n_classes: int = 10,
+                    values: tuple[float, float] = (TARGET_OFF, TARGET_ON)) -> np.ndarray:
+    """Target vectors: 0.01 everywhere, 0.99 at the label (the book's), or other ``values``.
 
     Parameters
     ----------
@@ -75,6 +76,10 @@ def one_hot_targets(labels: np.ndarray, dtype: str | np.dtype = "float64", n_cla
         Class indices in ``0 .. n_classes - 1``.
     dtype : {"float64", "float32"}, default "float64"
     n_classes : int, default 10
+    values : (float, float), default (0.01, 0.99)
+        ``(off, on)``: the target away from the label and at it. An architecture's
+        ``target_values`` gives the ones its loss trains towards, e.g. ``(0.0, 1.0)`` for
+        softmax cross-entropy: ``one_hot_targets(labels, values=architecture.target_values)``.
 
     Returns
     -------
@@ -90,8 +95,9 @@ def one_hot_targets(labels: np.ndarray, dtype: str | np.dtype = "float64", n_cla
     if outside.any():
         raise ParameterError(f"The 'labels' parameter must hold values in 0..{n_classes - 1}. "
                              f"Got {labels[outside].flat[0]} instead.")
-    targets = np.full(labels.shape + (n_classes,), TARGET_OFF, dtype=dtype)
-    np.put_along_axis(targets, labels[..., None].astype(np.intp), TARGET_ON, axis=-1)
+    off, on = values
+    targets = np.full(labels.shape + (n_classes,), off, dtype=dtype)
+    np.put_along_axis(targets, labels[..., None].astype(np.intp), on, axis=-1)
     return targets
 
 

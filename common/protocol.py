@@ -1,6 +1,7 @@
 """The Network protocol that ``from_scratch`` and ``torch_impl`` both implement.
 
-Notation (the README's glossary has the full table):
+Notation for the book's network (the README's glossary has the full table; deeper networks
+number their layers W1, W2, ... as ``common.architecture`` says):
 
 =================  ==========  ===========================================================
 code               symbol      meaning
@@ -8,9 +9,11 @@ code               symbol      meaning
 ``wih``            W_ih        input -> hidden weights, shape ``(hidden_nodes, input_nodes)``
 ``who``            W_ho        hidden -> output weights, shape ``(output_nodes, hidden_nodes)``
 ``final_outputs``  o           the network's outputs, sigmoid(W_ho sigmoid(W_ih x))
+``b_h``, ``b_o``   b           biases, when ``bias=True``
 ``targets``        t           0.99 at the label, 0.01 elsewhere
 ``lr``             lr          the learning rate of plain SGD
-``loss``           L           ½ Σ_k (t_k − o_k)², averaged over the samples of a batch
+``loss``           L           ½ Σ_k (t_k − o_k)² (or −Σ_k t_k log o_k with softmax outputs),
+                               averaged over the samples of a batch
 =================  ==========  ===========================================================
 
 Why the ½: with it, dL/do = -(t - o), so the book's output-layer update,
@@ -27,35 +30,65 @@ import numpy as np
 
 @runtime_checkable
 class Network(Protocol):
-    """A 3-layer sigmoid network without biases, trained by SGD on L = ½ Σ (t − o)².
+    """A fully connected network trained by SGD; by default the book's 784-200-10 sigmoid network.
 
     Attributes
     ----------
-    input_nodes, hidden_nodes, output_nodes : int
-        Layer sizes (784, 200, 10 for MNIST as the book sets it up).
+    input_nodes, output_nodes : int
+        Layer sizes (784 and 10 for MNIST as the book sets it up).
+    hidden_nodes : int or sequence of int
+        One hidden layer's size (the book's 200), or each hidden layer's size in order, input
+        side first (may be empty).
     lr : float
         Learning rate.
     dtype : numpy.dtype
         float32 or float64; weights, outputs and gradients come back in it.
+    activation, loss : str, optional
+        ``"sigmoid"``, ``"tanh"`` or ``"relu"``; ``"half_sse"`` or ``"cross_entropy"``. A network
+        without them is taken to be the book's (``common.architecture.Architecture.of``).
+    bias : bool, optional
+        Whether each layer has a bias; False (the book) when absent.
+
+    Parameters, everywhere (``set_weights``, ``get_weights``, ``gradients``): a list in the order
+    of the torch twin's ``model.parameters()``, which is ``architecture.parameter_names()``:
+    each layer's weight ``(n_out, n_in)``, then its bias ``(n_out,)`` when there is one. For
+    the book's network ``[W_ih, W_ho]``.
     """
 
     input_nodes: int
-    hidden_nodes: int
+    hidden_nodes: int | Sequence[int]
     output_nodes: int
     lr: float
     dtype: np.dtype
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Load ``[W_ih, W_ho]``, shapes ``(hidden, input)`` and ``(output, hidden)``."""
+        """Load every parameter, in ``architecture.parameter_names()`` order."""
 
     def get_weights(self) -> list[np.ndarray]:
-        """Return copies of ``[W_ih, W_ho]`` as NumPy arrays in the network's dtype."""
+        """Return copies of every parameter as NumPy arrays in the network's dtype, in that order."""
 
     def query(self, inputs: np.ndarray) -> np.ndarray:
-        """Outputs o for inputs of shape ``(n, input)`` or ``(input,)``: ``(n, output)`` or ``(output,)``."""
+        """Outputs o for inputs of shape ``(n, input)`` or ``(input,)``: ``(n, output)`` or ``(output,)``.
+
+        Sigmoid outputs for half squared error, softmax probabilities for cross-entropy.
+        """
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
-        """``[dL/dW_ih, dL/dW_ho]`` at the current weights, averaged over the batch; no update."""
+        """dL/d(every parameter) at the current weights, averaged over the batch; no update."""
 
     def train(self, inputs: np.ndarray, targets: np.ndarray) -> float:
         """One SGD step on the batch, ``W -= lr * dL/dW``; return L before the step."""
+
+
+class HasIntermediateGradients(Protocol):
+    """Optional: both backends' networks have it; ``compare`` and the lessons may use it."""
+
+    def intermediate_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, list[np.ndarray]]:
+        """The backward pass's intermediate derivatives of L (the batch mean), no update.
+
+        Returns ``{"dLdz": [...], "dLdh": [...]}``: dL/dz for each layer's pre-activation
+        z = W a + b, input side first and the output logits last, and dL/dh for each hidden
+        layer's output h; each of shape ``(n, nodes)``, or ``(nodes,)`` for one sample. From
+        the backward pass in ``from_scratch`` (for ``BookNetwork``, the quantities its rule
+        uses in their place), from ``torch.autograd.grad`` in ``torch_impl``.
+        """

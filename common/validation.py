@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from common.errors import ParameterError
+
+if TYPE_CHECKING:  # common.architecture imports this module
+    from common.architecture import Architecture
 
 DTYPES = ("float32", "float64")
 
@@ -42,50 +45,30 @@ def check_dtype(value: object) -> np.dtype:
     return dtype
 
 
-def check_network_parameters(
-    input_nodes: object, hidden_nodes: object, output_nodes: object, learning_rate: object, dtype: object
-) -> tuple[int, int, int, float, np.dtype]:
-    """The constructor arguments every backend takes, checked: the sizes, ``lr`` and the dtype."""
-    return (
-        check_positive_int("input_nodes", input_nodes),
-        check_positive_int("hidden_nodes", hidden_nodes),
-        check_positive_int("output_nodes", output_nodes),
-        check_learning_rate(learning_rate),
-        check_dtype(dtype),
-    )
-
-
-def weight_shapes(input_nodes: int, hidden_nodes: int, output_nodes: int) -> list[tuple[int, int]]:
-    """``[W_ih.shape, W_ho.shape]`` in the ``(n_out, n_in)`` layout: ``[(hidden, input), (output, hidden)]``."""
-    return [(hidden_nodes, input_nodes), (output_nodes, hidden_nodes)]
-
-
-def check_weights(
-    weights: Sequence[np.ndarray], shapes: Sequence[tuple[int, int]], dtype: np.dtype
-) -> list[np.ndarray]:
-    """Return the weight matrices as C-contiguous copies in ``dtype``, checked against ``shapes``.
+def check_weights(weights: Sequence[np.ndarray], architecture: "Architecture", dtype: np.dtype) -> list[np.ndarray]:
+    """Return the parameters as C-contiguous copies in ``dtype``, checked against ``architecture``.
 
     Parameters
     ----------
     weights : sequence of array_like
-        ``[W_ih, W_ho]``, laid out ``(n_out, n_in)`` like ``torch.nn.Linear.weight``.
-    shapes : sequence of tuple
-        The expected shapes, ``[(hidden, input), (output, hidden)]``.
+        Every parameter in ``architecture.parameter_names()`` order (the torch twin's
+        ``model.parameters()`` order): each weight ``(n_out, n_in)``, like
+        ``torch.nn.Linear.weight``, then its bias ``(n_out,)`` when the architecture has biases.
+        The book's network: ``[W_ih, W_ho]``.
+    architecture : common.architecture.Architecture
     dtype : numpy.dtype
         The network's dtype.
     """
-    names = ("W_ih", "W_ho")
-    if len(weights) != len(shapes):
-        raise ParameterError(
-            f"Expected {len(shapes)} weight matrices [W_ih, W_ho]. Got {len(weights)} instead."
-        )
+    names, shapes = architecture.parameter_names(), architecture.parameter_shapes()
+    if isinstance(weights, np.ndarray) or len(weights) != len(shapes):
+        got = "an array" if isinstance(weights, np.ndarray) else len(weights)
+        raise ParameterError(f"Expected {len(shapes)} parameters [{', '.join(names)}]. Got {got} instead.")
     checked = []
     for name, matrix, shape in zip(names, weights, shapes):
         matrix = np.asarray(matrix)
-        if matrix.shape != tuple(shape):
-            raise ParameterError(
-                f"{name} must have shape {tuple(shape)} (n_out, n_in). Got {matrix.shape} instead."
-            )
+        if matrix.shape != shape:
+            layout = "(n_out, n_in)" if len(shape) == 2 else "(n_out,)"
+            raise ParameterError(f"{name} must have shape {shape} {layout}. Got {matrix.shape} instead.")
         if not np.all(np.isfinite(matrix)):
             raise ParameterError(f"{name} holds non-finite values (nan or inf).")
         checked.append(np.array(matrix, dtype=dtype, order="C", copy=True))

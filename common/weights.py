@@ -1,63 +1,120 @@
 """The initial weights, drawn once here and loaded into both backends; saving and loading them."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from common.errors import DataError
+from common.architecture import Architecture
+from common.errors import DataError, ParameterError
 from common.files import atomic_write
-from common.validation import check_dtype, check_positive_int
+from common.validation import check_dtype
+
+ARCHITECTURE_KEY = "architecture"  # the .npz entry holding the architecture as JSON text
 
 
 def initial_weights(
-    input_nodes: int,
-    hidden_nodes: int,
-    output_nodes: int,
+    architecture: Architecture | int,
+    hidden_nodes: int | list[int] | None = None,
+    output_nodes: int | None = None,
     seed: int | None = None,
     dtype: str | np.dtype = "float64",
 ) -> list[np.ndarray]:
-    """Draw ``[W_ih, W_ho]`` as the book does: normal with mean 0 and std ``n_in ** -0.5``.
+    """Draw every parameter as the book does: weights normal(0, ``n_in ** -0.5``), biases 0.
 
-    The draw is made in float64 from ``numpy.random.default_rng(seed)`` and then cast, so a
-    float32 and a float64 network built with one seed start from the same numbers, rounded.
+    Two forms: ``initial_weights(architecture, seed=0)`` or, for the sizes alone (sigmoid,
+    no bias), ``initial_weights(784, 200, 10, seed=0)``. The matrices are drawn one after
+    the other, from the input side, from one ``numpy.random.default_rng(seed)``, in float64,
+    and then cast: a float32 and a float64 network built with one seed start from the same
+    numbers, rounded, and the book's 784-200-10 draw is the same at every version.
 
     Returns
     -------
     list of ndarray
-        ``W_ih`` of shape ``(hidden_nodes, input_nodes)`` and ``W_ho`` of shape
-        ``(output_nodes, hidden_nodes)``: the ``(n_out, n_in)`` layout of ``nn.Linear.weight``.
+        In ``architecture.parameter_names()`` order: each weight of shape ``(n_out, n_in)``
+        (the layout of ``nn.Linear.weight``), then its bias ``(n_out,)`` if the architecture
+        has biases. The book's network: ``[W_ih, W_ho]``.
     """
-    input_nodes = check_positive_int("input_nodes", input_nodes)
-    hidden_nodes = check_positive_int("hidden_nodes", hidden_nodes)
-    output_nodes = check_positive_int("output_nodes", output_nodes)
+    if isinstance(architecture, Architecture):
+        if hidden_nodes is not None or output_nodes is not None:
+            raise ParameterError("Give initial_weights an Architecture or the three layer sizes, not both; "
+                                 "pass seed and dtype by keyword.")
+    else:
+        architecture = Architecture(architecture, hidden_nodes, output_nodes)
     dtype = check_dtype(dtype)
     rng = np.random.default_rng(seed)
-    wih = rng.normal(0.0, input_nodes**-0.5, size=(hidden_nodes, input_nodes))
-    who = rng.normal(0.0, hidden_nodes**-0.5, size=(output_nodes, hidden_nodes))
-    return [wih.astype(dtype), who.astype(dtype)]
+    parameters = []
+    for shape in architecture.parameter_shapes():
+        if len(shape) == 2:  # a weight (n_out, n_in)
+            parameters.append(rng.normal(0.0, shape[1] ** -0.5, size=shape).astype(dtype))
+        else:  # a bias
+            parameters.append(np.zeros(shape, dtype=dtype))
+    return parameters
 
 
-def save_weights(path: str | os.PathLike, weights: list[np.ndarray]) -> Path:
-    """Write ``[W_ih, W_ho]`` to a NumPy ``.npz`` file, atomically.
+def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architecture: Architecture | None = None) -> Path:
+    """Write the parameters (and their architecture) to a NumPy ``.npz`` file, atomically.
+
+    Each array is stored under its name in ``architecture.parameter_names()``, and the
+    architecture itself as JSON text, so :func:`load_weights` can refuse the file for a
+    network of another shape. Without ``architecture`` only the book's ``[W_ih, W_ho]``
+    can be saved (the format of earlier versions, without the record).
 
     The file is written under a temporary name in the same folder and renamed into place
     only once complete, so an interrupted save never leaves a half-written file behind.
     """
     path = Path(path)
+    if architecture is None:
+        if len(weights) != 2 or any(np.ndim(w) != 2 for w in weights):
+            raise ParameterError(f"Saving {len(weights)} parameters needs their architecture: "
+                                 "save_weights(path, network.get_weights(), network.architecture).")
+        arrays = {"W_ih": weights[0], "W_ho": weights[1]}
+    else:
+        names = architecture.parameter_names()
+        if len(weights) != len(names):
+            raise ParameterError(f"Expected {len(names)} parameters [{', '.join(names)}] for "
+                                 f"{architecture.describe()}. Got {len(weights)} instead.")
+        arrays = dict(zip(names, weights))
+        arrays[ARCHITECTURE_KEY] = np.array(json.dumps(architecture.to_json()))
     with atomic_write(path) as f:
-        np.savez(f, W_ih=weights[0], W_ho=weights[1])
+        np.savez(f, **arrays)
     return path
 
 
-def load_weights(path: str | os.PathLike) -> list[np.ndarray]:
-    """Read ``[W_ih, W_ho]`` written by :func:`save_weights` (from either backend)."""
+def load_weights(path: str | os.PathLike, architecture: Architecture | None = None) -> list[np.ndarray]:
+    """Read the parameters written by :func:`save_weights` (from either backend).
+
+    Parameters
+    ----------
+    path : path-like
+    architecture : Architecture, optional
+        The network the weights are for. A file saved for another architecture is refused
+        with one sentence saying what differs. Files without an architecture record (the
+        book's ``W_ih`` and ``W_ho`` alone) are checked by their shapes.
+
+    Returns
+    -------
+    list of ndarray
+        In the file's ``parameter_names()`` order, ready for ``network.set_weights``.
+    """
     path = Path(path)
     try:
         with np.load(path) as archive:
-            return [archive["W_ih"], archive["W_ho"]]
+            if ARCHITECTURE_KEY in archive.files:
+                saved = Architecture.from_json(json.loads(str(archive[ARCHITECTURE_KEY])))
+            else:  # an earlier version's file: the book's two matrices, sizes from their shapes
+                (hidden, inputs), (outputs, _) = archive["W_ih"].shape, archive["W_ho"].shape
+                saved = Architecture(inputs, hidden, outputs, *(
+                    (architecture.activation, architecture.loss) if architecture else ()))
+            weights = [archive[name] for name in saved.parameter_names()]
     except FileNotFoundError:
         raise DataError(f"{path}: no such weights file.") from None
-    except (KeyError, ValueError, OSError) as error:
-        raise DataError(f"{path}: not a weights file with arrays W_ih and W_ho ({error}).") from None
+    except (KeyError, ValueError, OSError, ParameterError) as error:
+        raise DataError(f"{path}: not a weights file of this library ({error}).") from None
+    differences = architecture.differences(saved) if architecture is not None else []
+    if differences:
+        raise DataError(f"{path} holds weights for {saved.describe()}, not for {architecture.describe()}: "
+                        f"{'; '.join(differences).replace(' there', ' in the file')}.")
+    return weights

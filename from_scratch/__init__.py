@@ -2,8 +2,9 @@
 
 This package imports NumPy and SciPy only, never torch.
 """
-from from_scratch.activations import sigmoid, sigmoid_backward, sigmoid_derivative
+from from_scratch.activations import ACTIVATIONS, sigmoid, sigmoid_backward, sigmoid_derivative
 from from_scratch.book import BookNetwork
+from from_scratch.losses import LOSSES
 from from_scratch.network import Network
 
-__all__ = ["Network", "BookNetwork", "sigmoid", "sigmoid_derivative", "sigmoid_backward"]
+__all__ = ["Network", "BookNetwork", "ACTIVATIONS", "LOSSES", "sigmoid", "sigmoid_derivative", "sigmoid_backward"]

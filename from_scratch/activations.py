@@ -1,14 +1,26 @@
-"""The sigmoid and its derivative, written in terms of the sigmoid's output.
+"""The hidden layers' activations, each beside its derivative written through its output.
+
+=========  =============================  ===================================
+name       y = f(z)                       f'(z), written through y
+=========  =============================  ===================================
+sigmoid    1 / (1 + e^(−z))               y (1 − y)
+tanh       tanh z                         1 − y²
+relu       max(z, 0)                      1 where y > 0, else 0 (0 at z = 0, as torch)
+=========  =============================  ===================================
+
+Writing each derivative in terms of y (as scikit-learn's ``ACTIVATIONS`` and ``DERIVATIVES``
+do) means the backward pass reuses the outputs the forward pass already computed, and never
+evaluates an exponential twice. Torch's backward rules for ``nn.Sigmoid``, ``nn.Tanh`` and
+``nn.ReLU`` use the output the same way.
 
 .. math::
 
     \\sigma(z) = \\frac{1}{1 + e^{-z}}, \\qquad
     \\sigma'(z) = \\sigma(z)\\,(1 - \\sigma(z)) = y\\,(1 - y) \\quad\\text{with } y = \\sigma(z)
-
-Writing the derivative in terms of y (as scikit-learn does) means the backward pass reuses
-the outputs the forward pass already computed, and never evaluates an exponential twice.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 from scipy.special import expit
@@ -24,8 +36,39 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def sigmoid_derivative(y: np.ndarray) -> np.ndarray:
-    """dσ/dz expressed through the output ``y = sigmoid(z)``: ``y * (1 - y)``."""
-    return y * (1.0 - y)
+    """dσ/dz expressed through the output ``y = sigmoid(z)``: ``y * (1 - y)``, one new array."""
+    derivative = _ONE.get(y.dtype, 1.0) - y
+    derivative *= y
+    return derivative
+
+
+def tanh(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The hyperbolic tangent, elementwise; ``out`` may be ``z`` itself."""
+    return np.tanh(z, out=out)
+
+
+def tanh_derivative(y: np.ndarray) -> np.ndarray:
+    """d tanh/dz through the output ``y = tanh(z)``: ``1 - y²``."""
+    derivative = y * y
+    return np.subtract(_ONE.get(y.dtype, 1.0), derivative, out=derivative)
+
+
+def relu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``max(z, 0)``, elementwise; ``out`` may be ``z`` itself."""
+    return np.maximum(z, 0, out=out)
+
+
+def relu_derivative(y: np.ndarray) -> np.ndarray:
+    """d relu/dz through the output ``y = relu(z)``: 1 where ``y > 0``, else 0 (also at z = 0)."""
+    return (y > 0).astype(y.dtype)
+
+
+# name: (forward f, derivative f' written through f's output)
+ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "sigmoid": (sigmoid, sigmoid_derivative),
+    "tanh": (tanh, tanh_derivative),
+    "relu": (relu, relu_derivative),
+}
 
 
 def sigmoid_backward(dLdy: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""784-200-10 sigmoid network trained by true backpropagation, in NumPy and SciPy only.
+"""A fully connected network trained by true backpropagation, in NumPy and SciPy only.
 
-Each forward step sits beside the derivative the backward pass needs from it:
+The book's network is 784-200-10 with sigmoids, no bias and L = ½ Σ (t − o)². Each forward
+step sits beside the derivative the backward pass needs from it:
 
 .. math::
 
@@ -15,6 +16,12 @@ Each forward step sits beside the derivative the backward pass needs from it:
     \\frac{\\partial L}{\\partial z_h} = \\frac{\\partial L}{\\partial h}\\, h (1 - h), \\quad
     \\frac{\\partial L}{\\partial W_{ih}} = \\frac{\\partial L}{\\partial z_h} x^\\top
 
+Every other architecture runs the same loop over its layers: z = W a + b and h = f(z) on the
+way forward (f from :mod:`from_scratch.activations`); the output layer and loss fused
+(:mod:`from_scratch.losses`) give dL/dz_o; and on the way back each layer turns the dL/dz of
+the layer above into dL/dh = Wᵀ dL/dz and dL/dz = dL/dh · f'(z), and its gradient
+dL/dW = dL/dz aᵀ (and dL/db = dL/dz).
+
 Samples are rows: a batch ``inputs`` has shape ``(n, input_nodes)``, so ``W x`` is written
 ``inputs @ W.T``, which also serves a single sample of shape ``(input_nodes,)``.
 """
@@ -25,25 +32,38 @@ from typing import Sequence
 import numpy as np
 from scipy.linalg import blas
 
+from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
-from common.validation import check_network_parameters, check_weights, weight_shapes
+from common.validation import check_weights
 from common.weights import initial_weights
-from from_scratch.activations import sigmoid, sigmoid_backward
+from from_scratch.activations import ACTIVATIONS
+from from_scratch.losses import LOSSES
 
 
 class Network:
-    """A sigmoid network without biases, trained by gradient descent on L = ½ Σ (t − o)².
+    """A fully connected network trained by gradient descent; by default the book's.
 
-    The ½ is there so that dL/do = o − t: with it, the book's output-layer update is
-    exactly a gradient step, and L matches what the book's code minimises. Torch's
+    With the defaults it is the book's network: sigmoid layers without biases and
+    L = ½ Σ (t − o)². The ½ is there so that dL/do = o − t: with it, the book's output-layer
+    update is exactly a gradient step, and L matches what the book's code minimises. Torch's
     ``MSELoss(reduction='sum')`` is twice L.
 
     Parameters
     ----------
-    input_nodes, hidden_nodes, output_nodes : int
-        Layer sizes, each >= 1.
+    input_nodes : int
+    hidden_nodes : int or sequence of int
+        One hidden layer's size (the book's 200), or each hidden layer's size in order, from
+        the input side; ``[]`` is no hidden layer (softmax regression with cross-entropy).
+    output_nodes : int
     learning_rate : float
         The SGD step size ``lr`` (finite, > 0).
+    activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
+        The hidden layers' activation.
+    loss : {"half_sse", "cross_entropy"}, default "half_sse"
+        ``"half_sse"``: sigmoid outputs, L = ½ Σ (t − o)². ``"cross_entropy"``: softmax
+        outputs, L = −Σ t log o. Either is averaged over the samples of a batch.
+    bias : bool, default False
+        A bias vector in every layer, starting at 0.
     dtype : {"float32", "float64"}, default "float64"
         Dtype of the weights and of every computation.
     seed : int or None, default None
@@ -52,75 +72,144 @@ class Network:
 
     Attributes
     ----------
-    wih : ndarray of shape (hidden_nodes, input_nodes)
-        W_ih, laid out ``(n_out, n_in)`` like ``torch.nn.Linear.weight``.
-    who : ndarray of shape (output_nodes, hidden_nodes)
-        W_ho.
+    architecture : common.architecture.Architecture
+        The layer sizes, activation, loss and bias, checked.
+    input_nodes, output_nodes : int
+    hidden_nodes : int or list of int
+        As given: an int stays an int (``architecture.hidden_nodes`` is always a tuple).
+    activation, loss : str
+    bias : bool
+    weights : list of ndarray
+        Each layer's W, shape ``(n_out, n_in)`` like ``torch.nn.Linear.weight``, input side first.
+    biases : list of ndarray or None
+        Each layer's b, shape ``(n_out,)``; None in every layer without bias.
+    wih, who : ndarray
+        With one hidden layer, the book's names for ``weights[0]`` (W_ih, shape
+        ``(hidden_nodes, input_nodes)``) and ``weights[1]`` (W_ho).
     """
+
+    book_rule = False  # True in BookNetwork: carry the book's errors down, not dL/dz
 
     def __init__(
         self,
         input_nodes: int,
-        hidden_nodes: int,
+        hidden_nodes: int | Sequence[int],
         output_nodes: int,
         learning_rate: float,
+        activation: str = "sigmoid",
+        loss: str = "half_sse",
+        bias: bool = False,
         dtype: str | np.dtype = "float64",
         seed: int | None = None,
     ) -> None:
-        self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.dtype = check_network_parameters(
-            input_nodes, hidden_nodes, output_nodes, learning_rate, dtype)
-        # BLAS routines that update a matrix in place: ger (rank 1) and gemm (rank n).
-        self._ger, self._gemm = blas.get_blas_funcs(("ger", "gemm"), dtype=self.dtype)
-        self.set_weights(initial_weights(input_nodes, hidden_nodes, output_nodes, seed, self.dtype))
+        set_network_attributes(self, input_nodes, hidden_nodes, output_nodes, learning_rate, activation, loss,
+                               bias, dtype)
+        if self.book_rule and (self.activation, self.loss) != ("sigmoid", "half_sse"):
+            raise ParameterError(
+                "BookNetwork is the book's rule, defined for activation='sigmoid' and loss='half_sse' only. "
+                f"Got activation={activation!r} and loss={loss!r} instead; use Network for the gradient.")
+        self._activate, self._derivative = ACTIVATIONS[activation]  # f and f' (through f's output)
+        self._output, self._output_and_loss = LOSSES[loss]
+        # BLAS routines that update an array in place: ger (rank 1), gemm (rank n), axpy (y += a x).
+        self._ger, self._gemm, self._axpy = blas.get_blas_funcs(("ger", "gemm", "axpy"), dtype=self.dtype)
+        self.set_weights(initial_weights(self.architecture, seed=seed, dtype=self.dtype))
 
     # -- weights ---------------------------------------------------------------------------
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Load copies of ``[W_ih, W_ho]``, shapes ``(hidden, input)`` and ``(output, hidden)``."""
-        shapes = weight_shapes(self.input_nodes, self.hidden_nodes, self.output_nodes)
-        self.wih, self.who = check_weights(weights, shapes, self.dtype)
+        """Load copies of every parameter, in ``architecture.parameter_names()`` order.
+
+        The book's network: ``[W_ih, W_ho]``, shapes ``(hidden, input)`` and ``(output, hidden)``.
+        With biases each weight is followed by its bias: ``[W_ih, b_h, W_ho, b_o]``.
+        """
+        checked = check_weights(weights, self.architecture, self.dtype)
+        if self.bias:
+            self.weights, self.biases = checked[0::2], checked[1::2]
+        else:
+            self.weights, self.biases = checked, [None] * len(checked)
+        # (W, b) of each layer, input side first, and of the hidden layers alone: the loops'
+        # lists, made once here rather than at every step.
+        self._layers = list(zip(self.weights, self.biases))
+        self._hidden_layers, self._output_layer = self._layers[:-1], self._layers[-1]
+        self._weights_down = self.weights[:0:-1]  # the weights the backward pass goes through, top first
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of ``[W_ih, W_ho]`` in the network's dtype."""
-        return [self.wih.copy(), self.who.copy()]
+        """Copies of every parameter in the network's dtype, in ``architecture.parameter_names()`` order."""
+        return [p.copy() for layer in zip(self.weights, self.biases) for p in layer if p is not None]
+
+    @property
+    def wih(self) -> np.ndarray:
+        """W_ih, the input -> hidden weights ``weights[0]``, for a network with one hidden layer."""
+        return self._book_layer(0, "wih")
+
+    @property
+    def who(self) -> np.ndarray:
+        """W_ho, the hidden -> output weights ``weights[1]``, for a network with one hidden layer."""
+        return self._book_layer(1, "who")
+
+    def _book_layer(self, index: int, name: str) -> np.ndarray:
+        if len(self.weights) != 2:
+            raise AttributeError(f"'{name}' names a layer of a network with one hidden layer; this one has "
+                                 f"{len(self.weights) - 1}: use weights[i].")
+        return self.weights[index]
 
     # -- forward and backward --------------------------------------------------------------
 
+    def _forward(self, inputs: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each layer's outputs ``[x, h_1, ..., h_L]`` (x the inputs) and the output logits z_o.
+
+        ``np.dot`` rather than ``@``: the same BLAS call, with less overhead around it, which
+        counts when a layer has ten nodes. The activations work in place on fresh arrays.
+        """
+        layer_outputs, a = [inputs], inputs
+        for W, b in self._hidden_layers:
+            z = np.dot(a, W.T)  # z = W a
+            if b is not None:
+                z += b  # z = W a + b
+            a = self._activate(z, out=z)  # h = f(z)
+            layer_outputs.append(a)
+        W, b = self._output_layer
+        z_o = np.dot(a, W.T)  # z_o = W_ho h (+ b_o)
+        if b is not None:
+            z_o += b
+        return layer_outputs, z_o
+
     def query(self, inputs: np.ndarray) -> np.ndarray:
         """Outputs o of shape ``(n, output_nodes)``, or ``(output_nodes,)`` for one sample.
+
+        Sigmoid outputs for ``loss="half_sse"``, softmax probabilities for ``"cross_entropy"``.
 
         Parameters
         ----------
         inputs : ndarray of shape (n, input_nodes) or (input_nodes,)
             Scaled inputs, e.g. from :func:`common.data.scale_inputs`.
         """
-        inputs = self._check_inputs(inputs)
-        hidden_outputs = sigmoid(np.dot(inputs, self.wih.T))
-        return sigmoid(np.dot(hidden_outputs, self.who.T))
-
-    def _hidden_errors(self, dLdo: np.ndarray, dLdz_o: np.ndarray) -> np.ndarray:
-        """dL/dh: the output layer's error carried back through W_ho (and through σ')."""
-        return np.dot(dLdz_o, self.who)
+        _, z_o = self._forward(self._check_inputs(inputs))
+        return self._output(z_o)
 
     def _backward(self, inputs: np.ndarray, targets: np.ndarray):
-        """Forward pass and backpropagation; returns L, h, dL/dz_o and dL/dz_h per sample.
+        """Forward pass and backpropagation, per sample.
 
-        ``np.dot`` rather than ``@``: the same BLAS call, with less overhead around it, which
-        counts when a layer has ten nodes. The sigmoids work in place on fresh arrays.
+        Returns L (batch mean), each layer's outputs ``[x, h_1, ...]``, each layer's dL/dz
+        (input side first, the output layer last) and each hidden layer's dL/dh.
         """
-        z_h = np.dot(inputs, self.wih.T)  # z_h = W_ih x
-        hidden_outputs = sigmoid(z_h, out=z_h)  # h = σ(z_h)
-        z_o = np.dot(hidden_outputs, self.who.T)  # z_o = W_ho h
-        final_outputs = sigmoid(z_o, out=z_o)  # o = σ(z_o)
-        dLdo = final_outputs - targets  # L = ½ Σ (t − o)²  ⇒  dL/do = o − t
-        loss = 0.5 * float(dLdo.ravel().dot(dLdo.ravel()))
-        dLdz_o = sigmoid_backward(dLdo, final_outputs)  # dL/dz_o = dL/do · o (1 − o)
-        dLdh = self._hidden_errors(dLdo, dLdz_o)  # z_o = W_ho h  ⇒  dL/dh = W_ho^T dL/dz_o
-        dLdz_h = sigmoid_backward(dLdh, hidden_outputs)  # dL/dz_h = dL/dh · h (1 − h)
-        return loss, hidden_outputs, dLdz_o, dLdz_h
+        layer_outputs, z_o = self._forward(inputs)
+        final_outputs, loss, dLdz = self._output_and_loss(z_o, targets)  # o, L and dL/dz_o
+        # The chain rule carries dL/dz down through each W; the book carries its "errors"
+        # (dL/do = o − t at the top, then Wᵀ errors), leaving out every f'(z) above.
+        carried = final_outputs - targets if self.book_rule else dLdz
+        dLdz_per_layer, dLdh_per_layer = [dLdz], []
+        for W, h in zip(self._weights_down, layer_outputs[:0:-1]):  # from the top hidden layer down
+            dLdh = np.dot(carried, W)  # z = W h  ⇒  dL/dh = Wᵀ dL/dz
+            dLdz = self._derivative(h)  # h = f(z)  ⇒  dL/dz = dL/dh · f'(z), f' written through h
+            dLdz *= dLdh
+            carried = dLdh if self.book_rule else dLdz
+            dLdz_per_layer.append(dLdz)
+            dLdh_per_layer.append(dLdh)
+        return loss, layer_outputs, dLdz_per_layer[::-1], dLdh_per_layer[::-1]
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
-        """``[dL/dW_ih, dL/dW_ho]`` at the current weights, averaged over the batch; no update.
+        """dL/d(every parameter) at the current weights, averaged over the batch; no update.
 
         Parameters
         ----------
@@ -130,35 +219,64 @@ class Network:
         Returns
         -------
         list of ndarray
-            Shapes ``(hidden, input)`` and ``(output, hidden)``, like the weights.
+            In ``architecture.parameter_names()`` order, each shaped like its parameter: for
+            the book's network ``[dL/dW_ih, dL/dW_ho]``, shapes ``(hidden, input)`` and
+            ``(output, hidden)``.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
-        _, hidden_outputs, dLdz_o, dLdz_h = self._backward(inputs, targets)
-        if inputs.ndim == 1:  # z = W a  ⇒  dL/dW = dL/dz a^T, an outer product
-            return [np.outer(dLdz_h, inputs), np.outer(dLdz_o, hidden_outputs)]
-        n = inputs.shape[0]  # L is the mean over the batch: sum the outer products, / n
-        return [dLdz_h.T @ inputs / n, dLdz_o.T @ hidden_outputs / n]
+        _, layer_outputs, dLdz_per_layer, _ = self._backward(inputs, targets)
+        n = 1 if inputs.ndim == 1 else inputs.shape[0]  # L is the mean over the batch: sum, / n
+        grads = []
+        for a, dLdz, b in zip(layer_outputs, dLdz_per_layer, self.biases):
+            if inputs.ndim == 1:  # z = W a + b  ⇒  dL/dW = dL/dz aᵀ, an outer product; dL/db = dL/dz
+                grads.append(np.outer(dLdz, a))
+            else:
+                grads.append(dLdz.T @ a / n)
+            if b is not None:
+                grads.append(dLdz.sum(axis=0) / n if inputs.ndim == 2 else dLdz)
+        return grads
+
+    def intermediate_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, list[np.ndarray]]:
+        """The backward pass's intermediate derivatives of L (the batch mean) at the current weights.
+
+        Returns
+        -------
+        dict
+            ``"dLdz"``: dL/dz for each layer's pre-activation z = W a + b, input side first, the
+            output layer's logits last; ``"dLdh"``: dL/dh for each hidden layer's output h.
+            Each has shape ``(n, nodes)``, or ``(nodes,)`` for one sample. What autograd gives
+            for the same tensors (``torch_impl.Network.intermediate_gradients``); for the
+            book's rule (:class:`BookNetwork`), the quantities its update uses instead.
+        """
+        inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
+        _, _, dLdz_per_layer, dLdh_per_layer = self._backward(inputs, targets)
+        n = 1 if inputs.ndim == 1 else inputs.shape[0]  # each sample's share of the mean
+        return {"dLdz": [d / n for d in dLdz_per_layer], "dLdh": [d / n for d in dLdh_per_layer]}
 
     def train(self, inputs: np.ndarray, targets: np.ndarray) -> float:
         """One SGD step, ``W -= lr * dL/dW``, on one sample or a batch; returns L before it.
 
         The update is the same outer product :meth:`gradients` returns, but handed to BLAS
         to add into the weights in place (``ger`` for one sample, ``gemm`` with ``beta=1``
-        for a batch), so no gradient matrix is ever allocated: one pass over W, not three.
+        for a batch, ``axpy`` for a bias), so no gradient matrix is ever allocated: one pass
+        over W, not three.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
-        loss, hidden_outputs, dLdz_o, dLdz_h = self._backward(inputs, targets)
+        loss, layer_outputs, dLdz_per_layer, _ = self._backward(inputs, targets)
         # W.T of a C-ordered W is Fortran-ordered, which BLAS updates in place:
-        # W.T += alpha * a b^T  is  W += alpha * b a^T.
+        # W.T += alpha * a dL/dzᵀ  is  W += alpha * dL/dz aᵀ.
         if inputs.ndim == 1:
-            self._ger(-self.lr, hidden_outputs, dLdz_o, a=self.who.T, overwrite_a=True)
-            self._ger(-self.lr, inputs, dLdz_h, a=self.wih.T, overwrite_a=True)
+            for (W, b), a, dLdz in zip(self._layers, layer_outputs, dLdz_per_layer):
+                self._ger(-self.lr, a, dLdz, a=W.T, overwrite_a=True)
+                if b is not None:
+                    self._axpy(dLdz, b, a=-self.lr)
             return loss
-        n = inputs.shape[0]
-        step = -self.lr / n
-        self._gemm(step, hidden_outputs, dLdz_o, beta=1.0, c=self.who.T, trans_a=True, overwrite_c=True)
-        self._gemm(step, inputs, dLdz_h, beta=1.0, c=self.wih.T, trans_a=True, overwrite_c=True)
-        return loss / n
+        step = -self.lr / inputs.shape[0]
+        for (W, b), a, dLdz in zip(self._layers, layer_outputs, dLdz_per_layer):
+            self._gemm(step, a, dLdz, beta=1.0, c=W.T, trans_a=True, overwrite_c=True)
+            if b is not None:
+                self._axpy(dLdz.sum(axis=0), b, a=step)
+        return loss
 
     # -- input checks ----------------------------------------------------------------------
 
@@ -181,7 +299,4 @@ class Network:
         return targets
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.input_nodes}, {self.hidden_nodes}, {self.output_nodes}, "
-            f"{self.lr}, dtype={self.dtype.name!r})"
-        )
+        return network_repr(self) + ")"

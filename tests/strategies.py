@@ -1,50 +1,107 @@
-"""Hypothesis strategies for small networks and the data fed to them."""
+"""Hypothesis strategies for small networks of every architecture and the data fed to them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
+from common.architecture import ACTIVATIONS, LOSSES, Architecture
 from common.weights import initial_weights
 
 
 @dataclass
 class Case:
-    """A small network, its starting weights and a batch, drawn by hypothesis."""
+    """A small network, its starting parameters and a batch, drawn by hypothesis."""
 
-    sizes: tuple[int, int, int]
+    architecture: Architecture
     lr: float
     dtype: str
-    weights: list[np.ndarray]
+    weights: list[np.ndarray]  # every parameter, in architecture.parameter_names() order
     inputs: np.ndarray  # (batch, input) in (0, 1)
-    targets: np.ndarray  # (batch, output) in (0, 1)
+    targets: np.ndarray  # (batch, output): in (0, 1), or probabilities summing to 1 for cross-entropy
+
+    @property
+    def names(self) -> list[str]:
+        return self.architecture.parameter_names()
+
+    def keywords(self) -> dict:
+        """The constructor's arguments for this case, after ``learning_rate``."""
+        a = self.architecture
+        return dict(activation=a.activation, loss=a.loss, bias=a.bias, dtype=self.dtype)
 
     def networks(self):
         """The NumPy and the torch network, both loaded with this case's weights."""
         from from_scratch import Network
         from torch_impl import Network as TorchNetwork
 
-        mine = Network(*self.sizes, self.lr, dtype=self.dtype)
-        theirs = TorchNetwork(*self.sizes, self.lr, dtype=self.dtype)
+        a = self.architecture
+        mine = Network(a.input_nodes, list(a.hidden_nodes), a.output_nodes, self.lr, **self.keywords())
+        theirs = TorchNetwork(a.input_nodes, list(a.hidden_nodes), a.output_nodes, self.lr, **self.keywords())
         mine.set_weights(self.weights)
         theirs.set_weights(self.weights)
         return mine, theirs
 
 
 @st.composite
+def architectures(draw, max_nodes: int = 30, max_hidden_layers: int = 3) -> Architecture:
+    """0..3 hidden layers of 1..30 nodes, 1..30 inputs, 1..10 outputs, each activation, loss and bias."""
+    hidden = draw(st.lists(st.integers(1, max_nodes), max_size=max_hidden_layers))
+    return Architecture(draw(st.integers(1, max_nodes)), hidden, draw(st.integers(1, 10)),
+                        draw(st.sampled_from(ACTIVATIONS)), draw(st.sampled_from(LOSSES)), draw(st.booleans()))
+
+
+DERIVATIVES = {"sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda y: y * (1 - y)),
+               "tanh": (np.tanh, lambda y: 1 - y * y)}
+
+
+def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray], inputs: np.ndarray) -> float:
+    """The smallest, over the sigmoid and tanh layers, of the layer's largest f'(z), in float64.
+
+    Both backends compute f'(z) from the output y (y (1 − y), 1 − y²), which keeps only
+    eps / f'(z) of relative precision: a layer whose every unit is saturated scales every
+    gradient beneath it by a number neither side knows to better than that. With a single
+    unit in a layer, weights ×4 and tanh, hypothesis found dL/dW1 scaled by 1e-6 and
+    agreeing to 5,400 eps in float32. Such a layer passes no signal and no gradient:
+    nothing to compare, and no one trains there.
+    """
+    a, least = inputs.astype(np.float64), 1.0
+    layers = list(zip(weights[0::2], weights[1::2])) if architecture.bias else [(w, 0) for w in weights]
+    for layer, (W, b) in enumerate(layers, start=1):
+        z = a @ W.T + b
+        name = architecture.activation if layer < len(layers) else (
+            "sigmoid" if architecture.loss == "half_sse" else None)
+        if name is None:  # softmax with cross-entropy: fused, no such factor
+            break
+        if name == "relu":  # its derivative is 0 or 1, exactly, on both sides
+            a = np.maximum(z, 0.0)
+            continue
+        forward, derivative = DERIVATIVES[name]
+        a = forward(z)
+        least = min(least, float(derivative(a).max()))
+    return least
+
+
+@st.composite
 def cases(draw, max_nodes: int = 30, max_batch: int = 8) -> Case:
-    """Sizes 1..30 a layer, weights from the book's initialisation scaled by 0.25..4,
-    inputs and targets in (0, 1), learning rates 0.001..10, batches of 1..8, both dtypes."""
-    sizes = tuple(draw(st.integers(1, max_nodes)) for _ in range(3))
+    """An architecture from :func:`architectures`; weights from the book's initialisation scaled
+    by 0.25..4 and biases normal(0, 0.5) (so that they matter from the first step); inputs in
+    (0, 1); targets in (0, 1), or on the simplex for cross-entropy (torch's probability
+    targets); learning rates 0.001..10; batches of 1..8; both dtypes."""
+    architecture = draw(architectures(max_nodes))
     dtype = draw(st.sampled_from(["float32", "float64"]))
     lr = draw(st.floats(1e-3, 10.0))
     scale = draw(st.floats(0.25, 4.0))
     seed = draw(st.integers(0, 2**32 - 1))
     batch = draw(st.integers(1, max_batch))
     rng = np.random.default_rng(seed)
-    weights = [w * scale for w in initial_weights(*sizes, seed=seed)]
-    inputs = rng.uniform(0.01, 1.0, size=(batch, sizes[0]))
-    targets = rng.uniform(0.01, 0.99, size=(batch, sizes[2]))
+    weights = [w * scale if w.ndim == 2 else rng.normal(0.0, 0.5, size=w.shape)
+               for w in initial_weights(architecture, seed=seed)]
+    inputs = rng.uniform(0.01, 1.0, size=(batch, architecture.input_nodes))
+    targets = rng.uniform(0.01, 0.99, size=(batch, architecture.output_nodes))
+    if architecture.loss == "cross_entropy":
+        targets /= targets.sum(axis=1, keepdims=True)
+    assume(least_layer_derivative(architecture, weights, inputs) >= 2.0**-8)
     cast = np.dtype(dtype)
-    return Case(sizes, lr, dtype, [w.astype(cast) for w in weights], inputs.astype(cast), targets.astype(cast))
+    return Case(architecture, lr, dtype, [w.astype(cast) for w in weights], inputs.astype(cast), targets.astype(cast))

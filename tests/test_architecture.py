@@ -41,3 +41,13 @@ def test_json_round_trip_and_differences_in_words():
 def test_bad_architectures_fail_with_one_sentence(arguments, message):
     with pytest.raises(ParameterError, match=message):
         Architecture(*arguments)
+
+
+def test_changed_keywords_are_those_that_differ_from_the_book():
+    assert Architecture(784, 200, 10).changed_keywords() == {}
+    assert Architecture(784, [], 10, loss="cross_entropy", bias=True).changed_keywords() == {
+        "loss": "cross_entropy", "bias": True}
+
+
+def test_describe_leaves_out_the_activation_where_no_layer_has_one():
+    assert Architecture(784, [], 10, loss="cross_entropy", bias=True).describe() == "784-10, softmax cross-entropy, bias"

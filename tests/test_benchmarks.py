@@ -68,3 +68,16 @@ def test_benchmark_says_a_missed_target_is_not_a_failure_unless_strict(capsys):
     assert "goals, not tests" in out and "still exits 0" in out
     status = bench_main(["--only", "targets", "--calls", "10", "--repeats", "1", "--strict"])
     assert status == (1 if "MISSED" in capsys.readouterr().out else 0)
+
+
+def test_architectures_script_reports_agreement_and_the_book_rule_per_layer(capsys):
+    """benchmarks/architectures.py on a few embedded samples: every row complete, answers identical."""
+    from benchmarks.architectures import main as architectures_main
+    from common.data import EMBEDDED_DIR
+    assert architectures_main(["--data", str(EMBEDDED_DIR), "--train-limit", "30", "--epochs", "1",
+                               "--samples", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith(("(a)", "(b)", "(c)"))]
+    assert len(rows) == 3 and all("1000/1000" in row for row in rows), lines
+    epochs = [line.split() for line in lines if line.strip().startswith(("0 ", "1 "))]
+    assert [e[0] for e in epochs] == ["0", "1"] and all(e[-3:] == ["W3", "1.000", "x1.00"] for e in epochs), lines

@@ -86,6 +86,14 @@ def test_one_hot_targets_are_0_01_with_0_99_at_the_label():
     assert single.shape == (10,) and single.dtype == np.float32 and single[2] == np.float32(0.99)
 
 
+def test_one_hot_targets_take_the_values_an_architecture_trains_towards():
+    from common.architecture import Architecture
+    values = Architecture(784, [], 10, loss="cross_entropy").target_values
+    targets = data.one_hot_targets(np.array([3, 0]), "float32", values=values)
+    np.testing.assert_array_equal(targets, np.eye(10, dtype=np.float32)[[3, 0]])
+    assert data.one_hot_targets(np.array([3]))[0, 0] == 0.01  # the default stays the book's
+
+
 def test_one_hot_targets_rejects_labels_out_of_range():
     with pytest.raises(ParameterError, match=r"must hold values in 0..9. Got 10 instead"):
         data.one_hot_targets(np.array([1, 10]))

@@ -133,3 +133,60 @@ def test_cuda_graph_capture_leaves_the_weights_as_they_were():
 def test_cuda_graphs_need_a_cuda_device():
     with pytest.raises(ParameterError, match="cuda_graphs=True needs a CUDA device"):
         Network(3, 2, 1, 0.1, cuda_graphs=True)
+
+
+def test_model_is_a_sequential_of_linear_layers_and_activation_modules():
+    book = Network(784, 200, 10, 0.1)
+    assert [name for name, _ in book.model.named_children()] == ["wih", "sigmoid", "who", "output_sigmoid"]
+    assert book.model.wih.weight.shape == (200, 784) and book.model.who.weight.shape == (10, 200)
+    deep = Network(784, [128, 64], 10, 0.01, activation="relu", loss="cross_entropy", bias=True)
+    assert isinstance(deep.model, torch.nn.Sequential)
+    assert [type(m).__name__ for m in deep.model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert [name for name, _ in deep.model.named_parameters()] == [
+        "w1.weight", "w1.bias", "w2.weight", "w2.bias", "w3.weight", "w3.bias"]
+    assert [tuple(p.shape) for p in deep.model.parameters()] == deep.architecture.parameter_shapes()
+    assert isinstance(deep.loss_function, torch.nn.CrossEntropyLoss)
+    assert type(Network(4, [], 3, 0.1, activation="tanh").model[-1]) is torch.nn.Sigmoid
+    assert [type(m).__name__ for m in Network(4, [3, 2], 3, 0.1, activation="tanh").model][:2] == ["Linear", "Tanh"]
+
+
+def test_cross_entropy_query_returns_softmax_probabilities():
+    network = Network(6, [5], 4, 0.1, loss="cross_entropy", bias=True, seed=0)
+    inputs = torch.rand(3, 6, dtype=torch.float64)
+    probabilities = network.query(inputs)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=tolerance("float64").single)
+    expected = torch.softmax(network.model(inputs), dim=1).detach().numpy()
+    assert_close(probabilities, expected, tolerance("float64").single, "softmax of the logits")
+
+
+def test_cross_entropy_is_torch_cross_entropy_with_probability_targets():
+    """One training step's loss is nn.CrossEntropyLoss's, −Σ t log softmax(z), batch mean."""
+    network = Network(6, [5, 4], 3, 0.1, activation="tanh", loss="cross_entropy", seed=1)
+    inputs, targets = torch.rand(4, 6, dtype=torch.float64), torch.softmax(torch.rand(4, 3, dtype=torch.float64), 1)
+    by_hand = -(targets * torch.log_softmax(network.model(inputs), dim=1)).sum(dim=1).mean().item()
+    assert network.train(inputs, targets) == pytest.approx(by_hand, rel=tolerance("float64").single)
+
+
+def test_the_book_network_keeps_its_attributes_and_repr():
+    book = Network(784, 200, 10, 0.1)
+    assert book.hidden_nodes == 200 and isinstance(book.hidden_nodes, int)
+    assert repr(book) == "Network(784, 200, 10, 0.1, dtype='float64', device='cpu')"
+    deep = Network(784, [200, 100], 10, 0.05, activation="tanh", loss="cross_entropy", bias=True)
+    assert deep.hidden_nodes == [200, 100] and (deep.activation, deep.loss, deep.bias) == ("tanh", "cross_entropy", True)
+    assert repr(deep) == ("Network(784, [200, 100], 10, 0.05, activation='tanh', loss='cross_entropy', bias=True, "
+                          "dtype='float64', device='cpu')")
+
+
+@cuda
+def test_cuda_graph_steps_match_eager_steps_at_any_architecture():
+    keywords = dict(activation="relu", loss="cross_entropy", bias=True, device="cuda", seed=0)
+    graph = Network(20, [10, 6], 4, 0.5, **keywords)
+    eager = Network(20, [10, 6], 4, 0.5, cuda_graphs=False, **keywords)
+    rng = np.random.default_rng(2)
+    inputs = rng.uniform(size=(12, 20))
+    targets = np.eye(4)[rng.integers(0, 4, size=12)]
+    for rows in [slice(i, i + 1) for i in range(8)] + [slice(8, 12)]:
+        assert graph.train(inputs[rows], targets[rows]) == pytest.approx(
+            eager.train(inputs[rows], targets[rows]), rel=tolerance("float64").single)
+    for a, b in zip(graph.get_weights(), eager.get_weights()):
+        assert_close(a, b, tolerance("float64").single, "graph against eager")

@@ -1,26 +1,14 @@
 """The PyTorch twin's model and loss: modules a torch user recognises at once."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
+from common.architecture import Architecture
 
-class SigmoidMLP(nn.Module):
-    """``o = σ(W_ho σ(W_ih x))``: two ``nn.Linear(bias=False)`` layers with sigmoids.
-
-    ``self.wih.weight`` has shape ``(hidden, input)`` and ``self.who.weight`` shape
-    ``(output, hidden)``, the same ``(n_out, n_in)`` layout the NumPy network uses, so
-    weights move between the two without a transpose.
-    """
-
-    def __init__(self, input_nodes: int, hidden_nodes: int, output_nodes: int) -> None:
-        super().__init__()
-        self.wih = nn.Linear(input_nodes, hidden_nodes, bias=False)
-        self.who = nn.Linear(hidden_nodes, output_nodes, bias=False)
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        hidden_outputs = torch.sigmoid(self.wih(inputs))
-        return torch.sigmoid(self.who(hidden_outputs))
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 class HalfSquaredError(nn.Module):
@@ -40,3 +28,34 @@ class HalfSquaredError(nn.Module):
         samples = outputs.shape[0] if outputs.dim() == 2 else 1
         # One multiplication, not two: each operation is a node autograd walks back through.
         return self.sum_of_squares(outputs, targets) * (0.5 / samples)
+
+
+def make_model(architecture: Architecture) -> nn.Sequential:
+    """``nn.Linear`` layers with the hidden activation between them, as one ``nn.Sequential``.
+
+    With ``loss="half_sse"`` the model ends in ``nn.Sigmoid`` and returns the outputs o; with
+    ``"cross_entropy"`` it returns the logits z_o, which ``nn.CrossEntropyLoss`` takes (it
+    applies log-softmax itself). The modules have readable names: for the book's network
+    ``wih``, ``sigmoid``, ``who``, ``output_sigmoid``, so ``model.wih.weight`` is W_ih, of shape
+    ``(hidden, input)``: the ``(n_out, n_in)`` layout the NumPy network uses, so weights move
+    between the two without a transpose. At other depths the layers are ``w1``, ``w2``, ...
+    with activations ``tanh1``, ``tanh2``, ... (``model.parameters()`` lists them in the order of
+    ``architecture.parameter_names()``).
+    """
+    sizes, activation = architecture.layer_sizes, architecture.activation
+    names = [name.replace("_", "").lower() for name in architecture.layer_names()]  # wih, who / w1, w2, ...
+    modules: list[tuple[str, nn.Module]] = []
+    for layer, (name, n_in, n_out) in enumerate(zip(names, sizes[:-1], sizes[1:]), start=1):
+        modules.append((name, nn.Linear(n_in, n_out, bias=architecture.bias)))
+        if layer < len(names):  # a hidden layer
+            suffix = "" if len(names) == 2 else str(layer)
+            modules.append((f"{activation}{suffix}", ACTIVATIONS[activation]()))
+    if architecture.loss == "half_sse":
+        modules.append(("output_sigmoid", nn.Sigmoid()))
+    return nn.Sequential(OrderedDict(modules))
+
+
+def make_loss_function(architecture: Architecture) -> nn.Module:
+    """:class:`HalfSquaredError` for ``"half_sse"``; ``nn.CrossEntropyLoss`` (on the logits, with
+    probability targets, averaged over the batch) for ``"cross_entropy"``."""
+    return HalfSquaredError() if architecture.loss == "half_sse" else nn.CrossEntropyLoss()

@@ -1,4 +1,4 @@
-"""The PyTorch twin: an ``nn.Module``, a loss module, ``torch.optim.SGD`` and autograd.
+"""The PyTorch twin: an ``nn.Sequential``, a loss module, ``torch.optim.SGD`` and autograd.
 
 No gradient is written by hand here: every derivative comes from ``loss.backward()``.
 
@@ -12,12 +12,14 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
+from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
-from common.validation import check_network_parameters, check_weights, weight_shapes
+from common.validation import check_weights
 from common.weights import initial_weights
 from torch_impl.graphs import CapturedStep
-from torch_impl.model import HalfSquaredError, SigmoidMLP
+from torch_impl.model import make_loss_function, make_model
 
 DEVICES = ("cpu", "cuda", "auto")
 MAX_CAPTURED_SHAPES = 4
@@ -46,10 +48,20 @@ class Network:
 
     Parameters
     ----------
-    input_nodes, hidden_nodes, output_nodes : int
-        Layer sizes, each >= 1.
+    input_nodes : int
+    hidden_nodes : int or sequence of int
+        One hidden layer's size (the book's 200), or each hidden layer's size in order, from
+        the input side; ``[]`` is no hidden layer.
+    output_nodes : int
     learning_rate : float
         The SGD step size ``lr`` (finite, > 0).
+    activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
+        The hidden layers' activation: ``nn.Sigmoid``, ``nn.Tanh`` or ``nn.ReLU``.
+    loss : {"half_sse", "cross_entropy"}, default "half_sse"
+        :class:`~torch_impl.model.HalfSquaredError` on sigmoid outputs, or
+        ``nn.CrossEntropyLoss`` on the logits with probability targets.
+    bias : bool, default False
+        ``nn.Linear(..., bias=True)``, each bias starting at 0.
     dtype : {"float32", "float64"}, default "float64"
     device : {"cpu", "cuda", "auto"}, default "cpu"
     seed : int or None, default None
@@ -61,10 +73,17 @@ class Network:
 
     Attributes
     ----------
-    model : SigmoidMLP
-        The ``nn.Module``.
-    loss_function : HalfSquaredError
-        L = ½ Σ (t − o)², averaged over the batch.
+    architecture : common.architecture.Architecture
+    input_nodes, output_nodes : int
+    hidden_nodes : int or list of int
+        As given: an int stays an int (``architecture.hidden_nodes`` is always a tuple).
+    activation, loss : str
+    bias : bool
+    model : torch.nn.Sequential
+        ``nn.Linear`` and activation modules (:func:`~torch_impl.model.make_model`); for the
+        book's network ``model.wih`` and ``model.who`` are its two layers.
+    loss_function : torch.nn.Module
+        L, averaged over the batch.
     optimizer : torch.optim.SGD
         Plain SGD at ``lr``, no momentum.
     """
@@ -72,42 +91,46 @@ class Network:
     def __init__(
         self,
         input_nodes: int,
-        hidden_nodes: int,
+        hidden_nodes: int | Sequence[int],
         output_nodes: int,
         learning_rate: float,
+        activation: str = "sigmoid",
+        loss: str = "half_sse",
+        bias: bool = False,
         dtype: str | np.dtype = "float64",
         device: str = "cpu",
         seed: int | None = None,
         cuda_graphs: bool | None = None,
     ) -> None:
-        self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.dtype = check_network_parameters(
-            input_nodes, hidden_nodes, output_nodes, learning_rate, dtype)
+        set_network_attributes(self, input_nodes, hidden_nodes, output_nodes, learning_rate, activation, loss,
+                               bias, dtype)
         self.device = resolve_device(device)
         self.torch_dtype = getattr(torch, self.dtype.name)
-        self.model = SigmoidMLP(input_nodes, hidden_nodes, output_nodes).to(self.device, self.torch_dtype)
-        self.loss_function = HalfSquaredError()
+        self.model = make_model(self.architecture).to(self.device, self.torch_dtype)
+        self.loss_function = make_loss_function(self.architecture)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
         if cuda_graphs and self.device.type != "cuda":
             raise ParameterError(f"cuda_graphs=True needs a CUDA device. Got device {str(self.device)!r} instead.")
         self.cuda_graphs = self.device.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
         self._captured: dict[tuple, "CapturedStep"] = {}
-        self.set_weights(initial_weights(input_nodes, hidden_nodes, output_nodes, seed, self.dtype))
+        self.set_weights(initial_weights(self.architecture, seed=seed, dtype=self.dtype))
 
     # -- weights ---------------------------------------------------------------------------
 
-    def _layers(self) -> list[torch.nn.Parameter]:
-        return [self.model.wih.weight, self.model.who.weight]
-
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Copy ``[W_ih, W_ho]`` into the two ``nn.Linear`` weights (no transpose needed)."""
-        shapes = weight_shapes(self.input_nodes, self.hidden_nodes, self.output_nodes)
+        """Copy every parameter, in ``architecture.parameter_names()`` order, into the model.
+
+        That is the order of ``model.parameters()``; ``nn.Linear.weight`` has the same
+        ``(n_out, n_in)`` layout, so no transpose is needed.
+        """
+        checked = check_weights(weights, self.architecture, self.dtype)
         with torch.no_grad():
-            for parameter, matrix in zip(self._layers(), check_weights(weights, shapes, self.dtype)):
-                parameter.copy_(torch.from_numpy(matrix))
+            for parameter, array in zip(self.model.parameters(), checked):
+                parameter.copy_(torch.from_numpy(array))
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of ``[W_ih, W_ho]`` as NumPy arrays in the network's dtype."""
-        return [p.detach().cpu().numpy().copy() for p in self._layers()]
+        """Copies of every parameter as NumPy arrays in the network's dtype, in ``model.parameters()`` order."""
+        return [p.detach().cpu().numpy().copy() for p in self.model.parameters()]
 
     # -- forward and backward --------------------------------------------------------------
 
@@ -139,21 +162,54 @@ class Network:
         return inputs, targets
 
     def query(self, inputs: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Outputs o of shape ``(n, output_nodes)``, or ``(output_nodes,)`` for one sample."""
+        """Outputs o of shape ``(n, output_nodes)``, or ``(output_nodes,)`` for one sample.
+
+        Sigmoid outputs for ``loss="half_sse"``; for ``"cross_entropy"`` the softmax of the
+        logits the model returns: the probabilities.
+        """
         inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
         with torch.no_grad():
-            return self.model(inputs).cpu().numpy()
+            outputs = self.model(inputs)
+            if self.architecture.loss == "cross_entropy":
+                outputs = torch.softmax(outputs, dim=-1)
+            return outputs.cpu().numpy()
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
-        """``[dL/dW_ih, dL/dW_ho]`` from autograd at the current weights; no update.
+        """dL/d(every parameter) from autograd at the current weights, in ``model.parameters()``
+        order; no update.
 
         Uses ``torch.autograd.grad``, which returns the gradients without touching the
         parameters' ``.grad``, so a later :meth:`train` step is unaffected.
         """
         inputs, targets = self._batch(inputs, targets)
         loss = self.loss_function(self.model(inputs), targets)
-        grads = torch.autograd.grad(loss, self._layers())
+        grads = torch.autograd.grad(loss, list(self.model.parameters()))
         return [g.cpu().numpy() for g in grads]
+
+    def intermediate_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, list[np.ndarray]]:
+        """Autograd's derivatives of L (the batch mean) with respect to the intermediate tensors.
+
+        Runs the model's modules one by one, keeping each ``nn.Linear`` output z and each hidden
+        activation's output h, and asks ``torch.autograd.grad`` for dL/dz and dL/dh.
+
+        Returns
+        -------
+        dict
+            ``"dLdz"``: for each layer's z, input side first, the output logits last;
+            ``"dLdh"``: for each hidden layer's h. Shapes ``(n, nodes)``, or ``(nodes,)`` for
+            one sample, as ``from_scratch.Network.intermediate_gradients`` returns them.
+        """
+        inputs, targets = self._batch(inputs, targets)
+        pre_activations, hidden_outputs, outputs = [], [], inputs
+        for name, module in self.model.named_children():
+            outputs = module(outputs)
+            if isinstance(module, nn.Linear):
+                pre_activations.append(outputs)
+            elif name != "output_sigmoid":
+                hidden_outputs.append(outputs)
+        loss = self.loss_function(outputs, targets)
+        grads = [g.cpu().numpy() for g in torch.autograd.grad(loss, pre_activations + hidden_outputs)]
+        return {"dLdz": grads[:len(pre_activations)], "dLdh": grads[len(pre_activations):]}
 
     def train(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor) -> float:
         """One SGD step on the batch, the canonical torch loop; returns L before the step."""
@@ -185,7 +241,4 @@ class Network:
         return step(inputs, targets)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.input_nodes}, {self.hidden_nodes}, {self.output_nodes}, "
-            f"{self.lr}, dtype={self.dtype.name!r}, device={str(self.device)!r})"
-        )
+        return f"{network_repr(self)}, device={str(self.device)!r})"
