@@ -19,3 +19,9 @@ class ParameterError(ValueError):
 
 class DivergenceError(ArithmeticError):
     """Training produced a non-finite value (the learning rate is usually too large)."""
+
+
+class ConformanceError(ParameterError):
+    """A user's network that does not keep the Network protocol: a missing method or attribute, a
+    method returning the wrong shape, dtype or type, or an exception raised inside its own code
+    (the message then ends with the network's own frames of the traceback)."""

@@ -1,6 +1,7 @@
-"""The two backends as the runner drives them: the same loop, each fed in its own form.
+"""The backends as the runner drives them: the same loop, each fed in its own form.
 
-``compare`` is the only package that knows both networks. Each :class:`Backend` holds a
+``compare`` is the only package that knows both networks; a user's own network joins them
+through :mod:`compare.plugins`, by name. Each :class:`Backend` holds a
 network behind the Network protocol plus what the runner needs around it: how to hand it a
 chunk of data (NumPy arrays as they are; tensors on the right device for torch) and how to
 wait for it to finish (a CUDA device runs asynchronously).
@@ -15,15 +16,29 @@ import torch
 
 import from_scratch
 import torch_impl
+from common.architecture import Architecture
 from common.protocol import Network
+from compare.conformance import Guarded
+from compare.plugins import BUILT_IN, build_network, is_user_network, load_class, race_order
+
+
+LOSS_POINTS = 10  # points on the loss curve per segment, so that it is a curve at any batch size
+
+
+@dataclass
+class Progress:
+    """One segment's losses, filled as each step returns, and how many steps are done."""
+
+    losses: np.ndarray
+    done: int = 0
 
 
 @dataclass
 class Backend:
     """One network in the race, with its timings and its loss curve."""
 
-    key: str  # "from_scratch", "torch_impl", or "torch_impl[cuda]" when several devices race
-    package: str  # "from_scratch" or "torch_impl"
+    key: str  # "from_scratch", "torch_impl", "torch_impl[cuda]" when several devices race, or a class's name
+    package: str  # what --backends named: "from_scratch", "torch_impl", or "module:Class" / "file.py:Class"
     device: str
     network: Network
     prepare: Callable[[np.ndarray], Any]
@@ -33,7 +48,14 @@ class Backend:
     epoch_seconds: list[float] = field(default_factory=list)
     steps: int = 0
     samples: int = 0
-    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss of segment)
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (last step of a stretch, its mean loss)
+
+    def record_losses(self, first_step: int, losses: np.ndarray) -> None:
+        """Add a segment's losses to the curve: the mean of each of up to ``LOSS_POINTS`` stretches."""
+        stretch = max(1, -(-len(losses) // LOSS_POINTS))
+        for start in range(0, len(losses), stretch):
+            part = losses[start:start + stretch]
+            self.loss_curve.append((first_step + start + len(part), float(part.mean())))
 
     @property
     def us_per_sample(self) -> float | None:
@@ -45,24 +67,41 @@ def _no_sync() -> None:
     pass
 
 
-def make_backends(packages: tuple[str, ...], devices: tuple[str, ...], hidden: int, lr: float, dtype: str,
-                  rule: str, input_nodes: int = 784, output_nodes: int = 10) -> list[Backend]:
-    """Build every backend of one run; the weights are loaded by the runner afterwards."""
+def make_backends(names: tuple[str, ...], devices: tuple[str, ...], architecture: Architecture, lr: float,
+                  dtype: str, rule: str) -> list[Backend]:
+    """Build every backend of one run, the reference first (:func:`compare.plugins.race_order`);
+    the weights are loaded by the runner afterwards.
+
+    Every name resolves through :mod:`compare.plugins`, built-in or the user's own; torch_impl
+    becomes one backend per device, and from_scratch the book's network under ``--rule book``.
+    """
     backends = []
-    if "from_scratch" in packages:
-        cls = from_scratch.BookNetwork if rule == "book" else from_scratch.Network
-        network = cls(input_nodes, hidden, output_nodes, lr, dtype=dtype)
-        backends.append(Backend("from_scratch", "from_scratch", "cpu", network, lambda a: a, _no_sync))
-    if "torch_impl" in packages:
-        resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
-        for device in resolved:
-            backends.append(make_torch_backend(device, len(resolved) > 1, hidden, lr, dtype, input_nodes, output_nodes))
+    for name in race_order(names):
+        if name == "torch_impl":
+            resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
+            for device in resolved:
+                backends.append(make_torch_backend(device, len(resolved) > 1, architecture, lr, dtype))
+            continue
+        cls = from_scratch.BookNetwork if (name, rule) == ("from_scratch", "book") else load_class(name)
+        network = build_network(cls, architecture, lr, dtype)
+        if is_user_network(name):
+            network = Guarded(network)
+        key = name if not is_user_network(name) else _user_key(cls, backends)
+        backends.append(Backend(key, name, "cpu", network, lambda a: a, _no_sync))
     return backends
 
 
-def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, dtype: str,
-                       input_nodes: int = 784, output_nodes: int = 10) -> Backend:
-    network = torch_impl.Network(input_nodes, hidden, output_nodes, lr, dtype=dtype, device=device)
+def _user_key(cls: type, backends: list[Backend]) -> str:
+    """A user's network is named by its class, made unique if two of that name race."""
+    taken = {b.key for b in backends} | set(BUILT_IN)
+    key, n = cls.__name__, 2
+    while key in taken:
+        key, n = f"{cls.__name__}[{n}]", n + 1
+    return key
+
+
+def make_torch_backend(device: str, label_device: bool, architecture: Architecture, lr: float, dtype: str) -> Backend:
+    network = build_network(torch_impl.Network, architecture, lr, dtype, device=device)
     resolved = network.device
 
     def prepare(array: np.ndarray) -> torch.Tensor:
@@ -74,24 +113,28 @@ def make_torch_backend(device: str, label_device: bool, hidden: int, lr: float, 
 
 
 def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
-    """A network of ``backend``'s package, device and dtype, computing the true gradient, for
-    gradients at weights the runner chooses without disturbing the network that is training."""
-    net = backend.network
+    """A network of ``backend``'s kind, device, dtype and architecture, for gradients and steps at
+    weights the runner chooses without disturbing the network that is training. For
+    from_scratch it computes the true gradient, also where the backend runs the book's rule."""
+    architecture = Architecture.of(backend.network)
     if backend.package == "torch_impl":
-        return torch_impl.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype,
-                                  device=backend.device)
-    return from_scratch.Network(net.input_nodes, net.hidden_nodes, net.output_nodes, lr, dtype=dtype)
+        return build_network(torch_impl.Network, architecture, lr, dtype, device=backend.device)
+    network = build_network(load_class(backend.package), architecture, lr, dtype)
+    return Guarded(network) if is_user_network(backend.package) else network
 
 
-def train_segment(network: Network, inputs, targets, batch_size: int, losses: np.ndarray) -> None:
+def train_segment(network: Network, inputs, targets, batch_size: int, progress: Progress) -> None:
     """The training loop both backends run: one ``train()`` call per batch, losses kept.
 
-    One sample a step hands the network single rows, shape ``(784,)``, as the book did.
+    One sample a step hands the network single rows, shape ``(input_nodes,)``, as the book did.
+    ``progress.done`` counts the steps that returned, so Ctrl-C leaves it exact.
     """
-    train = network.train
+    train, losses = network.train, progress.losses
     if batch_size == 1:
         for i in range(len(losses)):
             losses[i] = train(inputs[i], targets[i])
+            progress.done = i + 1
     else:
         for step, start in enumerate(range(0, len(inputs), batch_size)):
             losses[step] = train(inputs[start:start + batch_size], targets[start:start + batch_size])
+            progress.done = step + 1

@@ -1,9 +1,10 @@
 """``python -m compare``: argparse to a frozen Config, the run, the report, the exit code.
 Nothing beyond this module sees argparse.
 
-Exit codes: 0 the backends agree; 1 they disagree beyond the tolerance; 2 bad input (an
-option, a file, a missing device); 3 training diverged; 130 interrupted (Ctrl-C), with a
-partial report.
+Exit codes: 0 the backends agree (their steps from identical weights agree, and their
+trajectories stay within the tolerance or drift only as this run amplifies rounding); 1 they
+disagree beyond the tolerance; 2 bad input (an option, a file, a missing device); 3 training
+diverged; 130 interrupted (Ctrl-C), with a partial report.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from common.data import Dataset, load_dataset
 from common.errors import DataError, ParameterError
-from compare.config import BACKENDS, PRESETS, RULES, Config
+from common.architecture import ACTIVATIONS, LOSSES
+from compare.config import PRESETS, RULES, Config
+from compare.pipeline import run_comparison
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FOR_STATUS = {"completed": EXIT_OK, "disagreed": EXIT_DISAGREE, "diverged": EXIT_DIVERGED,
@@ -44,6 +46,15 @@ def whole_number(minimum: int):
 positive_int, non_negative_int = whole_number(1), whole_number(0)
 
 
+def hidden_layers(text: str) -> int | tuple[int, ...]:
+    """An argparse type for one network's hidden layers: ``200`` (one layer), ``200,100`` (two, in
+    order from the input), or ``none`` (no hidden layer)."""
+    if text.strip().lower() == "none":
+        return ()
+    sizes = tuple(whole_number(1)(part) for part in text.split(","))
+    return sizes[0] if len(sizes) == 1 and "," not in text else sizes
+
+
 def learning_rate(text: str) -> float:
     try:
         value = float(text)
@@ -68,8 +79,14 @@ def build_parser() -> Parser:
     data.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images")
     net = p.add_argument_group("training")
     net.add_argument("--epochs", type=positive_int, metavar="N", help="passes over the training set (default 1)")
-    net.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
-                     help="hidden nodes (default 200); several values run a sweep")
+    net.add_argument("--hidden", type=hidden_layers, nargs="+", metavar="N[,N...]",
+                     help="each network's hidden layers: 200 is one layer of 200 nodes (the default), 200,100 two "
+                          "layers, none no hidden layer; several networks, separated by spaces, run a sweep")
+    net.add_argument("--activation", choices=ACTIVATIONS, help="of the hidden layers (default sigmoid, the book's)")
+    net.add_argument("--loss", choices=[name.replace("_", "-") for name in LOSSES], type=lambda t: t.replace("_", "-"),
+                     help="half-sse: sigmoid outputs and L = ½ Σ (t − o)², targets 0.01/0.99 (default, the book's); "
+                          "cross-entropy: softmax outputs, targets 0/1")
+    net.add_argument("--bias", action="store_true", default=None, help="a bias in every layer (default: none, as the book)")
     net.add_argument("--lr", type=learning_rate, metavar="X", help="learning rate (default 0.1)")
     net.add_argument("--batch-size", type=positive_int, metavar="N", help="samples per step (default 1)")
     net.add_argument("--dtype", choices=("float32", "float64"),
@@ -78,17 +95,21 @@ def build_parser() -> Parser:
                      help="torch's device (default cpu); several run a sweep")
     net.add_argument("--threads", type=positive_int, metavar="N",
                      help="threads for NumPy's BLAS and for torch alike, a fair race (default 1)")
-    net.add_argument("--seed", type=non_negative_int, metavar="N", help="seed of the initial weights (default 0)")
+    net.add_argument("--seed", type=non_negative_int, metavar="N",
+                     help="the random seed of the initial weights and of --shuffle's order (default 0)")
     net.add_argument("--shuffle", action="store_true", default=None,
                      help="a seeded shuffle of the samples each epoch (default: file order)")
     net.add_argument("--rule", choices=RULES,
                      help="true: backpropagation (default); book: the book's update, measured against autograd")
-    net.add_argument("--backends", nargs="+", choices=BACKENDS, help="which to run (default both)")
+    net.add_argument("--backends", nargs="+", metavar="NAME",
+                     help="which to run (default both): from_scratch, torch_impl, and a network of your own as "
+                          "mypackage.mynet:MyNetwork or path/to/mynet.py:MyNetwork, which races against torch_impl")
     net.add_argument("--check-every", type=positive_int, metavar="N",
-                     help="compare the backends every N steps (default 1000)")
+                     help="compare the backends every N training samples, in whole batches, so that checks "
+                          "spread over the run at any batch size (default 1000)")
     net.add_argument("--preset", choices=sorted(PRESETS),
-                     help="seed: the 2017 experiment (full MNIST, 784-200-10, lr 0.1, 5 epochs, float32), "
-                          "printed beside the 2017 timings; other options override it")
+                     help="2017: the experiment of the 2017 tutorial that ported the book to PyTorch (full MNIST, "
+                          "784-200-10, lr 0.1, 5 epochs, float32), printed beside its timings; other options override it")
     out = p.add_argument_group("output")
     out.add_argument("--json", dest="json_path", type=Path, metavar="PATH", help="write the whole record as JSON")
     out.add_argument("--plot", dest="plot_path", type=Path, metavar="PATH",
@@ -106,48 +127,36 @@ def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Conf
     names = {f.name for f in fields(Config) if f.init}
     values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
                    if v is not None and k in names})
+    if "loss" in values:
+        values["loss"] = values["loss"].replace("-", "_")
     return Config(**values, progress=stderr_is_terminal and not values.get("quiet", False))
 
 
-def check_outputs(config: Config) -> None:
-    """Refuse, before any training, output paths that could not be written afterwards."""
-    for option, path in (("--json", config.json_path), ("--plot", config.plot_path)):
-        if path is not None and (path.is_dir() or not path.parent.is_dir()):
-            raise ParameterError(f"{option} {path}: " + ("is a folder; give a file name." if path.is_dir()
-                                 else f"{path.parent} is not a folder." if path.parent.exists()
-                                 else f"the folder {path.parent} does not exist."))
-        if path is not None and not os.access(path.parent, os.W_OK):
-            raise ParameterError(f"{option} {path}: the folder {path.parent} is not writable.")
-    if config.save_dir is not None:  # made after training: its nearest existing ancestor must be a folder
-        existing = next(p for p in (config.save_dir, *config.save_dir.parents) if p.exists())
-        if not existing.is_dir():
-            raise ParameterError(f"--save {config.save_dir}: " + ("exists and is not a folder."
-                                 if existing == config.save_dir else f"{existing} is not a folder."))
-        if not os.access(existing, os.W_OK):
-            raise ParameterError(f"--save {config.save_dir}: the folder {existing} is not writable.")
-    if config.plot_path is not None:
-        from compare.plot import check_plot_path
-        check_plot_path(config.plot_path)
-
-
-def load(config: Config) -> Dataset:
-    """The data the configuration names, cut to its limits."""
-    data = load_dataset(config.dataset, config.data_dir, progress=not config.quiet)
-    return data.limit(config.train_limit, config.test_limit)
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Parse, run the pipeline, print the report rendered from the record, return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args, sys.stderr.isatty())
-        check_outputs(config)
-        data = load(config)  # before torch is imported: a bad folder is reported at once
-        from compare.session import execute
-        return execute(config, data)
+        record = run_comparison(config)
     except (ParameterError, DataError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training began.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    from compare.report import summary_line, text_report  # torch is loaded by now; it was not for a bad input
+
+    print(summary_line(record) if config.quiet else text_report(record), flush=True)
+    if record["status"] != "completed" and not config.quiet and not _same_terminal():
+        # Where the report went elsewhere (a file, a pipe), the terminal still hears why it ended.
+        print(f"{parser.prog}: {record['status']}: {record['message']}", file=sys.stderr)
+    return EXIT_FOR_STATUS[record["status"]]
+
+
+def _same_terminal() -> bool:
+    """Whether stdout and stderr are one terminal, where the report has just said it all."""
+    try:
+        return sys.stdout.isatty() and sys.stderr.isatty() and os.ttyname(1) == os.ttyname(2)
+    except OSError:
+        return False

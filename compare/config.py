@@ -5,21 +5,23 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from common.architecture import ACTIVATIONS, LOSSES, Architecture
 from common.data import DATASETS
 from common.errors import ParameterError
 from common.validation import check_dtype, check_learning_rate, check_positive_int
+from compare.plugins import is_user_network, race_order
 
-BACKENDS = ("from_scratch", "torch_impl")
+BACKENDS = ("from_scratch", "torch_impl")  # the built-in ones; a user's own network is named "module:Class"
 RULES = ("true", "book")
 DEVICES = ("cpu", "cuda", "auto")  # torch_impl.DEVICES, named here so no torch is imported to check one
 
-# The 2017 experiment as published: full MNIST, 784-200-10, lr 0.1, 5 epochs, one sample a
-# step. Its PyTorch port used float32 tensors (torch.FloatTensor); the book's NumPy, float64.
+# The 2017 tutorial's experiment as published: full MNIST, 784-200-10, lr 0.1, 5 epochs, one
+# sample a step. Its PyTorch port used float32 tensors (torch.FloatTensor); the book's NumPy, float64.
 PRESETS = {
-    "seed": dict(dataset="mnist", hidden=(200,), lr=0.1, epochs=5, batch_size=1, dtype="float32"),
+    "2017": dict(dataset="mnist", hidden=(200,), lr=0.1, epochs=5, batch_size=1, dtype="float32"),
 }
-# Seconds the seed measured for those 5 epochs on 2017 hardware (the GPU was a K80).
-SEED_SECONDS = {("from_scratch", "cpu"): 440.0, ("torch_impl", "cpu"): 841.0, ("torch_impl", "cuda"): 366.0}
+# Seconds the 2017 tutorial measured for those 5 epochs on 2017 hardware (the GPU was a K80).
+SECONDS_2017 = {("from_scratch", "cpu"): 440.0, ("torch_impl", "cpu"): 841.0, ("torch_impl", "cuda"): 366.0}
 
 
 def usable_cores() -> int:
@@ -43,7 +45,10 @@ class Config:
     train_limit: int | None = None
     test_limit: int | None = None
     epochs: int = 1
-    hidden: tuple[int, ...] = (200,)
+    hidden: tuple = (200,)  # one entry a network: an int (one hidden layer) or a tuple of sizes (any number)
+    activation: str = "sigmoid"
+    loss: str = "half_sse"
+    bias: bool = False
     lr: float = 0.1
     batch_size: int = 1
     dtype: str = "float64"
@@ -62,6 +67,7 @@ class Config:
     progress: bool = False
     input_nodes: int = field(default=784, init=False)
     output_nodes: int = field(default=10, init=False)
+    architectures: tuple[Architecture, ...] = field(default=(), init=False)  # one per entry of hidden
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "threads", "check_every"):
@@ -69,23 +75,39 @@ class Config:
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
-        if not self.hidden:
-            raise ParameterError("The 'hidden' parameter needs at least one size.")
-        for size in self.hidden:
-            check_positive_int("hidden", size)
+        if isinstance(self.hidden, (int, str, bytes)) or not self.hidden:
+            raise ParameterError(f"The 'hidden' parameter needs at least one network: a sequence whose entries are "
+                                 f"an int or a sequence of ints. Got {self.hidden!r} instead.")
+        for name, value, allowed in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES)):
+            if value not in allowed:
+                raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
+        architectures = tuple(Architecture(self.input_nodes, sizes, self.output_nodes, self.activation, self.loss,
+                                           self.bias) for sizes in self.hidden)
+        object.__setattr__(self, "architectures", architectures)
+        object.__setattr__(self, "hidden", tuple(a.hidden_nodes if not isinstance(h, int) else h
+                                                 for a, h in zip(architectures, self.hidden)))
         check_learning_rate(self.lr)
         object.__setattr__(self, "dtype", check_dtype(self.dtype).name)
         for name, value, allowed in (("dataset", self.dataset, DATASETS), ("rule", self.rule, RULES),
                                      ("preset", self.preset, (None, *PRESETS))):
             if value not in allowed:
                 raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
-        for name, values, allowed in (("backends", self.backends, BACKENDS), ("devices", self.devices, DEVICES)):
-            if not values or any(v not in allowed for v in values):
-                raise ParameterError(f"The '{name}' parameter must list some of {allowed}. Got {values!r} instead.")
+        if not self.devices or any(v not in DEVICES for v in self.devices):
+            raise ParameterError(f"The 'devices' parameter must list some of {DEVICES}. Got {self.devices!r} instead.")
+        if isinstance(self.backends, str):
+            raise ParameterError(f"The 'backends' parameter must be a sequence of names. Got {self.backends!r} instead.")
+        object.__setattr__(self, "backends", race_order(tuple(self.backends)))  # each name resolved, reference first
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ParameterError(f"The 'seed' parameter must be an int >= 0. Got {self.seed!r} instead.")
+        if self.rule == "book" and any(is_user_network(name) for name in self.backends):
+            raise ParameterError("--rule book measures from_scratch's BookNetwork against autograd; a network of your "
+                                 "own races with --rule true.")
         if self.rule == "book" and "from_scratch" not in self.backends:
             raise ParameterError("--rule book trains from_scratch's BookNetwork: include from_scratch in --backends.")
+        if self.rule == "book" and (self.activation, self.loss) != ("sigmoid", "half_sse"):
+            raise ParameterError(f"--rule book is the book's rule, defined for sigmoid hidden layers and the half "
+                                 f"squared error only; got --activation {self.activation} and --loss "
+                                 f"{self.loss.replace('_', '-')}.")
         if self.threads > usable_cores():
             raise ParameterError(
                 f"--threads {self.threads} is more than the {usable_cores()} processors this process may use: "
@@ -93,10 +115,13 @@ class Config:
 
     @property
     def is_sweep(self) -> bool:
-        """Several hidden sizes or devices: print the seed's table (hidden nodes x device)."""
+        """Several hidden sizes or devices: print the 2017 tutorial's table (hidden nodes x device)."""
         return len(self.hidden) > 1 or len(self.devices) > 1
 
     def to_json(self) -> dict:
-        """The configuration as JSON-ready values (paths as strings)."""
-        return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-                for k, v in asdict(self).items()}
+        """The configuration as JSON-ready values (paths as strings, each architecture as a record)."""
+        record = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+                  for k, v in asdict(self).items() if k != "architectures"}
+        record["hidden"] = [list(h) if isinstance(h, tuple) else h for h in self.hidden]
+        record["architectures"] = [a.to_json() for a in self.architectures]
+        return record

@@ -1,15 +1,25 @@
 """The side-by-side run: both backends from identical weights, on identical samples, checked
 as they go and timed.
 
-Training alternates in segments of ``check_every`` steps: backend A trains a segment, then
-backend B trains the same segment, then the two are compared. Each backend therefore runs
-uninterrupted for long stretches (its caches and thread pool are its own while it is timed),
-and a disagreement is caught within one segment of where it began.
+Training alternates in segments of ``check_every`` samples (whole batches): backend A trains a
+segment, then backend B trains the same segment, then the two are compared. Each backend
+therefore runs uninterrupted for long stretches (its caches and thread pool are its own while
+it is timed), and a disagreement is caught within one segment of where it began.
+
+At each segment's start (:mod:`compare.checks` says why two kinds of check):
+
+- the implementation: gradients and one step of each backend from the reference's current
+  weights, loaded into twins ("probes") of both, within the ``single`` tolerance;
+- the trajectory: the two free-running networks' weights, within the ``trajectory`` tolerance.
+  A drift beyond it is measured against this run's own sensitivity to rounding
+  (:mod:`compare.sensitivity`). If rounding explains it, the run is "sensitive to rounding":
+  from then on the other backends are re-synchronised to the reference's weights at every
+  check, so each later check measures one segment's drift from identical weights and the
+  steps keep being tested from weights the reference really reached.
 """
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -18,22 +28,24 @@ import torch
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from common.architecture import Architecture
 from common.data import Dataset, one_hot_targets, scale_inputs
 from common.errors import DivergenceError
 from common.scorecard import Scorecard
-from common.tolerances import tolerance
+from common.tolerances import relative_difference, tolerance
 from common.weights import initial_weights
-from compare.backends import Backend, make_backends, make_probe, train_segment
-from compare.checks import Agreement, compare_predictions
+from compare import sensitivity
+from compare.backends import Backend, Progress, make_backends, make_probe, train_segment
+from compare.checks import Agreement, compare_predictions, measure_step
 from compare.config import Config
+from compare.conformance import Guarded, check_conformance, check_loss
+from compare.network_check import check_network
+from compare.plugins import is_user_network
 from compare.environment import describe
+from compare.saturation import saturation
 
-LAYERS = ("W_ih", "W_ho")
 TEST_CHUNK = 1000
-# Test-only hook, not a user option: "torch_impl@3000" nudges that backend's W_ih at the
-# first segment that starts at or after step 3000, so the tests can see a disagreement caught;
-# "torch_impl@3000:nan" plants a nan there instead, to see a divergence caught.
-PERTURB_ENV = "COMPARE_TEST_PERTURB"
+CONFORMANCE_SAMPLES = 8  # a user's network is tried on one of them and on all of them before the race
 
 
 class Disagreement(Exception):
@@ -44,17 +56,44 @@ class Disagreement(Exception):
 class RunResult:
     """What one run (one hidden size) measured, however it ended."""
 
-    hidden: int
+    architecture: Architecture
     backends: list[Backend]
     agreement: Agreement | None
     status: str = "completed"  # completed | disagreed | diverged | interrupted
     message: str | None = None
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
+    saturation: dict | None = None  # compare.saturation's record, for the reference's final weights
+    diagnosis: dict | None = None  # check_network's record of the first backend to disagree, where it did
+
+    @property
+    def hidden(self) -> str:
+        """The hidden layers as ``--hidden`` takes them: "200", "200,100", or "none"."""
+        return ",".join(map(str, self.architecture.hidden_nodes)) or "none"
+
+    @property
+    def hidden_record(self) -> int | str:
+        """The JSON's ``hidden``: the size of the one hidden layer as an int, else as :attr:`hidden`."""
+        sizes = self.architecture.hidden_nodes
+        return sizes[0] if len(sizes) == 1 else self.hidden
 
     @property
     def steps(self) -> int:
         """Steps every backend has completed (after Ctrl-C, one may be a little ahead)."""
         return min((b.steps for b in self.backends), default=0)
+
+
+@dataclass
+class Segment:
+    """The last segment trained: what a sensitivity measurement needs to train it again."""
+
+    start: int
+    epoch: int
+    weights: list[np.ndarray]  # the reference's weights at its start
+    inputs: np.ndarray
+    targets: np.ndarray
+    drift: dict[str, list[float]]  # per other backend, its drift from the reference at the start, per layer
+    others: dict[str, list[np.ndarray]]  # per other backend, its weights at the start
+    apart: dict[str, list[float]]  # per other backend, how far one step from identical weights left it, per layer
 
 
 def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
@@ -69,8 +108,8 @@ def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
         # Overflow in a saturating network is not an error; non-finite results are checked below.
         with threadpool_limits(limits=config.threads), np.errstate(all="ignore"):
             environment = describe(config.devices)
-            for hidden in config.hidden:
-                results.append(run_one(config, data, hidden))
+            for architecture in config.architectures:
+                results.append(run_one(config, data, architecture))
                 if results[-1].status != "completed":
                     break
     finally:
@@ -78,33 +117,46 @@ def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
     return results, environment
 
 
-def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
-    backends = make_backends(config.backends, config.devices, hidden, config.lr, config.dtype, config.rule)
-    weights = initial_weights(config.input_nodes, hidden, config.output_nodes, config.seed, config.dtype)
+def check_steps(config: Config) -> int:
+    """Steps between checks: ``check_every`` samples in whole batches, at least one."""
+    return max(1, math.ceil(config.check_every / config.batch_size))
+
+
+def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunResult:
+    backends = make_backends(config.backends, config.devices, architecture, config.lr, config.dtype, config.rule)
+    weights = initial_weights(architecture, seed=config.seed, dtype=config.dtype)
     for backend in backends:
         backend.network.set_weights(weights)
     reference, others = backends[0], backends[1:]
+    _check_users_networks(config, backends, data, architecture.target_values)
     agreement = Agreement(tolerance(config.dtype), reference.key) if others else None
-    probes = {b.key: make_probe(b, config.lr, config.dtype) for b in others}
-    result = RunResult(hidden, backends, agreement)
+    probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
+    result = RunResult(architecture, backends, agreement)
     bars = [tqdm(total=config.epochs * len(data.train_labels), desc=f"{b.key:<18}", unit="sample",
                  disable=not config.progress, position=i, leave=True) for i, b in enumerate(backends)]
-    perturb = _perturbation()
     try:
-        _train(config, data, backends, probes, agreement, bars, perturb)
+        last = _train(config, data, backends, probes, agreement, bars, architecture.target_values)
         if agreement and config.rule == "true":
-            _compare_weights(agreement, backends, result.steps, config.epochs - 1)
+            _check_trajectory(config, agreement, backends, probes, last, result.steps, resync=False)
         outputs = {b.key: _evaluate(b, data, config.dtype) for b in backends}
         result.scorecards = {k: Scorecard.from_outputs(o, data.test_labels) for k, o in outputs.items()}
+        result.saturation = saturation(reference.network.get_weights(), Architecture.of(reference.network),
+                                       scale_inputs(data.test_images[:1000]),
+                                       result.scorecards[reference.key].accuracy, data.test_labels)
+        result.saturation["backend"] = reference.key
         if agreement and config.rule == "true":
             _compare_outputs(agreement, reference, others, outputs, result.steps, config.epochs - 1)
             if not agreement.passed:
                 raise Disagreement(agreement)
     except Disagreement:
         result.status = "disagreed"
-        result.message = "The backends disagree beyond the tolerance: " + "; ".join(
-            c.describe() for c in agreement.failures[:3]) if agreement.failures else \
-            "The backends answer differently on test images where no near-tie explains it."
+        first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
+        result.message = ("The backends disagree beyond the tolerance: " + "; ".join(c.describe() for c in first[:3])
+                          if first else "The backends answer differently on test images where no near-tie explains it.")
+        if first:
+            result.diagnosis = _diagnose(config, backends, probes, first[0])
+            if result.diagnosis["cause"]:
+                result.message += f". Likely cause: {result.diagnosis['cause']['sentence']}"
     except DivergenceError as error:
         result.status, result.message = "diverged", str(error)
     except KeyboardInterrupt:
@@ -117,94 +169,206 @@ def run_one(config: Config, data: Dataset, hidden: int) -> RunResult:
     return result
 
 
-def _train(config, data, backends, probes, agreement, bars, perturb) -> None:
+def _train(config, data, backends, probes, agreement, bars, target_values) -> Segment | None:
+    """Train every epoch in segments, checking at each segment's start; return the last segment."""
     batch, n_train = config.batch_size, len(data.train_labels)
-    segment = config.check_every * batch
+    segment = check_steps(config) * batch
     step = 0  # steps done by every backend, counted from the start of the run
     shuffle = np.random.default_rng(config.seed)
+    last = None
     for epoch in range(config.epochs):
         order = shuffle.permutation(n_train) if config.shuffle else None
         started = {b.key: b.train_seconds for b in backends}
         for start in range(0, n_train, segment):
             rows = slice(start, start + segment) if order is None else order[start:start + segment]
             inputs = scale_inputs(data.train_images[rows], config.dtype)
-            targets = one_hot_targets(data.train_labels[rows], config.dtype)
+            targets = one_hot_targets(data.train_labels[rows], config.dtype, values=target_values)
             if agreement:
-                _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch], step, epoch)
-            if perturb and step >= perturb[1]:
-                _nudge(next(b for b in backends if b.key == perturb[0]), perturb[2])
-                perturb = None
+                apart = _check_step(config, agreement, backends, probes, inputs[:batch], targets[:batch], step, epoch)
+                if config.rule == "true":
+                    _check_trajectory(config, agreement, backends, probes, last, step)
+            if agreement and config.rule == "true":
+                last = Segment(step, epoch, backends[0].network.get_weights(), inputs, targets, _drifts(backends),
+                               {b.key: b.network.get_weights() for b in backends[1:]}, apart)
             n_steps = math.ceil(len(inputs) / batch)
             for backend, bar in zip(backends, bars):
-                _timed_segment(backend, inputs, targets, batch, np.empty(n_steps), step, epoch)
+                _timed_segment(backend, inputs, targets, batch, n_steps, step, epoch)
                 bar.update(len(inputs))
             step += n_steps
         for backend in backends:
             backend.epoch_seconds.append(backend.train_seconds - started[backend.key])
+    return last
 
 
-def _timed_segment(backend: Backend, inputs, targets, batch, losses, first_step, epoch) -> None:
+def _first_failures(agreement: Agreement, layers: list[str]) -> list:
+    """The failed checks of the first step that had any, from the output layer down (the order in
+    which a mistake spreads through backpropagation), gradients before steps before weights."""
+    first = min(c.step for c in agreement.failures)
+    kinds = ("gradient", "book step", "step", "weights", "test outputs")
+    return sorted((c for c in agreement.failures if c.step == first),
+                  key=lambda c: (kinds.index(c.kind), -layers.index(c.layer) if c.layer in layers else 0))
+
+
+def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values) -> None:
+    """Conformance of each network of the user's own, before anything is trained: one sentence
+    (a ConformanceError) for a missing method, a wrong return, or an exception in its code.
+    ``train`` is tried on a twin, so that the racing network takes no step before the race."""
+    inputs = scale_inputs(data.train_images[:CONFORMANCE_SAMPLES], config.dtype)
+    targets = one_hot_targets(data.train_labels[:CONFORMANCE_SAMPLES], config.dtype, values=target_values)
+    for backend in backends:
+        if is_user_network(backend.package):
+            check_conformance(backend.network.network, inputs, targets)
+            twin = make_probe(backend, config.lr, config.dtype)
+            twin.set_weights(backend.network.get_weights())
+            check_loss(twin.train(inputs[0], targets[0]), f"{type(twin.network).__name__}.train")
+
+
+def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) -> dict:
+    """:func:`compare.check_network` on the backend that disagreed, at the reference's weights at
+    that moment, against the reference: where, layer by layer, and most likely why."""
+    reference = backends[0]
+    probe = probes[failure.backend]
+    network = probe.network if isinstance(probe, Guarded) else probe
+    network.set_weights(reference.network.get_weights())
+    report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key])
+    return {"backend": failure.backend, "step": failure.step, **report.to_json()}
+
+
+def _timed_segment(backend: Backend, inputs, targets, batch, n_steps, first_step, epoch) -> None:
     """Train one segment, timed; count what was done even when Ctrl-C cuts it short."""
     x, t = backend.prepare(inputs), backend.prepare(targets)
-    losses[:] = np.nan  # a step's slot fills when its train() returns
+    progress = Progress(np.empty(n_steps))
     begin = time.perf_counter()
     try:
-        train_segment(backend.network, x, t, batch, losses)
+        train_segment(backend.network, x, t, batch, progress)
     finally:
         backend.sync()
         backend.train_seconds += time.perf_counter() - begin
-        done = int(np.argmax(np.isnan(losses))) if np.isnan(losses).any() else len(losses)
-        backend.steps += done
-        backend.samples += min(done * batch, len(inputs))
+        backend.steps += progress.done
+        backend.samples += min(progress.done * batch, len(inputs))
+    losses = progress.losses
     bad = np.flatnonzero(~np.isfinite(losses))
     if bad.size or not all(np.isfinite(w).all() for w in backend.network.get_weights()):
-        where = first_step + (int(bad[0]) if bad.size else len(losses) - 1)
+        where = first_step + (int(bad[0]) if bad.size else n_steps - 1)
         raise DivergenceError(
             f"Training diverged in {backend.key} at step {where + 1:,} (epoch {epoch + 1}): "
             f"{'the loss' if bad.size else 'a weight'} became non-finite. Try a smaller --lr.")
-    backend.loss_curve.append((first_step + len(losses), float(losses.mean())))
+    backend.record_losses(first_step, losses)
 
 
-def _check_step(config, agreement, backends, probes, inputs, targets, step, epoch) -> None:
-    """Gradients at identical weights (the reference's), and the weights of the two runs."""
+def _layers(backend: Backend) -> list[str]:
+    return Architecture.of(backend.network).parameter_names()
+
+
+def _check_step(config, agreement, backends, probes, inputs, targets, step, epoch) -> dict[str, list[float]]:
+    """The implementation: gradients, and one step, of each backend from the reference's weights.
+
+    Returns, per other backend and layer, how far apart the weights were after that one step
+    (relative to the largest weight): the rounding the backends add in a step, measured.
+    """
+    apart = {}
     reference = backends[0]
+    layers = _layers(reference)
+    output_layer = layers[-2:] if Architecture.of(reference.network).bias else layers[-1:]  # its weight (and bias)
     weights = reference.network.get_weights()
     expected = reference.network.gradients(inputs, targets)
+    if config.rule == "true":
+        expected_step = _one_step(probes[reference.key], reference, weights, inputs, targets)
     for backend in backends[1:]:
         probe = probes[backend.key]
         probe.set_weights(weights)
         got = probe.gradients(inputs, targets)
-        for layer, mine, theirs in zip(LAYERS, got, expected):
+        for layer, mine, theirs in zip(layers, got, expected):
             if config.rule == "book":
                 # The reference is the book's rule, the probe the true gradient at the same weights:
-                # the output layer must match; the hidden layer is the departure being measured.
-                tol = tolerance(config.dtype).single if layer == "W_ho" else None
+                # the output layer must match; the hidden layers are the departure being measured.
+                tol = agreement.tolerance.single if layer in output_layer else None
                 agreement.compare("book step", layer, backend.key, step, epoch, theirs, mine, tol)
             else:
                 agreement.compare("gradient", layer, backend.key, step, epoch, mine, theirs,
                                   agreement.tolerance.single)
-    if config.rule == "true":
-        _compare_weights(agreement, backends, step, epoch, weights)
+        if config.rule == "true":
+            stepped = _one_step(probe, backend, weights, inputs, targets)
+            for layer, mine, theirs, before in zip(layers, stepped, expected_step, weights):
+                agreement.compare("step", layer, backend.key, step, epoch, mine, theirs, agreement.tolerance.single,
+                                  numbers=measure_step(mine, theirs, before, agreement.tolerance))
+            apart[backend.key] = [relative_difference(m, t) for m, t in zip(stepped, expected_step)]
     if agreement.failures:
         raise Disagreement(agreement)
+    return apart
 
 
-def _compare_weights(agreement, backends, step, epoch, reference_weights=None) -> None:
-    reference_weights = reference_weights or backends[0].network.get_weights()
+def _one_step(probe, backend: Backend, weights, inputs, targets) -> list[np.ndarray]:
+    """``weights`` after one training step of ``probe`` (a twin of ``backend``) on the batch."""
+    probe.set_weights(weights)
+    single = len(inputs) == 1  # one sample a step hands train() a row, as the training loop does
+    probe.train(backend.prepare(inputs[0] if single else inputs), backend.prepare(targets[0] if single else targets))
+    return probe.get_weights()
+
+
+def _drifts(backends) -> dict[str, list[float]]:
+    """Each other backend's distance from the reference, per layer."""
+    reference = backends[0].network.get_weights()
+    return {b.key: [relative_difference(mine, theirs) for mine, theirs in zip(b.network.get_weights(), reference)]
+            for b in backends[1:]}
+
+
+def _check_trajectory(config, agreement, backends, probes, last: Segment | None, step: int,
+                      resync: bool = True) -> None:
+    """The free-running weights against the reference's; a drift beyond the tolerance is judged
+    against the run's sensitivity to rounding over the last segment (``last``). Once the run is
+    known to be sensitive, the others restart from the reference's weights (unless ``resync`` is
+    False: after the last segment each keeps its own, to be tested)."""
+    if last is None:  # nothing trained yet
+        return
+    reference = backends[0]
+    layers = _layers(reference)
+    reference_weights = reference.network.get_weights()
+    tol = agreement.tolerance.trajectory
+    growth = None
     for backend in backends[1:]:
-        for layer, mine, theirs in zip(LAYERS, backend.network.get_weights(), reference_weights):
-            agreement.compare("weights", layer, backend.key, step, epoch, mine, theirs,
-                              agreement.tolerance.trajectory)
+        mine = backend.network.get_weights()
+        drift = [relative_difference(m, r) for m, r in zip(mine, reference_weights)]
+        bounds = [None] * len(layers)
+        if max(drift) > tol:  # every step so far agreed, or the run has stopped
+            twin, train = probes[reference.key], _retrain(config, reference, last, step)
+            if growth is None:
+                growth = sensitivity.measure_growth(twin, train, last.weights, reference_weights,
+                                                    seed=config.seed + step)
+            grown = sensitivity.regrow(twin, train, last.others[backend.key], reference_weights, last.drift[backend.key])
+            measured = sensitivity.judge(backend.key, last.start, step - last.start, layers, *growth,
+                                         last.apart[backend.key], last.drift[backend.key], grown, drift)
+            agreement.sensitivity.append(measured)
+            bounds = measured.bound
+        for layer, m, r, bound in zip(layers, mine, reference_weights, bounds):
+            agreement.compare("weights", layer, backend.key, step, last.epoch, m, r, tol, rounding_bound=bound)
     if agreement.failures:
         raise Disagreement(agreement)
+    if agreement.sensitive and resync:  # re-synchronise: the next segment starts the backends from identical weights
+        for backend in backends[1:]:
+            backend.network.set_weights(reference_weights)
+
+
+def _retrain(config, reference: Backend, last: Segment, step: int):
+    """A function that trains a network over the last segment as the reference did."""
+    def train(network) -> None:
+        n_steps = step - last.start
+        rows = n_steps * config.batch_size
+        train_segment(network, reference.prepare(last.inputs[:rows]), reference.prepare(last.targets[:rows]),
+                      config.batch_size, Progress(np.empty(n_steps)))
+    return train
 
 
 def _compare_outputs(agreement, reference, others, outputs, step, epoch) -> None:
+    """Test outputs and answers against the reference's; counted, not judged, when the last segment's
+    drift needed rounding's growth to explain it (the networks are then that far apart)."""
+    judged = not any(s.explained and s.start + s.steps == step for s in agreement.sensitivity)
+    tol = agreement.tolerance.trajectory
     for backend in others:
         agreement.compare("test outputs", "all", backend.key, step, epoch, outputs[backend.key],
-                          outputs[reference.key], agreement.tolerance.trajectory)
-        agreement.predictions[backend.key] = compare_predictions(
-            outputs[backend.key], outputs[reference.key], agreement.tolerance.trajectory)
+                          outputs[reference.key], tol if judged else None)
+        agreement.predictions[backend.key] = compare_predictions(outputs[backend.key], outputs[reference.key],
+                                                                 tol, judged)
 
 
 def _evaluate(backend: Backend, data: Dataset, dtype: str) -> np.ndarray:
@@ -217,25 +381,3 @@ def _evaluate(backend: Backend, data: Dataset, dtype: str) -> np.ndarray:
         backend.sync()
         backend.test_seconds += time.perf_counter() - begin
     return np.concatenate(outputs) if outputs else np.empty((0, backend.network.output_nodes), dtype)
-
-
-def _perturbation() -> tuple[str, int] | None:
-    value = os.environ.get(PERTURB_ENV)
-    if not value:
-        return None
-    key, _, rest = value.partition("@")
-    step, _, how = rest.partition(":")
-    return key, int(step or 0), how or "nudge"
-
-
-def _nudge(backend: Backend, how: str) -> None:
-    """"nudge": scale one row of W_ih by 1.001; "nan": make the loss non-finite from here on."""
-    weights = backend.network.get_weights()
-    weights[0][0] *= 1.001
-    backend.network.set_weights(weights)
-    if how == "nan":  # set_weights refuses nan, as it should: go around it, as a bug would
-        layer = getattr(backend.network, "wih", None)
-        if layer is None:
-            backend.network.model.wih.weight.data[0, 0] = float("nan")
-        else:
-            layer[0, 0] = np.nan

@@ -25,7 +25,6 @@ EMBEDDED = REPO / "common" / "embedded"
 PROG = "python -m compare"
 # A run of a few steps' worth of seconds that still checks the backends three times (steps 0, 100, 200).
 SMALL = ("--train-limit", "300", "--test-limit", "50", "--check-every", "100")
-PERTURB_ENV = "COMPARE_TEST_PERTURB"  # the test-only hook in compare/runner.py
 TIMEOUT_S = 120
 
 
@@ -41,11 +40,33 @@ class Finished:
         return f"exit {self.code}\n--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A finished run and the folder its --json (record.json), --save and --plot went into."""
+
+    run: Finished
+    folder: Path
+
+    def record(self) -> dict:
+        return read_json(self.folder / "record.json")
+
+
+def outcome(folder: Path, *options: object, env: dict | None = None) -> Outcome:
+    """Run with ``options`` and --json into ``folder``."""
+    return Outcome(run_compare(*options, "--json", folder / "record.json", env=env), folder)
+
+
+def exited(outcome: Outcome, code: int) -> Outcome:
+    assert outcome.run.code == code, outcome.run
+    return outcome
+
+
 def start(*options: object, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
-    """``python -m compare OPTIONS`` in the background, stdout (and stderr unless given) piped."""
+    """``python -m compare OPTIONS`` in the background, stdout and stderr piped unless given."""
+    popen.setdefault("stdout", subprocess.PIPE)
     popen.setdefault("stderr", subprocess.PIPE)
     return subprocess.Popen([sys.executable, "-m", "compare", *map(str, options)], cwd=REPO,
-                            env=environment(env), stdout=subprocess.PIPE, text=True, **popen)
+                            env=environment(env), text=True, **popen)
 
 
 def finish(process: subprocess.Popen, timeout: float = TIMEOUT_S) -> Finished:
@@ -58,8 +79,8 @@ def run_compare(*options: object, env: dict[str, str] | None = None, timeout: fl
 
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without the test hook, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k != PERTURB_ENV}
+    """This process's environment, plus ``extra``."""
+    env = dict(os.environ)
     env.update(extra or {})
     return env
 

@@ -1,8 +1,8 @@
 """``python -m compare`` as a user runs it: a subprocess on the embedded data with small limits.
 
 Exit codes (0 agree, 1 disagree, 2 bad input, 3 diverged, 130 interrupted), the report, the
-JSON record, a disagreement and a divergence planted through the test-only hook
-``COMPARE_TEST_PERTURB``, bad inputs, a sweep, the book's rule, --save, --plot, the seed
+JSON record, a disagreement and a divergence planted in networks raced through the plug-in path
+(tests/planted.py), bad inputs, a sweep, the book's rule, --save, --plot, the 2017
 preset, a failed download and Ctrl-C. Every run that trains costs about 5 s before its first
 step, so the tests share a few runs (module-scoped fixtures), each checked by several tests.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,27 +21,10 @@ import torch_impl
 from common.data import load_embedded, scale_inputs
 from common.tolerances import assert_close, tolerance
 from common.weights import load_weights
-from tests.cli_helpers import (EMBEDDED, PERTURB_ENV, PROG, SMALL, Finished, Terminal, finish,
-                               offline_environment, percent, read_json, run_compare, snapshot, start,
-                               table_rows)
+from tests.cli_helpers import (EMBEDDED, PROG, SMALL, Terminal, exited, offline_environment,
+                               outcome, percent, read_json, run_compare, snapshot, start, table_rows)
 
 BACKENDS = ("from_scratch", "torch_impl")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A finished run and the folder its --json (record.json), --save and --plot went into."""
-
-    run: Finished
-    folder: Path
-
-    def record(self) -> dict:
-        return read_json(self.folder / "record.json")
-
-
-def outcome(folder: Path, *options: object, env: dict | None = None) -> Outcome:
-    """Run with ``options`` and --json into ``folder``."""
-    return Outcome(run_compare(*options, "--json", folder / "record.json", env=env), folder)
 
 
 @pytest.fixture(scope="module")
@@ -55,40 +37,36 @@ def normal(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nudged(tmp_path_factory):
-    """torch_impl's W_ih scaled by 1.001 (one row) as step 200 begins."""
-    return outcome(tmp_path_factory.mktemp("nudged"), *SMALL, env={PERTURB_ENV: "torch_impl@200"})
+    """A network whose W_ih is scaled by 1.001 (one row) as step 200 begins, raced against torch_impl."""
+    return outcome(tmp_path_factory.mktemp("nudged"), *SMALL, "--backends", "torch_impl", "tests.planted:NudgedAt200")
 
 
 @pytest.fixture(scope="module")
 def diverged(tmp_path_factory):
-    """A nan planted in torch_impl's W_ih as step 200 begins; --quiet."""
-    return outcome(tmp_path_factory.mktemp("diverged"), *SMALL, "--quiet",
-                   env={PERTURB_ENV: "torch_impl@200:nan"})
+    """A network with a nan in its W_ih as step 200 begins, raced against torch_impl; --quiet."""
+    return outcome(tmp_path_factory.mktemp("diverged"), *SMALL, "--quiet", "--backends", "torch_impl",
+                   "tests.planted:NanAt200")
 
 
 @pytest.fixture(scope="module")
 def book_sweep(tmp_path_factory):
-    """The book's rule over a sweep of two hidden sizes: one run shows both."""
-    return outcome(tmp_path_factory.mktemp("book_sweep"), *SMALL, "--rule", "book", "--hidden", 20, 40)
+    """The book's rule over a sweep of one hidden layer and two: one run shows both depths."""
+    return outcome(tmp_path_factory.mktemp("book_sweep"), *SMALL, "--rule", "book", "--hidden", 20, "20,10")
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory):
-    """The seed preset on the embedded files, with options that override the preset's."""
-    return outcome(tmp_path_factory.mktemp("seed"), "--preset", "seed", "--data-dir", EMBEDDED,
+def preset_2017(tmp_path_factory):
+    """The 2017 preset on the embedded files, with options that override the preset's."""
+    return outcome(tmp_path_factory.mktemp("preset_2017"), "--preset", "2017", "--data-dir", EMBEDDED,
                    "--train-limit", 200, "--test-limit", 50, "--epochs", 1)
-
-
-def exited(outcome: Outcome, code: int) -> Outcome:
-    assert outcome.run.code == code, outcome.run
-    return outcome
 
 
 # --- a normal run ------------------------------------------------------------------------------
 
 def test_normal_run_exits_0_and_reports_both_backends_agreeing(normal):
     report = exited(normal, 0).run.stdout
-    assert "784-200-10, lr 0.1, batch 1, float64, 1 epoch, seed 0, true gradient" in report
+    assert "784-200-10, sigmoid, half squared error, no bias, lr 0.1, batch 1, float64, 1 epoch, seed 0, true gradient" \
+        in report
     assert "embedded subset (6,000 train / 1,000 test), first 600 train / 100 test" in report
     for key in BACKENDS:
         (row,) = table_rows(report, key)  # backend, device, train s, µs/sample, test s, accuracy
@@ -127,14 +105,20 @@ def test_record_agreement_passed_with_its_worst_differences_within_tolerance(nor
     agreement = exited(normal, 0).record()["agreement"]
     tol = tolerance("float64")
     assert agreement["passed"] is True and agreement["failures"] == []
-    assert set(agreement["worst"]) == {"gradient", "weights", "test outputs"}
+    assert set(agreement["worst"]) == {"gradient", "step", "weights", "test outputs"}
     assert agreement["worst"]["gradient"]["relative"] <= tol.single
+    assert agreement["worst"]["step"]["relative"] <= tol.single
     assert max(worst["relative"] for worst in agreement["worst"].values()) <= tol.trajectory
+    # the stable default is as strict as ever: no drift beyond 2^14 eps, nothing excused as rounding
+    assert (agreement["steps_agree"], agreement["trajectory_verdict"]) == (True, "within tolerance")
+    assert agreement["sensitivity"] == [] and "sensitive to rounding" not in normal.run.stdout
 
 
-def test_gradients_are_checked_every_check_every_steps(normal):
+def test_gradients_and_steps_are_checked_every_check_every_samples(normal):
     checks = exited(normal, 0).record()["agreement"]["checks"]
-    assert sorted({c["step"] for c in checks if c["kind"] == "gradient"}) == [0, 100, 200, 300, 400, 500]
+    for kind in ("gradient", "step"):
+        assert sorted({c["step"] for c in checks if c["kind"] == kind}) == [0, 100, 200, 300, 400, 500]
+    assert sorted({c["step"] for c in checks if c["kind"] == "weights"}) == [100, 200, 300, 400, 500, 600]
 
 
 def test_accuracies_are_equal_between_backends_in_float64(normal):
@@ -153,7 +137,7 @@ def test_record_names_the_blas_kernel_and_threads(normal):
 
 
 def test_quiet_line_of_a_completed_run_gives_the_verdict_and_each_accuracy(normal):
-    from compare.session import summary_line  # what --quiet prints, from the record the run wrote
+    from compare.report import summary_line  # what --quiet prints, from the record the run wrote
 
     record = exited(normal, 0).record()
     line = summary_line(record)
@@ -193,7 +177,7 @@ def test_plot_writes_a_png(normal):
     assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 10_000
 
 
-# --- a disagreement and a divergence, planted by the test-only hook -----------------------------
+# --- a disagreement and a divergence, planted in networks raced through the plug-in path ------------
 
 def test_perturbed_backend_exits_1_with_a_table_of_where_and_by_how_much(nudged):
     report, agreement = exited(nudged, 1).run.stdout, nudged.record()["agreement"]
@@ -202,22 +186,24 @@ def test_perturbed_backend_exits_1_with_a_table_of_where_and_by_how_much(nudged)
     w_ih = next(f for f in agreement["failures"] if (f["kind"], f["layer"]) == ("weights", "W_ih"))
     assert w_ih["step"] == 300 and w_ih["relative"] > w_ih["tolerance"]
     assert all(c["passed"] for c in agreement["checks"] if c["step"] < 300)
-    (row,) = [r for r in table_rows(report, "weights") if r[1] == "W_ih"]  # kind layer step epoch relative
-    assert (row[2], float(row[4])) == ("300", pytest.approx(w_ih["relative"], rel=1e-2))
+    (row,) = [r for r in table_rows(report, "weights") if r[1] == "W_ih"]  # kind layer backend step epoch relative
+    assert (row[2], row[3], float(row[5])) == ("NudgedAt200", "300", pytest.approx(w_ih["relative"], rel=1e-2))
 
 
 def test_perturbed_backend_record_says_the_agreement_failed(nudged):
     run, record = exited(nudged, 1).run, nudged.record()
     assert record["status"] == "disagreed" and record["agreement"]["passed"] is False
     (line,) = run.stderr.splitlines()
-    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of torch_impl after 300 steps" in line
+    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of NudgedAt200 after 300 steps" in line
 
 
 def test_nan_in_one_backend_exits_3_naming_the_backend_and_step(diverged):
     run, record = exited(diverged, 3).run, diverged.record()
-    said = "Training diverged in torch_impl at step 201 (epoch 1)"  # the 201st step's loss is nan
+    said = "Training diverged in NanAt200 at step 201 (epoch 1)"  # the 201st step's loss is nan
     assert said in run.stdout
     assert record["status"] == "diverged" and said in record["message"]
+    # steps whose loss is nan were still taken: the segment from 200 to 300 counts as done
+    assert [b["steps"] for b in record["backends"].values()] == [300, 300]
 
 
 def test_quiet_prints_one_line_and_nothing_on_stderr(diverged):
@@ -248,6 +234,11 @@ BAD_INPUTS = {  # case: (options given a fresh tmp_path, what the one line says 
     "lr not a number": (lambda tmp: ["--lr", "abc"], "argument --lr: must be a positive finite number, got 'abc'"),
     "epochs 0": (lambda tmp: ["--epochs", "0"], "argument --epochs: must be a whole number >= 1, got '0'"),
     "hidden 0": (lambda tmp: ["--hidden", "0"], "argument --hidden: must be a whole number >= 1, got '0'"),
+    "a hidden layer of 0": (lambda tmp: ["--hidden", "200,0"], "argument --hidden: must be a whole number >= 1, got '0'"),
+    "unknown loss": (lambda tmp: ["--loss", "mse"], "argument --loss: invalid choice: 'mse'"),
+    "book rule with relu": (lambda tmp: ["--rule", "book", "--activation", "relu"],
+                            "--rule book is the book's rule, defined for sigmoid hidden layers and the half squared "
+                            "error only; got --activation relu and --loss half-sse."),
     "hidden 2.5": (lambda tmp: ["--hidden", "2.5"], "argument --hidden: must be a whole number >= 1, got '2.5'"),
     "batch -3": (lambda tmp: ["--batch-size", "-3"], "argument --batch-size: must be a whole number >= 1, got '-3'"),
     "float16": (lambda tmp: ["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
@@ -302,47 +293,65 @@ def test_full_mnist_with_no_network_and_an_empty_cache_exits_2_with_one_error_li
 
 # --- a sweep and the book's rule ----------------------------------------------------------------
 
-def sections(report: str) -> dict[int, str]:
-    """A sweep's report, one part per hidden size, keyed by that size."""
-    parts = re.split(r"^--- hidden (\d+) ---$", report, flags=re.MULTILINE)
-    return {int(hidden): text for hidden, text in zip(parts[1::2], parts[2::2])}
+def sections(report: str) -> dict[str, str]:
+    """A sweep's report, one part per network, keyed by its hidden layers as --hidden names them."""
+    parts = re.split(r"^--- hidden (\S+) ---$", report, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2]))
 
 
 def test_sweep_prints_the_hidden_by_backend_table_and_records_each_run(book_sweep):
     report, record = exited(book_sweep, 0).run.stdout, book_sweep.record()
-    assert [run["hidden"] for run in record["runs"]] == [20, 40]
-    assert [row["hidden"] for row in record["sweep"]] == [20, 40]
-    header, *rows = report.split("seconds of training, hidden nodes x backend (the seed's table):\n")[1].splitlines()
-    assert header.split() == ["hidden", *BACKENDS]
+    assert [run["hidden"] for run in record["runs"]] == [20, "20,10"]  # the one layer's size, else as --hidden takes it
+    assert [row["hidden"] for row in record["sweep"]] == [20, "20,10"]
+    title = "seconds of training, hidden nodes x backend (the 2017 tutorial's table), with each run's verdict:\n"
+    header, *rows = report.split(title)[1].splitlines()
+    assert header.split() == ["hidden", *BACKENDS, "verdict"]
     for row, seconds in zip(rows, record["sweep"], strict=True):
-        assert [float(cell) for cell in row.split()] == pytest.approx(
-            [seconds["hidden"], seconds["from_scratch"], seconds["torch_impl"]], abs=5e-3)
+        assert row.split()[0] == str(seconds["hidden"])
+        assert [float(cell) for cell in row.split()[1:3]] == pytest.approx(
+            [seconds["from_scratch"], seconds["torch_impl"]], abs=5e-3)
+        assert " ".join(row.split()[3:]) == seconds["verdict"] == "measured"  # the book's rule claims no agreement
 
 
-def test_book_rule_prints_its_departure_from_the_gradient_layer_by_layer(book_sweep):
+def test_sweep_header_and_record_describe_each_architecture(book_sweep):
+    report, record = exited(book_sweep, 0).run.stdout, book_sweep.record()
+    assert report.startswith("784-{20 | 20-10}-10, sigmoid, half squared error, no bias, lr 0.1, batch 1, ")
+    assert [a["hidden_nodes"] for a in record["config"]["architectures"]] == [[20], [20, 10]]
+    assert [run["architecture"]["hidden_nodes"] for run in record["runs"]] == [[20], [20, 10]]
+
+
+def test_book_rule_prints_its_departure_from_the_gradient_layer_by_layer_at_any_depth(book_sweep):
     report, runs = exited(book_sweep, 0).run.stdout, book_sweep.record()["runs"]
+    layers = {"20": ["W_ih", "W_ho"], "20,10": ["W1", "W2", "W3"]}
     for run, (hidden, text) in zip(runs, sections(report).items(), strict=True):
         assert "the book's output-layer step equals autograd's gradient (within 9.1e-13): PASSED" in text
         checks = {(c["step"], c["layer"]): c for c in run["agreement"]["checks"] if c["kind"] == "book step"}
-        rows = [line.split() for line in text.split("W_ho ratio\n")[1].split("\n\n")[0].splitlines()]
+        *departing, output = layers[hidden]
+        table = text.split(f"{output} ratio\n")[1].split("\n\n")[0].splitlines()
+        rows = [line.split() for line in table]
         assert [row[0] for row in rows] == ["0", "100", "200"], hidden
-        for step, ih_cosine, ih_ratio, ho_cosine, ho_ratio in rows:
-            ih, ho = checks[int(step), "W_ih"], checks[int(step), "W_ho"]
-            assert [float(ih_cosine), float(ih_ratio), float(ho_cosine), float(ho_ratio)] == [
-                pytest.approx(ih["cosine"], abs=5e-7), pytest.approx(ih["norm_ratio"], abs=5e-4),
-                pytest.approx(ho["cosine"], abs=5e-10), pytest.approx(ho["norm_ratio"], abs=5e-7)], (hidden, step)
+        for step, *cells in rows:
+            expected = []
+            for layer in departing:  # cosine to 6 places, ratio to 3
+                c = checks[int(step), layer]
+                expected += [pytest.approx(c["cosine"], abs=5e-7), pytest.approx(c["norm_ratio"], abs=5e-4)]
+            c = checks[int(step), output]  # the output layer: the gradient, to 9 and 6 places
+            expected += [pytest.approx(c["cosine"], abs=5e-10), pytest.approx(c["norm_ratio"], abs=5e-7)]
+            assert [float(cell) for cell in cells] == expected, (hidden, step)
 
 
-def test_book_rule_output_layer_matches_and_hidden_layer_departs(book_sweep):
+def test_book_rule_output_layer_matches_and_hidden_layers_depart(book_sweep):
     record = exited(book_sweep, 0).record()
     assert record["agreement"]["passed"] is True
-    checks = [c for run in record["runs"] for c in run["agreement"]["checks"]]
-    assert checks and {c["kind"] for c in checks} == {"book step"}
-    for c in checks:
-        if c["layer"] == "W_ho":
-            assert c["passed"] and c["relative"] <= tolerance("float64").single, c
-        else:  # measured, never a failure: the book's hidden-layer step is longer than the gradient
-            assert c["layer"] == "W_ih" and c["tolerance"] is None and c["norm_ratio"] > 1, c
+    outputs = {"20": "W_ho", "20,10": "W3"}
+    for run, hidden in zip(record["runs"], outputs, strict=True):
+        checks = run["agreement"]["checks"]
+        assert checks and {c["kind"] for c in checks} == {"book step"}
+        for c in checks:
+            if c["layer"] == outputs[hidden]:
+                assert c["passed"] and c["relative"] <= tolerance("float64").single, c
+            else:  # measured, never a failure: the book's hidden-layer step is longer than the gradient
+                assert c["tolerance"] is None and c["norm_ratio"] > 1 and c["cosine"] < 1 - 1e-6, c
 
 
 def test_book_rule_reports_both_networks_accuracy(book_sweep):
@@ -353,17 +362,18 @@ def test_book_rule_reports_both_networks_accuracy(book_sweep):
             assert percent(row[-1]) == pytest.approx(run["backends"][key]["accuracy"], abs=5e-5)
 
 
-# --- the seed preset, repeated devices ----------------------------------------------------------
+# --- the 2017 preset, repeated devices ----------------------------------------------------------
 
-def test_seed_preset_options_override_it_and_2017_seconds_stand_only_beside_the_same_run(seed):
+def test_2017_preset_options_override_it_and_2017_seconds_stand_only_beside_the_same_run(preset_2017):
     """200 images for 1 epoch is not the 2017 run: its seconds are kept out of the table."""
-    report, record = exited(seed, 0).run.stdout, seed.record()
-    assert "784-200-10, lr 0.1, batch 1, float32, 1 epoch" in report
+    report, record = exited(preset_2017, 0).run.stdout, preset_2017.record()
+    assert "784-200-10, sigmoid, half squared error, no bias, lr 0.1, batch 1, float32, 1 epoch" in report
     assert "2017 s" not in report and "this run differs, so they are left out" in report
-    assert record["comparable_to_seed"] is False
-    assert record["seed_seconds"] == {"from_scratch[cpu]": 440.0, "torch_impl[cpu]": 841.0, "torch_impl[cuda]": 366.0}
+    assert record["comparable_to_2017"] is False
+    assert record["seconds_2017"] == {"from_scratch[cpu]": 440.0, "torch_impl[cpu]": 841.0, "torch_impl[cuda]": 366.0}
+    assert "seed" not in " ".join(record) and "seed" not in report.split("\n")[0].replace("seed 0", "")
     config = record["config"]
-    assert (config["preset"], config["dtype"], config["epochs"]) == ("seed", "float32", 1)  # the preset says 5
+    assert (config["preset"], config["dtype"], config["epochs"]) == ("2017", "float32", 1)  # the preset says 5
     assert (config["train_limit"], config["data_dir"]) == (200, str(EMBEDDED))
     assert record["backends"]["from_scratch"]["samples"] == 200
 
@@ -380,23 +390,30 @@ def test_a_device_named_twice_trains_torch_once():
 
 # --- Ctrl-C ------------------------------------------------------------------------------------
 
-def test_ctrl_c_exits_130_with_a_partial_report_and_the_record(tmp_path):
-    terminal = Terminal()  # stderr a terminal, so that the progress bars show how far training is
-    process = start("--epochs", 3, "--json", tmp_path / "record.json", stderr=terminal.child_end)
+def test_ctrl_c_exits_130_with_a_partial_report_said_once_and_the_record(tmp_path):
+    terminal = Terminal()  # stdout and stderr one terminal, so that the progress bars show how far training is
+    process = start("--epochs", 3, "--json", tmp_path / "record.json", stdout=terminal.child_end,
+                    stderr=terminal.child_end)
     terminal.detach()
     try:  # wait until torch_impl has trained its first 1,000 of 3 x 6,000 samples
         # [^\r\n\x1b]: stay on torch_impl's own bar; tqdm moves between bars with escape codes
         assert terminal.wait_for(r"torch_impl\s*:[^\r\n\x1b]*\| *[1-9]\d*/18000", timeout=60), terminal.text
         process.send_signal(signal.SIGINT)
-        run = finish(process, timeout=60)
+        code = process.wait(timeout=60)
     finally:
         process.kill()
         shown = terminal.close()
-    assert run.code == 130, run
-    assert "interrupted: Interrupted after from_scratch " in run.stdout
-    assert table_rows(run.stdout, "from_scratch") and table_rows(run.stdout, "torch_impl")
-    assert f"{PROG}: interrupted: " in shown
+    assert code == 130, shown
+    assert shown.count("Interrupted after from_scratch ") == 1, shown  # in the report, not again on stderr
+    assert "interrupted: Interrupted after from_scratch " in shown
+    assert table_rows(shown, "from_scratch") and table_rows(shown, "torch_impl")
     record = read_json(tmp_path / "record.json")
     assert record["status"] == "interrupted"
     assert 1000 <= record["runs"][0]["steps"] < 18000
     assert all(1000 <= b["samples"] < 18000 for b in record["backends"].values()), record["backends"]
+
+
+def test_a_report_sent_elsewhere_leaves_the_reason_on_stderr(nudged):
+    run = exited(nudged, 1).run  # stdout a pipe, so stderr says why the run ended
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"{PROG}: disagreed: ")

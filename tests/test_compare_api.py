@@ -11,12 +11,18 @@ from common.errors import ParameterError
 from common.files import atomic_write
 from compare import Config, run_comparison
 from compare.config import usable_cores
-from compare.report import backend_table, comparable_to_seed
+from compare.record import comparable_to_2017, run_record
+from compare.report import backend_table
 
 
 @pytest.mark.parametrize("options, message", [
     (dict(epochs=0), "'epochs' parameter must be an int >= 1. Got 0"),
-    (dict(hidden=()), "'hidden' parameter needs at least one size"),
+    (dict(hidden=()), "'hidden' parameter needs at least one network"),
+    (dict(hidden=((200, 0),)), "'hidden_nodes' parameter must be an int >= 1. Got 0"),
+    (dict(activation="swish"), "'activation' parameter must be one of"),
+    (dict(loss="mse"), "'loss' parameter must be one of"),
+    (dict(bias="yes"), "'bias' parameter must be True or False"),
+    (dict(rule="book", loss="cross_entropy"), "--rule book is the book's rule, defined for sigmoid hidden layers"),
     (dict(lr=float("inf")), "'lr' parameter must be a finite float > 0"),
     (dict(dtype="int8"), "'dtype' parameter must be one of"),
     (dict(backends=("torch_impl",), rule="book"), "--rule book trains from_scratch's BookNetwork"),
@@ -40,11 +46,11 @@ def test_run_comparison_returns_the_record_and_writes_what_it_is_asked(tmp_path)
 
 def test_2017_seconds_stand_only_beside_the_2017_run():
     full = SimpleNamespace(train_labels=np.zeros(60000))
-    seed = Config(dataset="mnist", epochs=5, dtype="float32")
-    assert comparable_to_seed(seed, full)
-    assert not comparable_to_seed(Config(epochs=1), full)
-    assert not comparable_to_seed(seed, SimpleNamespace(train_labels=np.zeros(6000)))
-    assert not comparable_to_seed(Config(dataset="mnist", epochs=5, hidden=(100,)), full)
+    run_2017 = Config(dataset="mnist", epochs=5, dtype="float32")
+    assert comparable_to_2017(run_2017, full)
+    assert not comparable_to_2017(Config(epochs=1), full)
+    assert not comparable_to_2017(run_2017, SimpleNamespace(train_labels=np.zeros(6000)))
+    assert not comparable_to_2017(Config(dataset="mnist", epochs=5, hidden=(100,)), full)
 
 
 def test_backend_table_prints_the_2017_column_when_asked():
@@ -52,7 +58,7 @@ def test_backend_table_prints_the_2017_column_when_asked():
     from compare.runner import run
 
     (result,), _ = run(Config(train_limit=100, test_limit=20, epochs=2), load_embedded().limit(100, 20))
-    table = backend_table(result, seed_column=True)
+    table = backend_table(run_record(result), column_2017=True)
     header, numpy_row, torch_row = table.splitlines()[:3]
     assert header.endswith("2017 s") and numpy_row.endswith(" 440") and torch_row.endswith(" 841")
     assert "seconds per epoch" in table  # two epochs: each is listed, so uneven epochs show
@@ -64,3 +70,92 @@ def test_atomic_write_gives_the_permissions_open_would(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o666 & ~umask
+
+
+def test_checks_spread_over_the_run_at_any_batch_size():
+    from common.data import load_embedded
+    from compare.runner import run
+
+    (result,), _ = run(Config(batch_size=64, train_limit=2000, test_limit=20), load_embedded().limit(2000, 20))
+    steps = sorted({c.step for c in result.agreement.checks if c.kind == "gradient"})
+    assert steps == [0, 16]  # --check-every 1000 samples: every 16 steps of 64, not once at step 0
+    (backend, *_) = result.backends
+    assert len(backend.loss_curve) >= 10 and backend.loss_curve[-1][0] == 32  # a curve, not one point
+
+
+def test_book_rule_quiet_line_says_what_was_measured_not_that_the_backends_agree():
+    from compare.report import summary_line
+
+    record = run_comparison(rule="book", train_limit=300, test_limit=50, check_every=100)
+    line = summary_line(record)
+    assert "agree" not in line, line
+    hidden = [c for c in record["agreement"]["checks"] if c["kind"] == "book step" and c["layer"] == "W_ih"]
+    cosine = sorted(c["cosine"] for c in hidden)[len(hidden) // 2]
+    ratio = sorted(c["norm_ratio"] for c in hidden)[len(hidden) // 2]
+    assert cosine < 1 - 1e-6 and ratio > 1  # the book's hidden-layer step is not the gradient
+    assert (f"the book's output-layer step equals the gradient; its hidden-layer step has median cosine "
+            f"{cosine:.4f} with the gradient and is {ratio:.1f}x as long") in line
+
+
+def test_help_names_the_2017_preset_and_says_what_seed_seeds():
+    from compare.cli import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "--preset {2017}" in text and "2017: the experiment of the 2017 tutorial" in text
+    assert "--seed N the random seed of the initial weights" in text
+
+
+def _figure(checks, tol_dtype="float64", loss_curve=((1, 0.44751675), (2, 0.44751675 + 1e-10)), measured=()):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from common.architecture import Architecture
+    from common.tolerances import tolerance
+    from compare.checks import Agreement
+    from compare.plot import _run_figure
+    from compare.runner import RunResult
+
+    agreement = Agreement(tolerance(tol_dtype), "from_scratch")
+    for kind, layer, step, mine, theirs, tol in checks:
+        agreement.compare(kind, layer, "torch_impl", step, 0, np.array(mine), np.array(theirs), tol)
+    agreement.sensitivity.extend(measured)
+    backend = SimpleNamespace(key="from_scratch", loss_curve=list(loss_curve), us_per_sample=1.0)
+    figure = _run_figure(plt, RunResult(Architecture(784, 200, 10), [backend], agreement))
+    figure.canvas.draw()
+    return figure
+
+
+def test_plot_draws_an_exact_zero_at_zero_and_loss_numbers_without_an_offset():
+    tol = 1e-12
+    figure = _figure([("weights", "W_ih", 100, [1.0, 2.0], [1.0, 2.0], tol),
+                      ("weights", "W_ih", 200, [1.0, 2.0 + 4e-16], [1.0, 2.0], tol)])
+    loss_axes, difference_axes, _ = figure.axes
+    (loss,) = loss_axes.lines
+    assert loss.get_marker() == "o"  # two points are a curve only with markers
+    assert loss_axes.yaxis.get_major_formatter().get_offset() == ""  # no "1e-10+4.4751675e-1"
+    (w_ih, tolerance_line) = difference_axes.lines
+    assert list(w_ih.get_ydata()) == [0.0, 2.0**-52] and difference_axes.get_ylim()[0] == 0.0
+    assert difference_axes.get_yscale() == "symlog"
+    assert "tolerance" in [t.get_text() for t in difference_axes.get_legend().get_texts()]
+
+
+def test_plot_of_the_book_rule_draws_no_weights_tolerance_on_its_cosine_axis():
+    figure = _figure([("book step", "W_ih", 0, [1.0, 1.0], [1.0, 0.0], None),
+                      ("book step", "W_ho", 0, [1.0, 0.0], [1.0, 0.0], 1e-12)])
+    difference_axes = figure.axes[1]
+    labels = [t.get_text() for t in difference_axes.get_legend().get_texts()]
+    assert labels == ["W_ih", "W_ho"] and "cosine" in difference_axes.get_title()
+
+
+def test_plot_of_a_run_sensitive_to_rounding_shows_the_measured_growth():
+    from compare.sensitivity import judge
+
+    measured = judge("torch_impl", 100, 100, ["W_ih"], [1e-16], [1e-12], [1e-16], [0.0], [0.0], [1e-11])  # δ G r D0 R D
+    figure = _figure([("weights", "W_ih", 200, [1.0, 1.0 + 1e-11], [1.0, 1.0], 1e-12)], measured=[measured])
+    difference_axes = figure.axes[1]
+    (note,) = difference_axes.texts
+    assert "sensitive to rounding: a 1e-16 nudge grows to 1e-12 in 100 steps" in note.get_text().replace("\n", " ")
+    labels = [t.get_text() for t in difference_axes.get_legend().get_texts()]
+    assert "what rounding explains" in labels and "a 1-rounding-error nudge, grown" in labels

@@ -1,0 +1,216 @@
+"""Does a user's network keep the Network protocol? Checked before anything is measured.
+
+Each failure is one :class:`~common.errors.ConformanceError` sentence naming the method, what
+came back and what was expected. An exception raised inside the user's code is reported the
+same way, followed by the traceback's frames from the user's own files only: the library's
+frames around the call, and those of NumPy, torch or Python inside it, are trimmed away.
+"""
+from __future__ import annotations
+
+import numbers
+import sysconfig
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from common.architecture import Architecture
+from common.errors import ConformanceError, ParameterError
+from common.tolerances import relative_difference, tolerance
+
+METHODS = ("set_weights", "get_weights", "query", "gradients", "train")  # and intermediate_gradients, if any
+LIBRARY = tuple(str(Path(__file__).resolve().parents[1] / package) for package in ("compare", "common"))
+ELSEWHERE = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+# -- calling the user's code -------------------------------------------------------------------
+
+def call_user(what: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``; an exception it raises becomes a ConformanceError that
+    names ``what`` and shows the user's own frames."""
+    try:
+        return function(*args, **kwargs)
+    except ConformanceError:
+        raise
+    except Exception as error:  # noqa: BLE001 (anything the user's code raises is reported)
+        raise ConformanceError(describe_user_error(what, error)) from None
+
+
+def describe_user_error(what: str, error: BaseException) -> str:
+    """``"MyNetwork.gradients raised ValueError: ..."`` and the user's frames, most recent last.
+
+    The frames kept are those outside ``compare`` and ``common`` (the library around the call)
+    and outside Python's and the installed packages' folders (NumPy, torch): wherever the call
+    was made from, only the user's own code is shown.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if not f.filename.startswith(LIBRARY + ELSEWHERE) and not f.filename.startswith("<")]
+    if not own:  # a network installed as a package lives among the installed packages
+        own = [f for f in frames if not f.filename.startswith(LIBRARY) and not f.filename.startswith("<")]
+    lines = traceback.format_exception_only(type(error), error)
+    text = f"{what} raised {''.join(lines).strip()}"
+    if own:
+        text += "\nTraceback (the network's own frames, most recent call last):\n" + "".join(
+            traceback.format_list(own)).rstrip()
+    return text
+
+
+class Guarded:
+    """A user's network whose methods report an exception raised inside them with the user's own
+    frames (:func:`call_user`); every attribute is the network's own."""
+
+    GUARDED = (*METHODS, "intermediate_gradients")
+
+    def __init__(self, network: object) -> None:
+        self.__dict__["network"] = network
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.network, name)
+        if name not in self.GUARDED or not callable(value):
+            return value
+        what = f"{type(self.network).__name__}.{name}"
+        return lambda *args, **kwargs: call_user(what, value, *args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.network, name, value)
+
+
+# -- what the network is -------------------------------------------------------------------------
+
+def architecture_of(network: object) -> Architecture:
+    """:meth:`Architecture.of`, with a missing attribute or a bad value as a ConformanceError."""
+    for name in ("input_nodes", "hidden_nodes", "output_nodes", "lr", "dtype"):
+        if not hasattr(network, name):
+            raise ConformanceError(f"{type(network).__name__} has no attribute {name!r}; a network needs "
+                                   "input_nodes, hidden_nodes, output_nodes, lr and dtype.")
+    for name in METHODS:
+        if not callable(getattr(network, name, None)):
+            raise ConformanceError(f"{type(network).__name__} has no method {name!r}; a network needs "
+                                   f"{', '.join(METHODS[:-1])} and {METHODS[-1]}.")
+    lr = network.lr
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
+        raise ConformanceError(f"{type(network).__name__}.lr is {lr!r}; expected the learning rate, a float > 0.")
+    network_dtype(network)
+    try:
+        return Architecture.of(network)
+    except ParameterError as error:
+        raise ConformanceError(f"{type(network).__name__} does not describe its layers: {error}") from None
+
+
+def network_dtype(network: object) -> np.dtype:
+    try:
+        dtype = np.dtype(network.dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.name not in ("float32", "float64"):
+        raise ConformanceError(f"{type(network).__name__}.dtype is {network.dtype!r}; expected float32 or float64.")
+    return dtype
+
+
+# -- what its methods return ---------------------------------------------------------------------
+
+def check_array(value: object, shape: tuple[int, ...], dtype: np.dtype, what: str, name: str = "") -> np.ndarray:
+    """``value`` if it is an ndarray of ``shape`` and ``dtype``, else one sentence saying what it is."""
+    expected = f"an ndarray of shape {shape} and dtype {dtype.name}"
+    label = f"{name} " if name else ""
+    if not isinstance(value, np.ndarray):
+        raise ConformanceError(f"{what} returned {label}as a {type(value).__name__}; expected {expected}.")
+    if value.shape != shape:
+        hint = (" (the transpose: weights are laid out (n_out, n_in), as nn.Linear.weight)"
+                if len(shape) == 2 and value.shape == shape[::-1] else "")
+        raise ConformanceError(f"{what} returned {label}of shape {value.shape}; expected {shape}{hint}.")
+    if value.dtype != dtype:
+        raise ConformanceError(f"{what} returned {label}of dtype {value.dtype}; expected {dtype.name}, "
+                               "the network's dtype.")
+    return value
+
+
+def check_arrays(values: object, names: Sequence[str], shapes: Sequence[tuple[int, ...]], dtype: np.dtype,
+                 what: str) -> list[np.ndarray]:
+    """A list (or tuple) of arrays, one per name, each checked by :func:`check_array`."""
+    listed = ", ".join(f"{n} {s}" for n, s in zip(names, shapes))
+    if not isinstance(values, (list, tuple)):
+        raise ConformanceError(f"{what} returned a {type(values).__name__}; expected a list of {len(names)} "
+                               f"arrays: {listed}.")
+    if len(values) != len(names):
+        raise ConformanceError(f"{what} returned {len(values)} arrays; expected {len(names)}: {listed}.")
+    return [check_array(v, s, dtype, what, n) for v, n, s in zip(values, names, shapes)]
+
+
+def check_loss(value: object, what: str) -> float:
+    """The loss ``train`` returns: a real number (a Python or NumPy float)."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConformanceError(f"{what} returned {value!r}; expected the loss before the step, a float.")
+    return float(value)
+
+
+def intermediate_shapes(architecture: Architecture, n: int | None) -> dict[str, list[tuple[int, ...]]]:
+    """Shapes of ``intermediate_gradients``: dL/dz of every layer, dL/dh of every hidden layer."""
+    rows = () if n is None else (n,)
+    return {"dLdz": [rows + (size,) for size in architecture.layer_sizes[1:]],
+            "dLdh": [rows + (size,) for size in architecture.hidden_nodes]}
+
+
+def check_intermediates(value: object, architecture: Architecture, n: int | None, dtype: np.dtype,
+                        what: str) -> dict[str, list[np.ndarray]]:
+    shapes = intermediate_shapes(architecture, n)
+    if not isinstance(value, dict) or set(value) != set(shapes):
+        got = sorted(value) if isinstance(value, dict) else type(value).__name__
+        raise ConformanceError(f"{what} returned {got}; expected a dict with keys 'dLdz' (one array per layer, "
+                               "input side first) and 'dLdh' (one per hidden layer).")
+    return {key: check_arrays(value[key], [f"{key}[{i}]" for i in range(len(s))], s, dtype, what)
+            for key, s in shapes.items()}
+
+
+def check_conformance(network: object, inputs: np.ndarray, targets: np.ndarray) -> Architecture:
+    """Check every method but ``train`` once, on one sample and on the batch, and restore the weights.
+
+    ``train`` is not called here, so that the measurements start from the network's own state
+    (a momentum, a step counter); its result is checked at its first call (:func:`check_loss`).
+
+    Parameters
+    ----------
+    inputs : ndarray of shape (n, input_nodes)
+    targets : ndarray of shape (n, output_nodes)
+
+    Returns
+    -------
+    Architecture
+        What the network says it is.
+    """
+    architecture = architecture_of(network)
+    dtype, n = network_dtype(network), len(inputs)
+    names, shapes = architecture.parameter_names(), architecture.parameter_shapes()
+    name = type(network).__name__
+    weights = check_arrays(call_user(f"{name}.get_weights", network.get_weights), names, shapes, dtype,
+                           f"{name}.get_weights")
+    again = call_user(f"{name}.get_weights", network.get_weights)
+    for layer, first, second in zip(names, weights, again):
+        if np.shares_memory(first, second):
+            raise ConformanceError(f"{name}.get_weights returned {layer} as the network's own array twice; expected "
+                                   "a copy, which a later step cannot change.")
+    halved = [w * dtype.type(0.5) for w in weights]
+    for loaded in (halved, weights):  # a second set proves set_weights does not ignore what it is given
+        call_user(f"{name}.set_weights", network.set_weights, [w.copy() for w in loaded])
+        back = check_arrays(call_user(f"{name}.get_weights", network.get_weights), names, shapes, dtype,
+                            f"{name}.get_weights")
+        for layer, got, given in zip(names, back, loaded):
+            difference = relative_difference(got, given)
+            if difference > tolerance(dtype).single:
+                raise ConformanceError(f"{name}.get_weights returned {layer} {difference:.3g} (relative) away from "
+                                       "what set_weights was given; expected the same weights back.")
+    for x, t, rows, label in ((inputs[0], targets[0], None, "one sample"), (inputs, targets, n, f"{n} samples")):
+        out_shape = (architecture.output_nodes,) if rows is None else (rows, architecture.output_nodes)
+        check_array(call_user(f"{name}.query", network.query, x.copy()), out_shape, dtype,
+                    f"{name}.query for {label}")
+        check_arrays(call_user(f"{name}.gradients", network.gradients, x.copy(), t.copy()), names, shapes, dtype,
+                     f"{name}.gradients for {label}")
+        if callable(getattr(network, "intermediate_gradients", None)):
+            check_intermediates(call_user(f"{name}.intermediate_gradients", network.intermediate_gradients,
+                                          x.copy(), t.copy()), architecture, rows, dtype,
+                                f"{name}.intermediate_gradients for {label}")
+    call_user(f"{name}.set_weights", network.set_weights, [w.copy() for w in weights])
+    return architecture

@@ -1,0 +1,296 @@
+"""Likely causes of a disagreement with autograd, each claimed only when the numbers fit it.
+
+Each rule is a small pure function of the measured numbers (:class:`Evidence`) that returns a
+:class:`Cause` when its pattern is there and None otherwise; :data:`RULES` lists them in the
+order they are tried. A mistake that corrupts everything after it (weights moved by
+``gradients()``, gradients that accumulate) is tried before the patterns it would blur.
+
+=======================  ==========================================================================
+rule                     the numbers that must be there
+=======================  ==========================================================================
+gradients_move_weights   the weights differ after ``gradients()`` calls
+stale_gradients          a second call on the same batch differs, or a batch gets the previous
+                         call's gradients back
+query_not_forward        outputs differ, every gradient agrees
+transposed_weight        outputs equal autograd's with one weight transposed (or reshaped)
+wrong_sign               the first gradient that differs has cosine −1
+half_missing_or_doubled  every gradient is exactly 2x (or ½x) autograd's, cosine 1
+sum_not_mean             single samples agree; at a batch of n, length ratio n and cosine 1
+missing_derivative       outputs and the output layer agree; below it cosine < 1, ratio > 1
+update_not_gradient      every gradient agrees, a training step does not
+batch_only               single samples agree, batches do not
+=======================  ==========================================================================
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from common.tolerances import tolerance
+
+GRADIENT_KINDS = ("dL/dz", "gradient", "dL/dh")
+MODES = ("single", "batch")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One comparison, Mine against Theirs, in one mode (one sample, or the batch)."""
+
+    relative: float  # max|mine − theirs| / max|theirs|
+    cosine: float | None  # None for a scalar (the loss)
+    ratio: float  # |mine| / |theirs|
+    tolerance: float
+    passed: bool
+    worst: tuple | None = None  # (index, mine, theirs) at the largest difference, when it failed
+    call: int | None = None  # for a training step: which train() call (1, 2, ...)
+
+
+@dataclass(frozen=True)
+class Row:
+    """What was compared (``kind``) at one layer, for one sample and for the batch."""
+
+    kind: str  # "outputs", "dL/dz", "gradient", "dL/dh", "step 1", "steps 2-3", "loss", "again"
+    layer: str
+    single: Cell | None
+    batch: Cell | None
+
+    def cells(self) -> Iterator[tuple[str, Cell]]:
+        for mode in MODES:
+            if getattr(self, mode) is not None:
+                yield mode, getattr(self, mode)
+
+
+@dataclass(frozen=True)
+class Cause:
+    name: str
+    layer: str
+    sentence: str
+
+
+@dataclass
+class Evidence:
+    """Everything the rules read; built by :func:`compare.network_check.check_network`."""
+
+    rows: list[Row]
+    batch_size: int
+    tolerance: float
+    lr: float
+    output_layer: tuple[str, ...]  # the parameter names of the output layer
+    weights_moved: float = 0.0  # relative change of the weights across the gradients() calls
+    previous: float = float("inf")  # the batch's gradients against the call before (another sample)
+    hypotheses: list[tuple[str, str, str]] = field(default_factory=list)  # (layer, "transposed"/"reshaped", shape)
+
+    @property
+    def cosine_floor(self) -> float:
+        """How far from 1 (or −1) a cosine must be to say that two arrays point apart.
+
+        Arrays that agree to a relative difference δ have a cosine about δ² from 1, and the
+        cosine, computed in float64, carries its own rounding: the float64 single tolerance.
+        """
+        return max(self.tolerance**2, tolerance("float64").single)
+
+    def same_direction(self, cell: Cell, sign: float = 1.0) -> bool:
+        """Cosine 1 (or −1 with ``sign=-1``) within :attr:`cosine_floor`."""
+        return cell.cosine is not None and 1.0 - sign * cell.cosine <= self.cosine_floor
+
+    def cells(self, kinds: tuple[str, ...], mode: str | None = None) -> list[tuple[Row, str, Cell]]:
+        return [(row, m, c) for row in self.rows if row.kind in kinds for m, c in row.cells() if mode in (None, m)]
+
+    def failing(self, kinds: tuple[str, ...], mode: str | None = None) -> list[tuple[Row, str, Cell]]:
+        return [(row, m, c) for row, m, c in self.cells(kinds, mode) if not c.passed]
+
+
+def _close(value: float, target: float, tolerance: float) -> bool:
+    return abs(value / target - 1.0) <= tolerance
+
+
+def _numbers(cell: Cell) -> str:
+    cosine = "" if cell.cosine is None else f", cosine {cell.cosine:.6f}"
+    return f"relative {cell.relative:.3g}{cosine}, length ratio {cell.ratio:.4g}"
+
+
+def _samples(mode: str, n: int) -> str:
+    return "one sample" if mode == "single" else f"a batch of {n}"
+
+
+def _weight_layer(failing: list[tuple[Row, str, Cell]]) -> str:
+    """The first parameter whose gradient fails, else the first failing row's own name."""
+    return next((row.layer for row, _, _ in failing if row.kind == "gradient"), failing[0][0].layer)
+
+
+# -- the rules, in the order they are tried -------------------------------------------------------
+
+def gradients_move_weights(e: Evidence) -> Cause | None:
+    if e.weights_moved > e.tolerance:
+        return Cause("gradients_move_weights", "all", (
+            f"gradients() changed the weights (by {e.weights_moved:.3g}, relative to the largest): it must "
+            "return dL/dW and leave the weights as they were; only train() steps."))
+    return None
+
+
+def stale_gradients(e: Evidence) -> Cause | None:
+    for row, _, cell in e.failing(("again",)):
+        return Cause("stale_gradients", "all", (
+            f"A second gradients() call on the same batch returned {cell.ratio:.4g}x the first (relative "
+            f"{cell.relative:.3g}): the gradients accumulate from call to call; start each call from zero."))
+    if e.failing(("gradient",), "batch") and e.previous <= e.tolerance:
+        return Cause("stale_gradients", "all", (
+            "gradients() returned for the batch exactly what the call before returned for another sample: "
+            "stale gradients, kept from an earlier call instead of computed for the samples given."))
+    return None
+
+
+def query_not_forward(e: Evidence) -> Cause | None:
+    outputs = e.failing(("outputs",))
+    if outputs and e.cells(("gradient",)) and not e.failing(GRADIENT_KINDS):
+        _, mode, cell = outputs[0]
+        return Cause("query_not_forward", "outputs", (
+            f"query() does not compute the forward pass that gradients() differentiates: for "
+            f"{_samples(mode, e.batch_size)} its outputs differ from autograd's ({_numbers(cell)}) while "
+            "every gradient agrees."))
+    return None
+
+
+def transposed_weight(e: Evidence) -> Cause | None:
+    if not (e.failing(("outputs",)) and e.hypotheses):
+        return None
+    layer, how, shape = e.hypotheses[0]
+    if how == "transposed":
+        return Cause("transposed_weight", layer, (
+            f"{layer} is used transposed: the outputs equal autograd's with {layer}.T. Weights are laid out "
+            "(n_out, n_in), as nn.Linear.weight: a layer computes W @ x, or inputs @ W.T for rows of samples."))
+    return Cause("transposed_weight", layer, (
+        f"{layer} is reshaped to {shape} where a transpose belongs: the outputs equal autograd's with "
+        f"{layer}.reshape{shape}.T. reshape keeps the numbers in their order; .T swaps the axes."))
+
+
+def wrong_sign(e: Evidence) -> Cause | None:
+    failing = e.failing(GRADIENT_KINDS)
+    if failing and e.same_direction(failing[0][2], sign=-1.0):
+        row, _, cell = failing[0]
+        return Cause("wrong_sign", _weight_layer(failing), (
+            f"The gradient has the wrong sign from {row.kind} {row.layer} down: cosine {cell.cosine:.6f} with autograd, length "
+            f"ratio {cell.ratio:.4g}; it points uphill. At the output, dL/do = o − t for ½ Σ (t − o)² and "
+            "dL/dz = softmax − t for cross-entropy; the book's output_errors, t − o, is the negative."))
+    return None
+
+
+def half_missing_or_doubled(e: Evidence) -> Cause | None:
+    cells = [c for _, _, c in e.cells(("gradient",))]
+    if not cells or e.failing(("outputs",)):
+        return None
+    for factor, story in ((2.0, "the ½ is missing: the loss is Σ (t − o)² where L = ½ Σ (t − o)² belongs "
+                                "(torch's MSELoss(reduction='sum') is 2L), so dL/do = 2 (o − t)"),
+                          (0.5, "a ½ too many: dL/do = ½ (o − t) where L = ½ Σ (t − o)² gives o − t")):
+        if all(_close(c.ratio, factor, e.tolerance) and e.same_direction(c) for c in cells):
+            return Cause("half_missing_or_doubled", "all", (
+                f"Every gradient is exactly {factor:g}x autograd's, cosine 1, for one sample and for a batch: "
+                f"{story}."))
+    return None
+
+
+def sum_not_mean(e: Evidence) -> Cause | None:
+    n = e.batch_size
+    failing = e.failing(GRADIENT_KINDS, "batch")
+    gradients = [c for row, _, c in failing if row.kind == "gradient"]
+    if n < 2 or e.failing(GRADIENT_KINDS, "single") or not gradients:
+        return None
+    if all(_close(c.ratio, n, e.tolerance) and e.same_direction(c) for _, _, c in failing):
+        layers = ", ".join(dict.fromkeys(row.layer for row, _, _ in failing if row.kind == "gradient"))
+        return Cause("sum_not_mean", _weight_layer(failing), (
+            f"At {layers} the batch's gradients are summed where L is the mean over the batch: length ratio "
+            f"{n}, the batch size, with cosine 1, while single samples agree. Divide the sum by the number of "
+            "samples."))
+    return None
+
+
+def missing_derivative(e: Evidence) -> Cause | None:
+    failing = e.failing(GRADIENT_KINDS)
+    if e.failing(("outputs",)) or not failing:
+        return None
+    row, mode, cell = failing[0]
+    top = [c for r, _, c in e.cells(("gradient",)) if r.layer in e.output_layer]
+    below = [r for r, _, _ in failing if r.kind == "gradient"]
+    if row.layer in e.output_layer or not below or not top or not all(c.passed for c in top):
+        return None
+    if e.same_direction(cell) or cell.ratio <= 1.0 + e.tolerance:
+        return None
+    where = {
+        "dL/dh": ("dL/dz above it agrees, so the error was carried back through W without the derivative of the "
+                  "activation above, as the book's hidden_errors = who.T @ output_errors leaves out o (1 − o)"),
+        "dL/dz": "dL/dh at the same layer agrees, so dL/dz = dL/dh · σ'(z) lost its σ'(z)",
+    }.get(row.kind, "the error carried down to it skipped an activation's derivative, as the book's "
+                    "hidden_errors = who.T @ output_errors leaves out the output sigmoid's o (1 − o)")
+    return Cause("missing_derivative", below[0].layer, (
+        f"A missing activation derivative below the output (the book's pattern): the output layer agrees, but "
+        f"from {row.kind} {row.layer} down the results are {cell.ratio:.3g}x as long as autograd's and point "
+        f"elsewhere (cosine {cell.cosine:.6f}, {_samples(mode, e.batch_size)}). Here {where}."))
+
+
+def update_not_gradient(e: Evidence) -> Cause | None:
+    steps = e.failing(("step 1", "steps 2-3"))
+    if not steps or not e.cells(("gradient",)) or e.failing(GRADIENT_KINDS):
+        return None
+    steps.sort(key=lambda found: found[2].call)
+    row, mode, cell = steps[0]
+    if e.same_direction(cell, sign=-1.0):
+        how = "it steps uphill, W += lr × dL/dW"
+    elif e.same_direction(cell):
+        digits = ".4g" if abs(cell.ratio - 1.0) > 1e-3 else ".12g"  # a step 1e-9 too long shows as such
+        how = f"it steps {cell.ratio:{digits}}x as far, as if lr were {cell.ratio * e.lr:{digits}}"
+    else:
+        how = f"its step points elsewhere (cosine {cell.cosine:.6f}, length ratio {cell.ratio:.4g})"
+    since = (f" The first train() call agrees and call {cell.call} does not: something carries over from one "
+             "call to the next (a momentum, a decaying learning rate, a cached value)." if cell.call > 1 else "")
+    return Cause("update_not_gradient", row.layer, (
+        f"train() does not step W −= lr × dL/dW although gradients() agrees with autograd: at {row.layer}, "
+        f"train() call {cell.call} ({_samples(mode, e.batch_size)}), {how}.{since}"))
+
+
+def batch_only(e: Evidence) -> Cause | None:
+    every = ("outputs", *GRADIENT_KINDS, "step 1", "steps 2-3")
+    failing = e.failing(every, "batch")
+    if failing and not e.failing(every, "single"):
+        row, _, cell = failing[0]
+        return Cause("batch_only", _weight_layer(failing), (
+            f"Only batches go wrong: single samples agree, but at {row.kind} {row.layer} a batch of "
+            f"{e.batch_size} gives {_numbers(cell)}. The samples of a batch are combined wrongly (averaged "
+            "before the outer product, summed along the wrong axis, or broadcast against each other)."))
+    return None
+
+
+RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
+    gradients_move_weights, stale_gradients, query_not_forward, transposed_weight, wrong_sign,
+    half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
+
+
+def first_failure(e: Evidence) -> tuple[Row, str, Cell] | None:
+    """Where the numbers first go wrong: the first failing cell in the report's order (outputs,
+    then backwards from the output layer), the one-sample cell before the batch's; among the
+    training steps, the earliest ``train()`` call; the network against itself last."""
+    failing = [(row, mode, cell) for row in e.rows for mode, cell in row.cells() if not cell.passed]
+    if not failing:
+        return None
+    training = [f for f in failing if f[2].call is not None]
+    before = [f for f in failing if f[2].call is None and f[0].kind != "again"]
+    if before:
+        return before[0]
+    if training:
+        return min(training, key=lambda f: f[2].call)
+    return failing[0]
+
+
+def diagnose(e: Evidence) -> Cause | None:
+    """The first rule whose pattern the numbers fit; otherwise a Cause named "unexplained" saying
+    what was seen; None when nothing failed."""
+    found = first_failure(e)
+    if found is None:
+        return None
+    for rule in RULES:
+        cause = rule(e)
+        if cause is not None:
+            return cause
+    row, mode, cell = found
+    return Cause("unexplained", row.layer, (
+        f"No cause in the catalogue fits these numbers. First difference: {row.kind} {row.layer} for "
+        f"{_samples(mode, e.batch_size)}: {_numbers(cell)}."))

@@ -1,0 +1,101 @@
+"""What :func:`compare.check_network` found: a record, and the table printed from it.
+
+The text is rendered from the record (:meth:`NetworkReport.to_json`) and from nothing else, so
+the two cannot say different things.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from compare.diagnosis import Cause, Cell, Row
+
+KINDS = {"outputs": "outputs", "dL/dz": "dL/dz", "gradient": "gradient", "dL/dh": "dL/dh",
+         "step 1": "step 1", "steps 2-3": "steps 2-3", "loss": "train() loss", "again": "gradients() again"}
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """A network checked against autograd: every comparison, the first failure, a likely cause.
+
+    Attributes
+    ----------
+    rows : list of Row
+        Outputs, then backwards from the output layer: dL/dz, each parameter's gradient, dL/dh;
+        then the training steps, the loss ``train`` returned, and a second ``gradients`` call.
+    first_failure : (Row, str, Cell) or None
+        The first row, in that order, with a cell beyond its tolerance, and the mode
+        ("single" or "batch") of that cell.
+    cause : Cause or None
+        The likely cause (:mod:`compare.diagnosis`), or "unexplained" with what was seen.
+    """
+
+    network: str
+    architecture: str
+    dtype: str
+    reference: str
+    batch_size: int
+    tolerance: float
+    rows: list[Row]
+    first_failure: tuple[Row, str, Cell] | None
+    cause: Cause | None
+
+    @property
+    def passed(self) -> bool:
+        return self.first_failure is None
+
+    def to_json(self) -> dict:
+        first = None
+        if self.first_failure is not None:
+            row, mode, cell = self.first_failure
+            first = {"kind": row.kind, "layer": row.layer, "mode": mode, **asdict(cell)}
+        return {"passed": self.passed, "network": self.network, "architecture": self.architecture,
+                "dtype": self.dtype, "reference": self.reference, "batch_size": self.batch_size,
+                "tolerance": self.tolerance, "rows": [asdict(r) for r in self.rows], "first_failure": first,
+                "cause": asdict(self.cause) if self.cause else None}
+
+    def __str__(self) -> str:
+        return render(self.to_json())
+
+
+def _cell_text(cell: dict | None) -> str:
+    if cell is None:
+        return " " * 35
+    cosine = "" if cell["cosine"] is None else f"{cell['cosine']:.6f}"
+    verdict = "ok" if cell["passed"] else "FAIL"
+    return f"{cell['relative']:9.2e}  {cosine:>9}  {cell['ratio']:7.4f}  {verdict:<4}"
+
+
+def render(record: dict) -> str:
+    """The report as text: a header, one line per comparison (Mine against Theirs), the verdict."""
+    n = record["batch_size"]
+    lines = [
+        f"{record['network']}: {record['architecture']}, {record['dtype']}",
+        f"Mine: {record['network']}; Theirs: {record['reference']} at the same weights, on MNIST training images.",
+        "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
+        "",
+        f"{'':<18} {'layer':<6} {'one sample':<35}  batch of {n}",
+        f"{'':<18} {'':<6} " + "  ".join([f"{'relative':>9}  {'cosine':>9}  {'ratio':>7}      "] * 2).rstrip(),
+    ]
+    kind = None
+    for row in record["rows"]:
+        if row["kind"] in ("step 1", "again") and kind != row["kind"]:
+            lines.append("")
+        kind = row["kind"]
+        lines.append(f"{KINDS[row['kind']]:<18} {row['layer']:<6} {_cell_text(row['single'])}  "
+                     f"{_cell_text(row['batch'])}".rstrip())
+    lines.append("")
+    tolerance = f"tolerance {record['tolerance']:.3g} ({record['dtype']}, common.tolerances; a step's at its weights' scale)"
+    first = record["first_failure"]
+    if first is None:
+        lines.append(f"PASSED: every comparison within its tolerance; {tolerance}.")
+        return "\n".join(lines)
+    samples = "one sample" if first["mode"] == "single" else f"a batch of {n}"
+    call = f", train() call {first['call']}" if first["call"] is not None else ""
+    lines.append(f"FAILED: first at {KINDS[first['kind']]} {first['layer']} for {samples}{call}; {tolerance}.")
+    if first["worst"] is not None:
+        index, mine, theirs = first["worst"]
+        lines.append(f"  largest difference at {list(index)}: Mine {mine:.6g}, Theirs {theirs:.6g}")
+    cause = record["cause"]
+    label = "what was seen" if cause["name"] == "unexplained" else f"likely cause ({cause['name']}, {cause['layer']})"
+    lines.append(f"{label}: {cause['sentence']}")
+    return "\n".join(lines)

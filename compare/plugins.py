@@ -1,0 +1,150 @@
+"""Networks by name: the built-in backends and a user's own class, resolved the same way.
+
+A name is one of
+
+=========================  ======================================================
+``from_scratch``           the NumPy network (``from_scratch:Network``)
+``torch_impl``             the PyTorch twin, autograd (``torch_impl:Network``)
+``mypackage.mynet:MyNet``  a class in an importable module
+``path/to/mynet.py:MyNet`` a class in a Python file, imported from where it lies
+=========================  ======================================================
+
+and each is built as the library builds its own networks: ``input_nodes, hidden_nodes,
+output_nodes, learning_rate`` and ``dtype=``, plus ``activation``, ``loss`` and ``bias`` when the
+class takes them (read from its signature). Every bad name fails with one sentence.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+from common.architecture import Architecture
+from common.errors import ConformanceError, ParameterError
+from compare.conformance import call_user
+
+BUILT_IN = {"from_scratch": "from_scratch:Network", "torch_impl": "torch_impl:Network"}
+ARCHITECTURE_KEYWORDS = ("activation", "loss", "bias")
+# The value a class that does not take the keyword computes with: the book's network.
+BOOK_VALUES = {"activation": "sigmoid", "loss": "half_sse", "bias": False}
+
+
+def is_user_network(name: str) -> bool:
+    """Whether ``name`` names a network of the user's own, not one of the library's backends."""
+    return name not in BUILT_IN
+
+
+def race_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` with the reference first: torch_impl (autograd) when a network of the user's own
+    races, else the first name given. Each name is resolved, so a bad one fails here, in one sentence.
+    """
+    if not names:
+        raise ParameterError("The 'backends' parameter must name at least one network.")
+    if len(set(names)) != len(names):
+        raise ParameterError(f"The 'backends' parameter names a network twice: {names!r}.")
+    for name in names:
+        if is_user_network(name):  # the built-in ones are there, and loading torch_impl would import torch
+            load_class(name)
+    if not any(is_user_network(name) for name in names):
+        return tuple(names)
+    if "torch_impl" not in names:
+        raise ParameterError("A network of your own races against torch_impl (autograd): add torch_impl to "
+                             f"--backends, e.g. --backends torch_impl {names[0]}.")
+    return ("torch_impl", *(name for name in names if name != "torch_impl"))
+
+
+def load_class(name: str) -> type:
+    """The class ``name`` stands for: a built-in backend, ``module:Class`` or ``file.py:Class``.
+
+    Raises
+    ------
+    ParameterError
+        One sentence: the name has no ``:Class``, the module or file is missing, the module
+        fails to import (its own frames shown), the class is missing or is not a class.
+    """
+    spec = BUILT_IN.get(name, name)
+    where, colon, attribute = spec.rpartition(":")
+    if not colon or not where or not attribute:
+        raise ParameterError(
+            f"The network {name!r} is neither a built-in backend {tuple(BUILT_IN)} nor 'module:Class' "
+            "or 'path/to/file.py:Class'.")
+    if not where.endswith(".py") and ("/" in where or "\\" in where):
+        raise ParameterError(f"{where!r} is neither a module name nor a Python file: give 'path/to/file.py:Class'.")
+    module = _import_file(where) if where.endswith(".py") else _import_module(where)
+    try:
+        found = getattr(module, attribute)
+    except AttributeError:
+        raise ParameterError(f"{where} has no class {attribute!r}.") from None
+    if not inspect.isclass(found):
+        raise ParameterError(f"{where}:{attribute} is an object of type {type(found).__name__}, not a class.")
+    return found
+
+
+def _import_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name and (name == error.name or name.startswith(error.name + ".")):
+            raise ParameterError(f"No module named {name!r} (looked on sys.path from {Path.cwd()}).") from None
+        return call_user(f"import {name}", importlib.import_module, name)  # it imports something missing
+    except Exception:
+        return call_user(f"import {name}", importlib.import_module, name)
+
+
+def _import_file(path: str):
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ParameterError(f"No file {path!r}" + (" (it is a folder)." if file.is_dir() else "."))
+    name = f"_user_network_{abs(hash(str(file.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = str(file.resolve().parent)
+    if folder not in sys.path:  # as `python path/to/file.py` would: its neighbours import too
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        call_user(f"import {path}", spec.loader.exec_module, module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def build_network(cls: type, architecture: Architecture, learning_rate: float, dtype: str = "float64",
+                  **options: Any) -> Any:
+    """``cls(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype=...)`` as the library builds.
+
+    ``hidden_nodes`` is an int for one hidden layer (what every network takes) and a list
+    otherwise. ``activation``, ``loss`` and ``bias`` are passed when the class's signature takes
+    them; a class that does not take one can only build the book's value of it. ``options``
+    (``device=``, ``seed=``) go only to a class that takes them.
+    """
+    parameters = _parameters(cls)
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    hidden = architecture.hidden_nodes
+    keywords = {"dtype": dtype}
+    for key in ARCHITECTURE_KEYWORDS:
+        value = getattr(architecture, key)
+        if takes_all or key in parameters:
+            keywords[key] = value
+        elif value != BOOK_VALUES[key]:
+            raise ConformanceError(f"{cls.__name__}() takes no {key!r} argument, so it cannot be built as "
+                                   f"{architecture.describe()}.")
+    keywords.update({k: v for k, v in options.items() if takes_all or k in parameters})
+    if not (takes_all or "dtype" in parameters):
+        raise ConformanceError(f"{cls.__name__}() takes no 'dtype' argument; networks are built as "
+                               "Network(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype=...).")
+    sizes = (architecture.input_nodes, hidden[0] if len(hidden) == 1 else list(hidden), architecture.output_nodes)
+    return call_user(f"{cls.__name__}()", cls, *sizes, learning_rate, **keywords)
+
+
+def _parameters(cls: type) -> dict[str, inspect.Parameter]:
+    try:
+        return dict(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):  # a signature Python cannot read: pass what it may take
+        return {"kwargs": inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)}

@@ -1,0 +1,76 @@
+"""Networks with a fault planted at a known step, raced through the public plug-in path.
+
+Each is ``from_scratch.Network`` until its training reaches step ``AT``; as step ``AT + 1``
+begins (after that step's checks) the fault appears. The tests race one against autograd,
+as a reader's network would race::
+
+    python -m compare --backends torch_impl tests.planted:NudgedAt200 ...
+
+and see that compare catches the fault at the first check after it, names the step and the
+layer, and blames this network, not autograd.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import from_scratch
+
+STEP_ERROR = 1e-9
+
+
+class Planted(from_scratch.Network):
+    """Counts its own training steps; :meth:`plant` runs once, as step ``AT + 1`` begins."""
+
+    AT = 0
+    steps = 0
+
+    def train(self, inputs, targets):
+        self.steps += 1
+        if self.steps == self.AT + 1:
+            self.plant()
+        return super().train(inputs, targets)
+
+    def plant(self) -> None:
+        raise NotImplementedError
+
+
+class NudgedAt200(Planted):
+    """One row of the first weight scaled by 1.001: a trajectory that parts from autograd's."""
+
+    AT = 200
+
+    def plant(self) -> None:
+        self.weights[0][0] *= 1.001
+
+
+class NudgedAt400(NudgedAt200):
+    AT = 400
+
+
+class NanAt200(Planted):
+    """A nan in the first weight, set around set_weights (which refuses one), as a bug would: a divergence."""
+
+    AT = 200
+
+    def plant(self) -> None:
+        self.weights[0][0, 0] = np.nan
+
+
+class StepTooFarFrom400(Planted):
+    """From step 400 on, every step of every instance (the training network and compare's twin of
+    it) moves the weights 1e-9 (relative) further than its own update: a wrong update rule, as
+    small as a real bug could be and still far beyond rounding."""
+
+    AT = 400
+    wrong = False  # for the class: the twin that checks the steps is another instance
+
+    def plant(self) -> None:
+        type(self).wrong = True
+
+    def train(self, inputs, targets):
+        if not self.wrong:
+            return super().train(inputs, targets)
+        before = self.get_weights()
+        loss = super().train(inputs, targets)
+        self.set_weights([w + (1 + STEP_ERROR) * (after - w) for w, after in zip(before, self.get_weights())])
+        return loss

@@ -1,0 +1,238 @@
+"""check_network: the gallery's mistakes caught and diagnosed, correct networks passed, and every
+way a network can fail the protocol reported in one sentence."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from common.architecture import Architecture
+from common.errors import ConformanceError, ParameterError
+from compare import check_network
+from compare.diagnosis import Cell, Evidence, Row, diagnose
+from compare.network_report import render
+from from_scratch import BookNetwork, Network
+from tests import gallery
+
+HIDDEN = 16  # small layers keep each check to a few hundredths of a second
+
+
+@pytest.mark.parametrize("cls", [*gallery.CORRECT, Network], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_correct_networks_pass(cls, dtype):
+    report = check_network(cls(784, HIDDEN, 10, 0.1, dtype=dtype))
+    assert report.passed, str(report)
+    assert report.cause is None and "PASSED" in str(report)
+
+
+def expected_layer(cls: type, hidden) -> str:
+    if isinstance(cls.LAYER, str):
+        return cls.LAYER
+    return Architecture(784, hidden, 10).layer_names()[cls.LAYER]
+
+
+@pytest.mark.parametrize("hidden", [[HIDDEN, 12], []], ids=["two hidden layers", "none"])
+@pytest.mark.parametrize("options", [dict(activation="tanh", loss="cross_entropy", bias=True),
+                                     dict(activation="relu", bias=True)], ids=["tanh-ce-bias", "relu-bias"])
+def test_networks_beyond_the_book_pass_with_their_intermediate_gradients(hidden, options):
+    report = check_network(Network(784, hidden, 10, 0.05, **options))
+    assert report.passed, str(report)
+    kinds = {row.kind for row in report.rows}
+    assert {"dL/dz", "gradient"} <= kinds and ("dL/dh" in kinds) == bool(hidden)
+    if hidden:  # backwards from the output, each weight then its bias
+        assert [row.layer for row in report.rows if row.kind == "gradient"][:2] == ["W3", "b3"]
+
+
+@pytest.mark.parametrize("cls", gallery.BUGGY, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden", [HIDDEN, [HIDDEN, 12]], ids=["one hidden layer", "two"])
+def test_each_gallery_mistake_is_caught_at_its_layer_with_its_cause(cls, dtype, hidden):
+    report = check_network(cls(784, hidden, 10, 0.1, dtype=dtype))
+    assert not report.passed
+    layer = expected_layer(cls, hidden)
+    assert (report.cause.name, report.cause.layer) == (cls.CAUSE, layer), str(report)
+    assert f"likely cause ({cls.CAUSE}, {layer})" in str(report)
+
+
+def test_subtle_mistakes_pass_where_they_do_not_show():
+    """The batch-only mistake agrees on one sample; momentum agrees at the first train() call."""
+    batch_only = check_network(gallery.AveragedBeforeOuterProduct(784, HIDDEN, 10, 0.1))
+    assert all(cell.passed for row in batch_only.rows if row.kind != "again" for cell in [row.single])
+    momentum = check_network(gallery.Momentum(784, HIDDEN, 10, 0.1))
+    first_steps = [row.single for row in momentum.rows if row.kind == "step 1"]
+    assert first_steps and all(cell.passed and cell.call == 1 for cell in first_steps)
+    assert "call 2" in momentum.cause.sentence
+
+
+@pytest.mark.parametrize("hidden, top, below", [(HIDDEN, "W_ho", "W_ih"), ([HIDDEN, 12], "W3", "W2")])
+def test_book_network_checked_as_a_users_is_missing_a_derivative_below_the_output(hidden, top, below):
+    report = check_network(BookNetwork(784, hidden, 10, 0.1))
+    assert (report.cause.name, report.cause.layer) == ("missing_derivative", below)
+    rows = {(row.kind, row.layer): row for row in report.rows}
+    assert rows["outputs", "o"].single.passed and rows["gradient", top].batch.passed
+    gradient = rows["gradient", below].single
+    assert gradient.cosine < 1 and gradient.ratio > 1  # the book's step is longer and points elsewhere
+    # Its intermediate gradients place the mistake: dL/dz above agrees, dL/dh below it does not.
+    first_row, _, _ = report.first_failure
+    assert first_row.kind == "dL/dh" and "dL/dz above it agrees" in report.cause.sentence
+
+
+def test_sum_where_the_mean_belongs_shows_the_batch_size_as_the_ratio():
+    report = check_network(gallery.SummedBatch(784, HIDDEN, 10, 0.1), batch_size=5)
+    gradient = next(row for row in report.rows if row.kind == "gradient")
+    assert gradient.single.passed and gradient.batch.ratio == pytest.approx(5)
+    assert "length ratio 5, the batch size" in report.cause.sentence
+
+
+def test_report_prints_from_its_record_and_the_record_is_json():
+    report = check_network(gallery.WrongSign(784, HIDDEN, 10, 0.1))
+    record = json.loads(json.dumps(report.to_json()))
+    assert str(report) == render(record)
+    assert record["passed"] is False and record["first_failure"]["mode"] == "single"
+    assert (record["cause"]["name"], record["cause"]["layer"]) == ("wrong_sign", "W_ho")
+    text = str(report)
+    assert "largest difference at" in text and "Mine" in text and "Theirs" in text
+
+
+def test_the_networks_weights_are_put_back():
+    network = gallery.Momentum(784, HIDDEN, 10, 0.1)
+    before = network.get_weights()
+    check_network(network)
+    for got, expected in zip(network.get_weights(), before):
+        np.testing.assert_array_equal(got, expected)
+
+
+# -- the rules claim a cause only when the numbers fit it ---------------------------------------
+
+def _cell(ratio: float, cosine: float = 1.0, passed: bool = False) -> Cell:
+    return Cell(relative=0.0 if passed else abs(ratio - 1) + 1e-3, cosine=cosine, ratio=ratio, tolerance=1e-12,
+                passed=passed)
+
+
+def _evidence(*rows: Row) -> Evidence:
+    ok = _cell(1.0, passed=True)
+    return Evidence(rows=[Row("outputs", "o", ok, ok), *rows, Row("again", "all", None, ok)], batch_size=8,
+                    tolerance=1e-12, lr=0.1, output_layer=("W_ho",), previous=1.0)
+
+
+def test_a_factor_of_two_at_one_layer_only_is_not_called_the_half():
+    evidence = _evidence(Row("gradient", "W_ho", _cell(2.0), _cell(2.0)),
+                         Row("gradient", "W_ih", _cell(1.0, passed=True), _cell(1.0, passed=True)))
+    assert diagnose(evidence).name != "half_missing_or_doubled"
+
+
+def test_numbers_no_rule_fits_are_reported_as_seen():
+    evidence = _evidence(Row("gradient", "W_ho", _cell(1.3, 0.7), _cell(1.3, 0.7)),
+                         Row("gradient", "W_ih", _cell(0.9, 0.5), _cell(0.9, 0.5)))
+    cause = diagnose(evidence)
+    assert cause.name == "unexplained" and "gradient W_ho for one sample" in cause.sentence
+
+
+def test_a_ratio_near_but_not_at_the_batch_size_is_not_called_a_sum():
+    evidence = _evidence(Row("gradient", "W_ho", _cell(1.0, passed=True), _cell(7.9)))
+    assert diagnose(evidence).name == "batch_only"
+
+
+# -- conformance: one sentence naming the method, what came back and what was expected -------------
+
+class NoGradients(gallery.RowNetwork):
+    gradients = None
+
+
+class NoLearningRate(gallery.RowNetwork):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.lr
+
+
+class QueryReturnsList(gallery.RowNetwork):
+    def query(self, inputs):
+        return super().query(inputs).tolist()
+
+
+class GradientsTransposed(gallery.RowNetwork):
+    def gradients(self, inputs, targets):
+        return [g.T for g in super().gradients(inputs, targets)]
+
+
+class QueryInFloat32(gallery.RowNetwork):
+    def query(self, inputs):
+        return super().query(inputs).astype(np.float32)
+
+
+class GradientsOfOneLayer(gallery.RowNetwork):
+    def gradients(self, inputs, targets):
+        return super().gradients(inputs, targets)[-1:]
+
+
+class TrainReturnsNothing(gallery.RowNetwork):
+    def train(self, inputs, targets):
+        super().train(inputs, targets)
+
+
+class IgnoresSetWeights(gallery.RowNetwork):
+    def set_weights(self, weights):
+        if not hasattr(self, "weights"):
+            super().set_weights(weights)
+
+
+class WeightsNotCopied(gallery.RowNetwork):
+    def get_weights(self):
+        return self.weights
+
+
+class IntermediatesWithoutDLdh(gallery.RowNetwork):
+    def intermediate_gradients(self, inputs, targets):
+        return {"dLdz": super().intermediate_gradients(inputs, targets)["dLdz"]}
+
+
+class StringDtype(gallery.RowNetwork):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dtype = "int8"
+
+
+@pytest.mark.parametrize("cls, message", [
+    (NoGradients, r"NoGradients has no method 'gradients'; a network needs set_weights, get_weights, query, "),
+    (NoLearningRate, r"NoLearningRate has no attribute 'lr'"),
+    (QueryReturnsList, r"QueryReturnsList.query for one sample returned as a list; expected an ndarray of shape "
+                       r"\(10,\) and dtype float64\."),
+    (GradientsTransposed, r"GradientsTransposed.gradients for one sample returned W_ih of shape \(784, 16\); "
+                          r"expected \(16, 784\) \(the transpose: weights are laid out \(n_out, n_in\)"),
+    (QueryInFloat32, r"QueryInFloat32.query for one sample returned of dtype float32; expected float64"),
+    (GradientsOfOneLayer, r"GradientsOfOneLayer.gradients for one sample returned 1 arrays; expected 2: "
+                          r"W_ih \(16, 784\), W_ho \(10, 16\)\."),
+    (TrainReturnsNothing, r"TrainReturnsNothing.train returned None; expected the loss before the step, a float\."),
+    (IgnoresSetWeights, r"IgnoresSetWeights.get_weights returned W_ih .* away from what set_weights was given"),
+    (WeightsNotCopied, r"WeightsNotCopied.get_weights returned W_ih as the network's own array twice; expected a "
+                       r"copy"),
+    (IntermediatesWithoutDLdh, r"IntermediatesWithoutDLdh.intermediate_gradients for one sample returned \['dLdz'\]; "
+                               r"expected a dict with keys 'dLdz' \(one array per layer, input side first\) and 'dLdh'"),
+    (StringDtype, r"StringDtype.dtype is 'int8'; expected float32 or float64\."),
+])
+def test_a_network_that_breaks_the_protocol_is_named_in_one_sentence(cls, message):
+    with pytest.raises(ConformanceError, match=message) as caught:
+        check_network(cls(784, HIDDEN, 10, 0.1))
+    assert isinstance(caught.value, ParameterError) and "\n" not in str(caught.value)
+
+
+class CrashesInside(gallery.RowNetwork):
+    def error_below(self, dLdz, k):
+        return dLdz @ self.weights[k].T  # the wrong transpose: shapes do not fit
+
+
+def test_an_exception_in_the_networks_code_shows_only_its_own_frames():
+    with pytest.raises(ConformanceError) as caught:
+        check_network(CrashesInside(784, HIDDEN, 10, 0.1))
+    message = str(caught.value)
+    first, *frames = message.splitlines()
+    assert first.startswith("CrashesInside.gradients raised ValueError: matmul")
+    files = [line for line in frames if line.strip().startswith("File ")]
+    assert files and all("tests/" in line for line in files), message
+    assert "in error_below" in message and "compare/" not in message and "numpy" not in message
+
+
+def test_a_network_that_is_not_mnist_shaped_is_refused():
+    with pytest.raises(ParameterError, match="784 inputs and 10 outputs. Got 20 inputs and 10 outputs"):
+        check_network(gallery.RowNetwork(20, 4, 10, 0.1))
