@@ -212,3 +212,18 @@ def test_readme_speed_prose_states_what_its_table_shows():
     assert claim, "the README no longer compares torch_impl with the 2017 port in figures"
     assert (float(claim[1]), float(claim[2])) == (ours, port), "the prose quotes other figures than the table"
     assert int(claim[3]) == round(100 * (1 - ours / port)), "the percentage is not the table's"
+
+
+# Words a newcomer cannot look up: "the seed" for the 2017 tutorial (it collides with --seed),
+# and this repository's own folder layout given as if it were the reader's.
+PRIVATE_WORDS = re.compile(r"the seed's|--preset seed|\.\./shared/")
+
+
+def test_readme_docs_and_help_name_only_what_a_newcomer_can_look_up():
+    from compare.cli import build_parser
+
+    texts = {path.name: path.read_text(encoding="utf-8") for path in [REPO / "README.md", *MARKDOWN]}
+    texts["python -m compare --help"] = build_parser().format_help()
+    found = {name: PRIVATE_WORDS.findall(text) for name, text in texts.items()}
+    assert not {name: words for name, words in found.items() if words}, (
+        "say 'the 2017 tutorial' and '--preset 2017', and a folder as DIR")
