@@ -8,6 +8,14 @@ table run interleaved (A, B, C, A, B, C, ...) in this one process, so a machine 
 down mid-run slows all of them alike. Threads are pinned (NumPy's BLAS and torch alike) and
 printed, with the BLAS kernel in use. Unset OPENBLAS_CORETYPE for this command only, if it
 is set, to let OpenBLAS pick the kernel for this processor; the header says what it picked.
+
+The first table ends with the project's speed targets, each marked ``met`` or ``MISSED``.
+They are goals, not tests: timings depend on the machine, so the benchmark reports them and
+exits 0 whatever it finds (``--strict`` exits 1 when one is missed, for a machine where they
+are known to hold). One is missed on every CPU measured so far: torch_impl is not 3x faster
+than the 2017 port at one sample a step, because both pay torch's fixed cost per operation
+(dispatch and autograd bookkeeping, about 400 µs a step), which the canonical loop can trim
+but not remove; the README's "What the timings teach" measures where it goes.
 """
 from __future__ import annotations
 
@@ -94,10 +102,13 @@ def targets_table(args) -> list[str]:
         lines.append(f"{name:<34} {r['median']:10.1f} {r['min']:8.1f} {r['median'] / floor:8.2f}")
     ours, book = results["from_scratch.Network.train"]["median"], results["book loop (NumPy, as written)"]["median"]
     torch_ours, port = results["torch_impl.Network.train"]["median"], results["2017 port loop (torch)"]["median"]
-    lines += ["targets:",
+    lines += ["targets (goals, not tests: a MISSED one is reported, and the benchmark still exits 0):",
               _target("from_scratch within 1.3x the floor", ours / floor, "x", ours / floor <= 1.3),
               _target("from_scratch at least 2x faster than the book loop", book / ours, "x", book / ours >= 2),
               _target("torch_impl at least 3x faster than the 2017 port", port / torch_ours, "x", port / torch_ours >= 3)]
+    if port / torch_ours < 3:
+        lines.append("  (at one sample a step both torch loops pay torch's fixed cost per operation, dispatch and\n"
+                     "   autograd bookkeeping, which no canonical loop removes: see the README's timings)")
     return lines
 
 
@@ -106,7 +117,7 @@ def _target(text: str, value: float, unit: str, met: bool) -> str:
 
 
 def hidden_table(args) -> list[str]:
-    """The seed's hidden sizes: µs per sample, one sample a step, per backend and dtype.
+    """The 2017 tutorial's hidden sizes: µs per sample, one sample a step, per backend and dtype.
 
     The work of a step grows linearly with the hidden size, but its cost need not: above a
     few hundred hidden nodes the weights no longer fit in the core's cache and every step
@@ -192,6 +203,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=("targets", "hidden", "batch", "gpu"), nargs="+",
                         default=["targets", "hidden", "batch"], help="which tables (default all but gpu)")
     parser.add_argument("--quick", action="store_true", help="200 steps, 3 repeats")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a speed target is missed (default: report, exit 0)")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.repeats = 200, 3
@@ -201,12 +213,15 @@ def main(argv=None) -> int:
         with threadpool_limits(limits=args.threads):
             print(f"threads {args.threads} | {one_line(describe())}")
             tables = {"targets": targets_table, "hidden": hidden_table, "batch": batch_table, "gpu": gpu_table}
+            missed = False
             for name in args.only:
+                lines = tables[name](args)
+                missed = missed or any(line.lstrip().startswith("MISSED") for line in lines)
                 print()
-                print("\n".join(tables[name](args)), flush=True)
+                print("\n".join(lines), flush=True)
     finally:
         torch.set_num_threads(previous)
-    return 0
+    return 1 if args.strict and missed else 0
 
 
 if __name__ == "__main__":

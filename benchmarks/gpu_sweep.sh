@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The seed's CPU-against-GPU table, for a machine with a CUDA device; under five minutes.
+# The 2017 tutorial's CPU-against-GPU table, for a machine with a CUDA device; under five minutes.
 #
-#   OUT=runs benchmarks/gpu_sweep.sh
+#   OUT=runs MNIST_DIR=DIR benchmarks/gpu_sweep.sh    # DIR: a folder of MNIST files (optional)
 #
 # 1. torch_impl's one-sample step on CUDA, as a CUDA graph and launched op by op (target:
 #    at most 50 µs with the graph), beside the CPU, hidden 200 to 5000.
 # 2. python -m compare over hidden 200, 1000, 2000, 5000 on cpu and cuda, float32, one sample
-#    a step, on the first 10,000 images of the embedded-or-given data: the seconds table,
+#    a step, on the first 10,000 images of $MNIST_DIR (else of the embedded subset): the seconds table,
 #    the agreement checks (CUDA against NumPy), a JSON record and a plot.
 # Everything it prints is also written under $OUT.
 set -euo pipefail

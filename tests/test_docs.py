@@ -2,7 +2,9 @@
 
 Each ```python block is a doctest session (``>>>`` prompts with their expected output); all the
 blocks of one file run in order, in one namespace, as a single doctest whose line numbers are
-the Markdown file's. Each ```console block holds ``$ python -m compare ...`` lines, which are
+the Markdown file's. The tutorial is the exception: it is run as the Jupyter notebooks generated
+from it, one per section, each in an emptied namespace (tests/test_notebooks.py), and not a
+second time here. Each ```console block holds ``$ python -m compare ...`` lines, which are
 parsed (not run: some need the full data set or a GPU) so that every option they use exists.
 No other kind of code block is allowed, so none can go untested.
 """
@@ -20,11 +22,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 MARKDOWN = sorted(DOCS.glob("*.md"))
+LESSONS = {"tutorial.md"}  # executed as notebooks by tests/test_notebooks.py
 LANGUAGES = ("python", "console")
-# Fewer examples than this and the tutorial has lost a section (it has about 180).
-MIN_EXAMPLES = {"tutorial.md": 150}
+# Fewer examples than this and the tutorial has lost a section (it has about 316).
+MIN_EXAMPLES = {"tutorial.md": 300}
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 FENCE = re.compile(r"^```\s*(\S*)\s*$")
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 
 
 @dataclass
@@ -70,6 +74,12 @@ def parse(path: Path) -> tuple[doctest.DocTest, list[Block]]:
     return test, blocks
 
 
+def test_every_picture_linked_from_the_docs_is_there():
+    for path in MARKDOWN:
+        for name in IMAGE.findall(path.read_text(encoding="utf-8")):
+            assert (DOCS / name).is_file(), f"{path.name} shows {name}, which is not in docs/"
+
+
 def test_tutorial_is_collected():
     assert DOCS / "tutorial.md" in MARKDOWN
 
@@ -103,7 +113,7 @@ def test_has_enough_examples(path):
         assert lines_with_examples.intersection(span), f"{path.name}:{block.first_line}: no examples found."
 
 
-@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in MARKDOWN if p.name not in LESSONS], ids=lambda p: p.name)
 def test_python_blocks_run_as_doctests(path, monkeypatch):
     """Run every example; a failure reports the Markdown line, the expected and the actual output."""
     monkeypatch.chdir(REPO)  # the tutorial runs ``python -m compare`` from the repository root
@@ -136,13 +146,84 @@ def test_console_commands_parse(path):
             config_from_args(args, stderr_is_terminal=False)
 
 
-def test_make_figures_draws_both_pictures(tmp_path):
-    """docs/make_figures.py, which draws the tutorial's pictures, still runs (needs matplotlib)."""
+def test_make_figures_draws_every_picture_the_tutorial_shows(tmp_path):
+    """docs/make_figures.py, which draws the tutorial's pictures, runs and draws each one linked."""
     pytest.importorskip("matplotlib")
     import runpy
 
     namespace = runpy.run_path(str(DOCS / "make_figures.py"))
     written = namespace["main"](["--out", str(tmp_path)])
-    assert sorted(p.name for p in written) == ["digit.png", "outputs.png"]
+    linked = set(IMAGE.findall((DOCS / "tutorial.md").read_text(encoding="utf-8")))
+    assert linked <= {f"figures/{p.name}" for p in written}, "a picture in the tutorial that make_figures.py does not draw"
     for path in written:
         assert path.read_bytes().startswith(b"\x89PNG"), path
+        assert (DOCS / "figures" / path.name).is_file(), f"docs/figures/{path.name} is not committed"
+
+
+# -- prose that names code: checked against the code --------------------------------------------
+
+GRAPH_NODE = re.compile(r"^(?:[A-Z]\w*Backward\d+|AccumulateGrad)$")
+TABLE_SOURCES = ("from_scratch", "torch_impl")
+
+
+def line_by_line_table() -> list[str]:
+    """The rows of the tutorial's table that sets from_scratch's lines beside torch's."""
+    text = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    section = text[text.index("### Line by line"):]
+    section = section[:section.index("\n### ", 1)]
+    return [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+def test_line_by_line_table_quotes_the_code_and_names_the_real_graph():
+    """Every `code` in the table is in the library's source; every backward node is in torch's graph.
+
+    Catches a table left behind by a change to either network (a renamed call, a new node).
+    """
+    runpy_namespace = __import__("runpy").run_path(str(DOCS / "make_figures.py"))
+    from common.data import load_embedded
+
+    nodes, _ = runpy_namespace["backward_graph"](runpy_namespace["one_step_loss"](load_embedded()))
+    graph = {label.split("\n")[0] for _, label in nodes}
+    source = " ".join(" ".join(path.read_text(encoding="utf-8").split())
+                      for package in TABLE_SOURCES for path in (REPO / package).glob("*.py"))
+    rows = line_by_line_table()
+    assert len(rows) >= 8, "the line-by-line table is gone"
+    quoted = [snippet for row in rows for snippet in re.findall(r"`([^`]+)`", row)]
+    named_nodes = {snippet for snippet in quoted if GRAPH_NODE.match(snippet)}
+    assert named_nodes, "the table names no autograd node"
+    assert named_nodes <= graph, f"nodes not in torch's graph of one step: {sorted(named_nodes - graph)}"
+    missing = [s for s in quoted if not GRAPH_NODE.match(s) and " ".join(s.split()) not in source]
+    assert not missing, f"code the table quotes that is not in {TABLE_SOURCES}: {missing}"
+
+
+def readme_speed_table() -> dict[str, float]:
+    """The README's table of µs per sample: loop -> µs."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (.+?) \| (\d+) \| [\d.]+ \|$", text, flags=re.MULTILINE)
+    return {loop: float(us) for loop, us in rows}
+
+
+def test_readme_speed_prose_states_what_its_table_shows():
+    """The sentence comparing torch_impl with the 2017 port quotes the table and computes from it."""
+    table = readme_speed_table()
+    ours, port = table["`torch_impl.Network.train`"], table["the 2017 port's loop"]
+    text = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    claim = re.search(r"(\d+) µs against the 2017 port's (\d+) µs, (\d+)% less", text)
+    assert claim, "the README no longer compares torch_impl with the 2017 port in figures"
+    assert (float(claim[1]), float(claim[2])) == (ours, port), "the prose quotes other figures than the table"
+    assert int(claim[3]) == round(100 * (1 - ours / port)), "the percentage is not the table's"
+
+
+# Words a newcomer cannot look up: "the seed" for the 2017 tutorial (it collides with --seed),
+# and this repository's own folder layout given as if it were the reader's.
+PRIVATE_WORDS = re.compile(r"the seed's|--preset seed|\.\./shared/")
+
+
+def test_readme_docs_and_help_name_only_what_a_newcomer_can_look_up():
+    from compare.cli import build_parser
+
+    texts = {path.name: path.read_text(encoding="utf-8") for path in [REPO / "README.md", *MARKDOWN]}
+    texts["python -m compare --help"] = build_parser().format_help()
+    found = {name: PRIVATE_WORDS.findall(text) for name, text in texts.items()}
+    assert not {name: words for name, words in found.items() if words}, (
+        "say 'the 2017 tutorial' and '--preset 2017', and a folder as DIR")

@@ -308,7 +308,7 @@ def test_book_rule_departs_from_the_gradient_on_the_hidden_layer_only(who_scale,
 
 
 def test_seed_autograd_example_by_hand():
-    """The seed's example without torch: y = x² + 5x + 2, dy/dx = 2x + 5 = 9 at x = 2."""
+    """The 2017 tutorial's first example without torch: y = x² + 5x + 2, dy/dx = 2x + 5 = 9 at x = 2."""
     derivative = jacobian(lambda x: x**2 + 5 * x + 2, np.array([2.0])).df
     assert derivative == pytest.approx(2 * 2.0 + 5) == pytest.approx(9.0)
 

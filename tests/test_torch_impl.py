@@ -1,4 +1,4 @@
-"""The torch twin on its own: autograd on the seed's example, the loss, devices."""
+"""The torch twin on its own: autograd on the 2017 tutorial's first example, the loss, devices."""
 import numpy as np
 import pytest
 import torch
@@ -28,7 +28,7 @@ def test_half_squared_error_is_half_of_summed_mse_per_sample():
 
 
 def test_summed_mse_takes_steps_twice_as_long():
-    """The seed's port used MSELoss(reduction='sum') at the book's lr: every step doubled."""
+    """The 2017 tutorial's port used MSELoss(reduction='sum') at the book's lr: every step doubled."""
     network = Network(6, 4, 3, 0.1, seed=0)
     inputs, targets = torch.rand(1, 6, dtype=torch.float64), torch.rand(1, 3, dtype=torch.float64)
     half = network.gradients(inputs, targets)

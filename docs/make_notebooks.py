@@ -1,0 +1,223 @@
+"""Write the tutorial's sections as Jupyter notebooks, one per section, so a lesson opens in Jupyter.
+
+    python docs/make_notebooks.py            # writes docs/notebooks/*.ipynb from docs/tutorial.md
+    python docs/make_notebooks.py --check    # exit 1 if the committed notebooks are out of date
+
+The Markdown is the one source; the notebooks are generated from it and never edited by hand
+(``tests/test_notebooks.py`` fails when they differ from a fresh generation, and executes them).
+Each ``## N. Title`` section becomes ``docs/notebooks/NN-title.ipynb``; the text between code
+blocks becomes Markdown cells; each ```python block, a doctest session, becomes code cells:
+the doctest parser splits it into examples, and every example that has an expected output ends
+a cell, so the expected output sits under the code that prints it, stored as that cell's
+output (the notebook opens looking as if it had been run, and running it must reproduce it).
+
+Why not jupytext: it maps a ```python fence to one cell verbatim, ``>>>`` prompts and expected
+outputs included, which Python cannot run; and plain code fences would lose the outputs the
+web reader sees and the tests check. The doctest parser already separates the code from its
+expected output, which is exactly a code cell and its output.
+
+Needs nbformat (in the ``test`` extra).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import doctest
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+TUTORIAL = DOCS / "tutorial.md"
+NOTEBOOKS = DOCS / "notebooks"
+FENCE = re.compile(r"^```\s*(\S*)\s*$")
+SECTION = re.compile(r"^## (\d+)\. (.+)$")
+IMAGE_LINK = re.compile(r"\]\((figures/[^)]+)\)")
+SOLUTION = "**Solution.**"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+@dataclass
+class Cell:
+    """One notebook cell: Markdown text, or code with the output the tutorial expects of it."""
+
+    kind: str  # "markdown" or "code"
+    source: str
+    line: int  # where it starts in the Markdown file, numbered from 1
+    want: str = ""  # code cells: the expected output (doctest's ``want``), "" for none
+    expression: bool = False  # code cells: the output is the value of the last line, not printed
+    examples: int = 0  # code cells: how many doctest examples it holds
+
+
+@dataclass
+class Section:
+    """One ``## N. Title`` section of the tutorial: one lesson, one notebook."""
+
+    number: int
+    title: str
+    cells: list[Cell] = field(default_factory=list)
+    suffix: str = ""  # "-without-solutions" for an exercise sheet
+
+    @property
+    def filename(self) -> str:
+        slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"`", "", self.title.lower())).strip("-")
+        return f"{self.number:02d}-{slug}{self.suffix}.ipynb"
+
+
+def _is_expression(source: str) -> bool:
+    """Whether a doctest example shows a value (IPython's Out[]) rather than printing it."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    if len(body) != 1 or not isinstance(body[0], ast.Expr):
+        return False
+    call = body[0].value
+    return not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print")
+
+
+def code_cells(lines: list[str], first_line: int) -> list[Cell]:
+    """A doctest session as code cells; an example with an expected output ends its cell."""
+    cells, pending, start = [], [], None
+    parser = doctest.DocTestParser()
+    for example in parser.get_examples("\n".join(lines) + "\n"):
+        start = first_line + example.lineno if start is None else start
+        pending.append(example.source)
+        if example.want:
+            cells.append(Cell("code", "".join(pending).rstrip("\n"), start, example.want,
+                              _is_expression(example.source), len(pending)))
+            pending, start = [], None
+    if pending:
+        cells.append(Cell("code", "".join(pending).rstrip("\n"), start, examples=len(pending)))
+    return cells
+
+
+def sections(text: str) -> list[Section]:
+    """The numbered sections of the tutorial, each as cells; the text before the first is left out."""
+    found: list[Section] = []
+    prose: list[str] = []
+    prose_line = 1
+    block: list[str] | None = None
+    block_line = 0
+
+    def flush_prose() -> None:
+        body = "\n".join(prose).strip("\n")
+        if found and body:
+            found[-1].cells.append(Cell("markdown", IMAGE_LINK.sub(r"](../\1)", body), prose_line))
+        prose.clear()
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        if block is not None:
+            if line.strip() == "```":
+                found[-1].cells.extend(code_cells(block, block_line))
+                block, prose_line = None, number + 1
+            else:
+                block.append(line)
+            continue
+        fence, heading = FENCE.match(line), SECTION.match(line)
+        if fence and fence.group(1) == "python" and found:
+            flush_prose()
+            block, block_line = [], number + 1
+        elif line.startswith("### ") and found:  # a subsection starts a cell of its own
+            flush_prose()
+            prose_line = number
+            prose.append(line)
+        elif heading:
+            flush_prose()
+            found.append(Section(int(heading.group(1)), heading.group(2)))
+            prose_line = number
+            prose.append(f"# {heading.group(1)}. {heading.group(2)}")
+            prose.append("")
+            prose.append(f"*A lesson of [the tutorial](../tutorial.md), generated from it by "
+                         f"`docs/make_notebooks.py`; it starts on its own, so it can be run alone.*")
+        else:
+            prose.append(line)
+    flush_prose()
+    return found
+
+
+def notebook(section: Section):
+    """The nbformat notebook of one section, with each code cell's expected output stored."""
+    import nbformat.v4 as v4
+
+    cells = []
+    for cell in section.cells:
+        if cell.kind == "markdown":
+            cells.append(v4.new_markdown_cell(cell.source))
+            continue
+        outputs = []
+        if cell.want and cell.expression:
+            outputs.append(v4.new_output("execute_result", data={"text/plain": cell.want.rstrip("\n")},
+                                         execution_count=None))
+        elif cell.want:
+            outputs.append(v4.new_output("stream", name="stdout", text=cell.want))
+        cells.append(v4.new_code_cell(cell.source, outputs=outputs))
+    book = v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
+    for index, cell in enumerate(book.cells):  # stable ids, so regenerating changes nothing
+        cell.id = f"{section.number:02d}{section.suffix[:2]}-{index:03d}"
+    return book
+
+
+def without_solutions(section: Section) -> Section | None:
+    """The section with each worked solution left out, for a class to work on; None if it has none.
+
+    A solution starts at ``**Solution.**`` in the prose and runs to the next ``###`` heading;
+    its code cells become one empty cell, and its prose is left out.
+    """
+    cells: list[Cell] = []
+    in_solution = False
+    for cell in section.cells:
+        if cell.kind == "markdown" and cell.source.startswith("### "):
+            in_solution = False
+        if not in_solution and cell.kind == "markdown" and SOLUTION in cell.source:
+            before = cell.source.split(SOLUTION)[0].rstrip()
+            cells += [Cell("markdown", before, cell.line)] if before else []
+            cells.append(Cell("markdown", f"*Your solution here. The worked one is in `{section.filename}`.*", cell.line))
+            cells.append(Cell("code", "", cell.line))
+            in_solution = True
+        elif not in_solution:
+            cells.append(cell)
+    if not any(SOLUTION in cell.source for cell in section.cells):
+        return None
+    return Section(section.number, section.title, cells, suffix="-without-solutions")
+
+
+def generate(markdown: Path = TUTORIAL) -> dict[str, str]:
+    """File name -> notebook JSON text: every section of ``markdown``, and exercises without solutions."""
+    import nbformat
+
+    books = {}
+    for section in sections(markdown.read_text(encoding="utf-8")):
+        for variant in (section, without_solutions(section)):
+            if variant is not None:
+                books[variant.filename] = nbformat.writes(notebook(variant)) + "\n"
+    return books
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the tutorial's sections as notebooks.")
+    parser.add_argument("--out", type=Path, default=NOTEBOOKS, help=f"folder to write into (default {NOTEBOOKS})")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is out of date")
+    args = parser.parse_args(argv)
+    fresh = generate()
+    existing = {path.name: path.read_text(encoding="utf-8") for path in args.out.glob("*.ipynb")}
+    stale = sorted(name for name in fresh.keys() | existing.keys() if fresh.get(name) != existing.get(name))
+    if args.check:
+        for name in stale:
+            print(f"{args.out / name} is out of date: run python docs/make_notebooks.py", file=sys.stderr)
+        return 1 if stale else 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        path = args.out / name
+        if name in fresh:
+            path.write_text(fresh[name], encoding="utf-8")
+            print(f"wrote {path}")
+        else:
+            path.unlink()
+            print(f"removed {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
