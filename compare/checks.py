@@ -57,7 +57,8 @@ def measure(mine: np.ndarray, reference: np.ndarray) -> dict:
     unit_a, unit_b = (a / scale_a if scale_a else a), (b / scale_b if scale_b else b)
     norm_a, norm_b = float(np.linalg.norm(unit_a)), float(np.linalg.norm(unit_b))
     cosine = float(unit_a @ unit_b / (norm_a * norm_b)) if norm_a and norm_b else float(norm_a == norm_b)
-    ratio = (scale_a * norm_a) / (scale_b * norm_b) if scale_b else float("inf") if scale_a else 1.0
+    # (scale_a / scale_b) first: the product of a huge scale and a norm above 1 could overflow.
+    ratio = (scale_a / scale_b) * (norm_a / norm_b) if scale_b else float("inf") if scale_a else 1.0
     return dict(max_abs=float(np.max(np.abs(a - b))) if a.size else 0.0,
                 relative=relative_difference(a, b), cosine=cosine, norm_ratio=ratio)
 

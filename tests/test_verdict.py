@@ -190,6 +190,9 @@ def test_measure_gives_the_cosine_and_length_ratio_of_two_arrays():
     assert numbers["norm_ratio"] == pytest.approx(math.sqrt(2), rel=1e-15)
     assert (numbers["max_abs"], numbers["relative"]) == (1.0, 1.0)
     assert checks.measure(np.array([2.0, 0.0]), np.array([-1.0, 0.0]))["cosine"] == -1.0
+    # Weights near the largest float (--lr 1e308) still have a length ratio, not nan.
+    huge = checks.measure(np.full(4, 1e308), np.full(4, 0.5e308))
+    assert huge["norm_ratio"] == pytest.approx(2.0, rel=1e-15) and huge["cosine"] == pytest.approx(1.0)
 
 
 def test_differing_answers_fail_unless_a_near_tie_explains_them():
