@@ -21,7 +21,7 @@ depth layers are numbered from the input, ``W1, b1, W2, b2, ...``.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
 import numpy as np
@@ -101,7 +101,7 @@ class Architecture:
     @property
     def is_book(self) -> bool:
         """The book's shape: one hidden layer, sigmoid, half squared error, no bias."""
-        return len(self.hidden_nodes) == 1 and (self.activation, self.loss, self.bias) == ("sigmoid", "half_sse", False)
+        return len(self.hidden_nodes) == 1 and not self.changed_keywords()
 
     def layer_names(self) -> list[str]:
         """The weight of each layer: ``["W_ih", "W_ho"]`` with one hidden layer, else ``["W1", ...]``."""
@@ -124,6 +124,12 @@ class Architecture:
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             shapes += [(n_out, n_in), (n_out,)] if self.bias else [(n_out, n_in)]
         return shapes
+
+    def per_layer(self, parameters: Sequence[Any]) -> list[list[Any]]:
+        """Anything listed in :meth:`parameter_names` order (names, arrays, gradients), grouped by
+        layer, input side first: ``[[W1], [W2]]``, or ``[[W1, b1], [W2, b2]]`` with biases."""
+        size = 2 if self.bias else 1
+        return [list(parameters[i:i + size]) for i in range(0, len(parameters), size)]
 
     @property
     def target_values(self) -> tuple[float, float]:
@@ -189,8 +195,8 @@ class Architecture:
 
     def changed_keywords(self) -> dict[str, Any]:
         """The keywords ``activation``, ``loss`` and ``bias`` whose values are not the book's."""
-        return {name: getattr(self, name) for name, book in (("activation", "sigmoid"), ("loss", "half_sse"),
-                                                              ("bias", False)) if getattr(self, name) != book}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name in ("activation", "loss", "bias") and getattr(self, f.name) != f.default}
 
     def __repr__(self) -> str:
         return (f"Architecture({self.input_nodes}, {self.hidden_nodes}, {self.output_nodes}, "

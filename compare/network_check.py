@@ -165,8 +165,7 @@ def _measure(mine: _Checked, theirs: Any, original: list[np.ndarray], inputs: np
     architecture, names = mine.architecture, mine.names
     limit = tolerance(mine.dtype).single
     single, batch = (inputs[0], targets[0]), (inputs[:n], targets[:n])
-    per_layer = 2 if architecture.bias else 1
-    layers = [names[i:i + per_layer] for i in range(0, len(names), per_layer)]
+    layers = architecture.per_layer(names)
     if len(architecture.hidden_nodes) == 1:  # the book's names
         z_labels, h_labels = ["z_h", "z_o"], ["h"]
     else:

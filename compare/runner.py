@@ -269,7 +269,7 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     apart = {}
     reference = backends[0]
     layers = _layers(reference)
-    output_layer = layers[-2:] if Architecture.of(reference.network).bias else layers[-1:]  # its weight (and bias)
+    output_layer = Architecture.of(reference.network).per_layer(layers)[-1]  # its weight (and bias)
     weights = reference.network.get_weights()
     expected = reference.network.gradients(inputs, targets)
     # Gradients are linear in o − t, which cancels where the batch is answered almost exactly.

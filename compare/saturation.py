@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from common.architecture import Architecture
+from from_scratch.activations import ACTIVATIONS, sigmoid
 
 MARGIN = 1e-6
 MOST = 0.5
 SAMPLES = 1000
 BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
-FORWARD = {"sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
 
 
 def _pinned(values: np.ndarray, bounds: tuple[float, float]) -> float:
@@ -47,8 +47,8 @@ def saturation(weights: list[np.ndarray], architecture: Architecture, inputs: np
         The test labels, for the chance level.
     """
     activations = np.asarray(inputs[:SAMPLES], dtype=np.float64)
-    per_layer = 2 if architecture.bias else 1
-    layers = [weights[i:i + per_layer] for i in range(0, len(weights), per_layer)]
+    layers = architecture.per_layer(weights)
+    activate = ACTIVATIONS[architecture.activation][0]
     hidden_shares = []
     for i, layer in enumerate(layers):
         z = activations @ np.asarray(layer[0], dtype=np.float64).T
@@ -56,14 +56,14 @@ def saturation(weights: list[np.ndarray], architecture: Architecture, inputs: np
             z += np.asarray(layer[1], dtype=np.float64)
         if i == len(layers) - 1:
             break
-        activations = FORWARD[architecture.activation](z)
+        activations = activate(z)
         if architecture.activation == "relu":
             hidden_shares.append(float(np.mean(np.all(activations == 0.0, axis=0))))  # dead units
         else:
             hidden_shares.append(_pinned(activations, BOUNDS[architecture.activation]))
     outputs = None
     if architecture.loss == "half_sse":  # sigmoid outputs; softmax's near-0 outputs are a confident answer
-        outputs = _pinned(FORWARD["sigmoid"](z), BOUNDS["sigmoid"])
+        outputs = _pinned(sigmoid(z), BOUNDS["sigmoid"])
     labels = np.asarray(labels)
     chance = float(np.bincount(labels).max() / len(labels)) if len(labels) else 0.0
     hidden = max(hidden_shares, default=None)

@@ -77,7 +77,6 @@ def sigmoid_backward(dLdy: np.ndarray, y: np.ndarray) -> np.ndarray:
     Computed in place in one new array (three passes over a few hundred numbers, where
     allocating each intermediate would cost more than the arithmetic).
     """
-    dLdz = _ONE.get(y.dtype, 1.0) - y
-    dLdz *= y
+    dLdz = sigmoid_derivative(y)
     dLdz *= dLdy
     return dLdz

@@ -51,3 +51,9 @@ def test_changed_keywords_are_those_that_differ_from_the_book():
 
 def test_describe_leaves_out_the_activation_where_no_layer_has_one():
     assert Architecture(784, [], 10, loss="cross_entropy", bias=True).describe() == "784-10, softmax cross-entropy, bias"
+
+
+def test_per_layer_groups_parameters_with_their_layer():
+    assert Architecture(784, [128, 64], 10, bias=True).per_layer(
+        ["W1", "b1", "W2", "b2", "W3", "b3"]) == [["W1", "b1"], ["W2", "b2"], ["W3", "b3"]]
+    assert Architecture(784, 200, 10).per_layer(["W_ih", "W_ho"]) == [["W_ih"], ["W_ho"]]
