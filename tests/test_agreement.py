@@ -18,6 +18,27 @@ def loss_of(case):
     return case.architecture.output_nodes, case.architecture.loss
 
 
+def gradient_tolerance(case, network, inputs, targets) -> float:
+    """The single tolerance times the output error's cancellation, as compare's gradient checks use it."""
+    return tolerance(case.dtype).single * output_error_condition(network.query(inputs), targets)
+
+
+def assert_weights_close(mine, theirs, before, rtol: float, what: str) -> None:
+    """Weights after training agree to ``rtol`` of the larger of the weights before and after.
+
+    Adding a step rounds relative to the numbers added: where the step nearly cancels a
+    parameter (a one-entry bias b + Δ ≈ 0), the result is far smaller than either, and the
+    same rounding is a large share of it. Everywhere else this is ``assert_close``.
+    """
+    mine, theirs = np.asarray(mine, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    scale = max(float(np.max(np.abs(theirs))), float(np.max(np.abs(before))))
+    difference = float(np.max(np.abs(mine - theirs)))
+    if difference > rtol * scale:
+        worst = np.unravel_index(np.argmax(np.abs(mine - theirs)), mine.shape)
+        raise AssertionError(f"{what}: difference {difference:.3g} > {rtol:.3g} x {scale:.3g}; worst at {worst}: "
+                             f"Mine {mine[worst]!r}, Theirs {theirs[worst]!r}")
+
+
 @given(cases())
 def test_query_matches_torch(case):
     mine, theirs = case.networks()
@@ -30,7 +51,7 @@ def test_query_matches_torch(case):
 @given(cases())
 def test_gradients_match_torch(case):
     mine, theirs = case.networks()
-    rtol = tolerance(case.dtype).single
+    rtol = gradient_tolerance(case, theirs, case.inputs, case.targets)
     mine_gradients, their_gradients = mine.gradients(case.inputs, case.targets), theirs.gradients(case.inputs, case.targets)
     assert len(mine_gradients) == len(their_gradients) == len(case.names)
     for name, shape, a, b in zip(case.names, case.architecture.parameter_shapes(), mine_gradients, their_gradients):
@@ -43,7 +64,7 @@ def test_intermediate_gradients_match_torch(case, single_sample):
     """dL/dz of every layer and dL/dh of every hidden layer, against autograd's."""
     mine, theirs = case.networks()
     inputs, targets = (case.inputs[0], case.targets[0]) if single_sample else (case.inputs, case.targets)
-    rtol = tolerance(case.dtype).single
+    rtol = gradient_tolerance(case, theirs, inputs, targets)
     ours, autograd = mine.intermediate_gradients(inputs, targets), theirs.intermediate_gradients(inputs, targets)
     layers = len(case.architecture.hidden_nodes)
     assert [len(ours["dLdz"]), len(ours["dLdh"])] == [len(autograd["dLdz"]), len(autograd["dLdh"])] == [layers + 1, layers]
@@ -60,22 +81,43 @@ def test_one_step_matches_torch(case, single_sample):
     rtol = tolerance(case.dtype).single
     loss_mine, loss_theirs = mine.train(inputs, targets), theirs.train(inputs, targets)
     assert loss_difference(loss_mine, loss_theirs, *loss_of(case)) <= rtol, (loss_mine, loss_theirs)
-    for name, a, b in zip(case.names, mine.get_weights(), theirs.get_weights()):
-        assert_close(a, b, rtol, name)
+    for name, a, b, before in zip(case.names, mine.get_weights(), theirs.get_weights(), case.weights):
+        assert_weights_close(a, b, before, rtol, name)
+
+
+def rounding_growth(case, k: int) -> float:
+    """How many times over k steps this case itself amplifies a one-ulp nudge of every weight (at least 1).
+
+    Large weights, a large lr and ReLU kinks make some drawn cases unstable: there a rounding
+    difference grows step by step in one backend against itself as much as across backends
+    (compare.sensitivity measures the same thing in a run). from_scratch trains twice, from the
+    case's weights and from the next float above each nonzero one.
+    """
+    plain, nudged = case.networks()[0], case.networks()[0]
+    nudged.set_weights([np.where(w != 0, np.nextafter(w, np.inf), w) for w in case.weights])
+    for step in range(k):
+        i = step % len(case.inputs)
+        plain.train(case.inputs[i], case.targets[i])
+        nudged.train(case.inputs[i], case.targets[i])
+    eps = tolerance(case.dtype).eps
+    return max(1.0, *(relative_difference(a, b) / eps for a, b in zip(nudged.get_weights(), plain.get_weights())))
 
 
 @given(cases(), st.integers(2, 6))
 def test_k_steps_match_torch(case, k):
-    """k one-sample steps in turn over the batch leave the same weights."""
+    """k one-sample steps in turn over the batch leave the same weights, within the single tolerance
+    times the case's own growth of a rounding error over those steps (1 where training is stable)."""
     mine, theirs = case.networks()
-    rtol = tolerance(case.dtype).single
+    single = tolerance(case.dtype).single
+    rtol = single * rounding_growth(case, k)
     for step in range(k):
         i = step % len(case.inputs)
         loss_mine = mine.train(case.inputs[i], case.targets[i])
         loss_theirs = theirs.train(case.inputs[i], case.targets[i])
-        assert loss_difference(loss_mine, loss_theirs, *loss_of(case)) <= rtol, (step, loss_mine, loss_theirs)
-    for name, a, b in zip(case.names, mine.get_weights(), theirs.get_weights()):
-        assert_close(a, b, rtol, f"{name} after {k} steps")
+        limit = single if step == 0 else rtol  # the first step starts from identical weights
+        assert loss_difference(loss_mine, loss_theirs, *loss_of(case)) <= limit, (step, loss_mine, loss_theirs)
+    for name, a, b, before in zip(case.names, mine.get_weights(), theirs.get_weights(), case.weights):
+        assert_weights_close(a, b, before, rtol, f"{name} after {k} steps")
 
 
 @given(cases())
