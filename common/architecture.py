@@ -9,7 +9,12 @@ layer sizes    ``input_nodes``, then each hidden layer's size (none, one or seve
                ``output_nodes``: 784-200-10 is the book's network
 activation     of the hidden layers: "sigmoid" (the book), "tanh" or "relu"
 loss           "half_sse": sigmoid outputs and L = ½ Σ (t − o)² (the book);
-               "cross_entropy": softmax outputs and L = −Σ t log softmax(z)
+               "cross_entropy": softmax outputs and L = −Σ t log softmax(z);
+               "binary_cross_entropy": sigmoid outputs and L = −Σ [t log o + (1 − t) log(1 − o)],
+               summed over the outputs (Nielsen's CrossEntropyCost);
+               "binary_cross_entropy_mean": the same averaged over the outputs (torch's
+               ``BCELoss()``, nnfs's ``Loss_BinaryCrossentropy``). Every loss is averaged over
+               the samples of a batch
 bias           False (the book) or True: a bias vector per layer, starting at 0
 =============  ==========================================================================
 
@@ -30,10 +35,17 @@ from common.errors import ParameterError
 from common.validation import check_dtype, check_learning_rate, check_positive_int
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
-LOSSES = ("half_sse", "cross_entropy")
+LOSSES = ("half_sse", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_mean")
 # The targets each loss is trained towards: (off, on). The book keeps sigmoid outputs away
-# from 0 and 1, which they reach only at infinite weights; softmax cross-entropy wants 0/1.
-TARGET_VALUES = {"half_sse": (0.01, 0.99), "cross_entropy": (0.0, 1.0)}
+# from 0 and 1, which they reach only at infinite weights; the cross-entropies want 0/1.
+TARGET_VALUES = {"half_sse": (0.01, 0.99), "cross_entropy": (0.0, 1.0), "binary_cross_entropy": (0.0, 1.0),
+                 "binary_cross_entropy_mean": (0.0, 1.0)}
+# The output layer's function each loss reads, and the loss in words.
+OUTPUTS = {"half_sse": "sigmoid", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
+           "binary_cross_entropy_mean": "sigmoid"}
+LOSS_WORDS = {"half_sse": "half squared error", "cross_entropy": "softmax cross-entropy",
+              "binary_cross_entropy": "binary cross-entropy",
+              "binary_cross_entropy_mean": "binary cross-entropy averaged over the outputs"}
 
 
 def _hidden_sizes(value: object) -> tuple[int, ...]:
@@ -58,7 +70,7 @@ class Architecture:
         Stored as a tuple.
     output_nodes : int
     activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
-    loss : {"half_sse", "cross_entropy"}, default "half_sse"
+    loss : {"half_sse", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_mean"}, default "half_sse"
     bias : bool, default False
 
     Examples
@@ -132,6 +144,11 @@ class Architecture:
         return [list(parameters[i:i + size]) for i in range(0, len(parameters), size)]
 
     @property
+    def output_function(self) -> str:
+        """The output layer's function: "sigmoid", or "softmax" for cross-entropy."""
+        return OUTPUTS[self.loss]
+
+    @property
     def target_values(self) -> tuple[float, float]:
         """``(off, on)``: the target away from the label and at it (0.01/0.99, or 0/1 for cross-entropy)."""
         return TARGET_VALUES[self.loss]
@@ -143,7 +160,7 @@ class Architecture:
 
         Without hidden layers the activation, which then applies nowhere, is left out.
         """
-        loss = "half squared error" if self.loss == "half_sse" else "softmax cross-entropy"
+        loss = LOSS_WORDS[self.loss]
         sizes = "-".join(str(n) for n in self.layer_sizes)
         activation = f"{self.activation}, " if self.hidden_nodes else ""  # no hidden layer, no activation
         return f"{sizes}, {activation}{loss}, {'bias' if self.bias else 'no bias'}"
@@ -205,18 +222,21 @@ class Architecture:
 
 def set_network_attributes(
     network: Any, input_nodes: object, hidden_nodes: object, output_nodes: object, learning_rate: object,
-    activation: object, loss: object, bias: object, dtype: object,
+    activation: object, loss: object, bias: object, dtype: object, recipe: dict[str, Any] | None = None,
 ) -> None:
     """Check the constructor arguments every backend takes and set the protocol's attributes.
 
-    Sets ``architecture`` (an :class:`Architecture`), ``input_nodes``, ``hidden_nodes`` (as
-    given: an int stays an int, a sequence becomes a list), ``output_nodes``, ``activation``,
-    ``loss``, ``bias``, ``lr`` and ``dtype`` (a NumPy dtype). Raises ParameterError, in one
-    sentence, before setting anything.
+    Sets ``architecture`` (an :class:`Architecture`), ``recipe`` (a :class:`common.recipe.Recipe`
+    built from the ``recipe`` keywords), ``input_nodes``, ``hidden_nodes`` (as given: an int stays
+    an int, a sequence becomes a list), ``output_nodes``, ``activation``, ``loss``, ``bias``, ``lr``
+    and ``dtype`` (a NumPy dtype). Raises ParameterError, in one sentence, before setting anything.
     """
+    from common.recipe import make_recipe  # common.recipe imports nothing of this module's
+
     architecture = Architecture(input_nodes, hidden_nodes, output_nodes, activation, loss, bias)
-    network.lr, network.dtype = check_learning_rate(learning_rate), check_dtype(dtype)
-    network.architecture = architecture
+    built = make_recipe(type(network).__name__, recipe or {})
+    lr, dtype = check_learning_rate(learning_rate), check_dtype(dtype)
+    network.lr, network.dtype, network.architecture, network.recipe = lr, dtype, architecture, built
     network.input_nodes, network.output_nodes = architecture.input_nodes, architecture.output_nodes
     network.hidden_nodes = (int(hidden_nodes) if isinstance(hidden_nodes, numbers.Integral)
                             else list(architecture.hidden_nodes))
@@ -224,8 +244,9 @@ def set_network_attributes(
 
 
 def network_repr(network: Any) -> str:
-    """``Network(784, [200, 100], 10, 0.05, activation='tanh', dtype='float64')``: the
-    architecture's keywords only where they differ from the book's."""
-    changed = "".join(f", {k}={v!r}" for k, v in network.architecture.changed_keywords().items())
+    """``Network(784, [200, 100], 10, 0.05, activation='tanh', optimizer='adam', dtype='float64'``:
+    the architecture's and the recipe's keywords only where they differ from their defaults."""
+    changed = {**network.architecture.changed_keywords(), **network.recipe.changed_keywords()}
+    keywords = "".join(f", {k}={v!r}" for k, v in changed.items())
     return (f"{type(network).__name__}({network.input_nodes}, {network.hidden_nodes!r}, {network.output_nodes}, "
-            f"{network.lr}{changed}, dtype={network.dtype.name!r}")
+            f"{network.lr}{keywords}, dtype={network.dtype.name!r}")

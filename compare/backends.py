@@ -18,6 +18,7 @@ import from_scratch
 import torch_impl
 from common.architecture import Architecture
 from common.protocol import Network
+from common.recipe import Recipe
 from compare.conformance import Guarded
 from compare.plugins import BUILT_IN, build_network, is_user_network, load_class, race_order
 
@@ -68,7 +69,7 @@ def _no_sync() -> None:
 
 
 def make_backends(names: tuple[str, ...], devices: tuple[str, ...], architecture: Architecture, lr: float,
-                  dtype: str, rule: str) -> list[Backend]:
+                  dtype: str, rule: str, recipe: Recipe | None = None) -> list[Backend]:
     """Build every backend of one run, the reference first (:func:`compare.plugins.race_order`);
     the weights are loaded by the runner afterwards.
 
@@ -80,10 +81,10 @@ def make_backends(names: tuple[str, ...], devices: tuple[str, ...], architecture
         if name == "torch_impl":
             resolved = list(dict.fromkeys(torch_impl.resolve_device(d).type for d in devices))  # "auto" may be "cpu"
             for device in resolved:
-                backends.append(make_torch_backend(device, len(resolved) > 1, architecture, lr, dtype))
+                backends.append(make_torch_backend(device, len(resolved) > 1, architecture, lr, dtype, recipe))
             continue
         cls = from_scratch.BookNetwork if (name, rule) == ("from_scratch", "book") else load_class(name)
-        network = build_network(cls, architecture, lr, dtype)
+        network = build_network(cls, architecture, lr, dtype, recipe)
         if is_user_network(name):
             network = Guarded(network)
         key = name if not is_user_network(name) else _user_key(cls, backends)
@@ -100,8 +101,9 @@ def _user_key(cls: type, backends: list[Backend]) -> str:
     return key
 
 
-def make_torch_backend(device: str, label_device: bool, architecture: Architecture, lr: float, dtype: str) -> Backend:
-    network = build_network(torch_impl.Network, architecture, lr, dtype, device=device)
+def make_torch_backend(device: str, label_device: bool, architecture: Architecture, lr: float, dtype: str,
+                       recipe: Recipe | None = None) -> Backend:
+    network = build_network(torch_impl.Network, architecture, lr, dtype, recipe, device=device)
     resolved = network.device
 
     def prepare(array: np.ndarray) -> torch.Tensor:
@@ -116,10 +118,10 @@ def make_probe(backend: Backend, lr: float, dtype: str) -> Network:
     """A network of ``backend``'s kind, device, dtype and architecture, for gradients and steps at
     weights the runner chooses without disturbing the network that is training. For
     from_scratch it computes the true gradient, also where the backend runs the book's rule."""
-    architecture = Architecture.of(backend.network)
+    architecture, recipe = Architecture.of(backend.network), Recipe.of(backend.network)
     if backend.package == "torch_impl":
-        return build_network(torch_impl.Network, architecture, lr, dtype, device=backend.device)
-    network = build_network(load_class(backend.package), architecture, lr, dtype)
+        return build_network(torch_impl.Network, architecture, lr, dtype, recipe, device=backend.device)
+    network = build_network(load_class(backend.package), architecture, lr, dtype, recipe)
     return Guarded(network) if is_user_network(backend.package) else network
 
 

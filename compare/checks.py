@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from common.tolerances import Tolerance, relative_difference
+from common.tolerances import Tolerance, measure, measure_step, relative_difference  # noqa: F401 (measure: for readers of this module)
 
 
 @dataclass(frozen=True)
@@ -46,43 +46,6 @@ class Check:
         return (f"{where}: relative {self.relative:.3g}, max abs {self.max_abs:.3g}, cosine {self.cosine:.9f}, "
                 f"length ratio {self.norm_ratio:.9f}"
                 + (f" > tolerance {self.tolerance:.3g}{bound}" if not self.passed else ""))
-
-
-def measure(mine: np.ndarray, reference: np.ndarray) -> dict:
-    """Max absolute and relative difference, cosine and norm ratio of two arrays, in float64."""
-    a, b = np.asarray(mine, dtype=np.float64).ravel(), np.asarray(reference, dtype=np.float64).ravel()
-    # Norms of the arrays divided by their largest entry, so that huge weights cannot overflow.
-    scale_a = float(np.max(np.abs(a))) if a.size else 0.0
-    scale_b = float(np.max(np.abs(b))) if b.size else 0.0
-    unit_a, unit_b = (a / scale_a if scale_a else a), (b / scale_b if scale_b else b)
-    norm_a, norm_b = float(np.linalg.norm(unit_a)), float(np.linalg.norm(unit_b))
-    cosine = float(unit_a @ unit_b / (norm_a * norm_b)) if norm_a and norm_b else float(norm_a == norm_b)
-    # (scale_a / scale_b) first: the product of a huge scale and a norm above 1 could overflow.
-    ratio = (scale_a / scale_b) * (norm_a / norm_b) if scale_b else float("inf") if scale_a else 1.0
-    return dict(max_abs=float(np.max(np.abs(a - b))) if a.size else 0.0,
-                relative=relative_difference(a, b), cosine=cosine, norm_ratio=ratio)
-
-
-def measure_step(mine: np.ndarray, reference: np.ndarray, before: np.ndarray, tol: Tolerance) -> dict:
-    """One step from identical weights ``before``: how far apart the weights after it are.
-
-    ``relative`` is ``max|mine − reference| / (max|Δ| + (2 eps / single) max|reference|)``
-    with ``Δ = reference − before``, the step itself: the difference relative to the step's
-    size, with room for the one rounding each backend makes when it adds the step into the
-    weights (half an ulp each). So ``relative <= tol.single`` exactly when the difference is
-    within ``single`` of the step plus ``2 eps`` of the weights: a wrong update rule, even by
-    1e-9 of the step, fails, and a vanishing step does not turn rounding into a failure.
-    Cosine and norm ratio compare the two steps, ``mine − before`` against ``Δ``.
-    """
-    mine, reference, before = (np.asarray(m, dtype=np.float64) for m in (mine, reference, before))
-    numbers = measure(mine - before, reference - before)
-    step = float(np.max(np.abs(reference - before))) if before.size else 0.0
-    weights = float(np.max(np.abs(reference))) if before.size else 0.0
-    scale = step + 2.0 * tol.eps / tol.single * weights
-    difference = float(np.max(np.abs(mine - reference))) if before.size else 0.0
-    numbers.update(max_abs=difference,
-                   relative=difference / scale if scale else (0.0 if difference == 0.0 else float("inf")))
-    return numbers
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from common.errors import DataError, ParameterError
 from common.architecture import ACTIVATIONS, LOSSES
+from common.recipe import OPTIMIZERS, SCHEDULES
 from compare.config import PRESETS, RULES, Config
 from compare.pipeline import run_comparison
 
@@ -65,6 +66,30 @@ def learning_rate(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def numbers_list(count: int | None, name: str):
+    """An argparse type: comma-separated finite numbers (exactly ``count`` of them, if given)."""
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            values = tuple(float(part) for part in text.split(","))
+        except ValueError:
+            values = ()
+        if not values or not all(math.isfinite(v) for v in values) or (count and len(values) != count):
+            raise argparse.ArgumentTypeError(f"must be {name}, got {text!r}")
+        return values
+    return parse
+
+
 def build_parser() -> Parser:
     p = Parser(prog="python -m compare", description=(
         "Train the NumPy network and its PyTorch twin from identical weights on identical samples, "
@@ -110,6 +135,35 @@ def build_parser() -> Parser:
     net.add_argument("--preset", choices=sorted(PRESETS),
                      help="2017: the experiment of the 2017 tutorial that ported the book to PyTorch (full MNIST, "
                           "784-200-10, lr 0.1, 5 epochs, float32), printed beside its timings; other options override it")
+    recipe = p.add_argument_group("training recipe (torch.optim's names and defaults; common/recipe.py)")
+    recipe.add_argument("--optimizer", choices=OPTIMIZERS,
+                        help="sgd (default, the book's plain SGD), adam, adamw or rmsprop, as torch.optim's")
+    recipe.add_argument("--momentum", type=non_negative_float, metavar="X", help="sgd and rmsprop (default 0)")
+    recipe.add_argument("--dampening", type=non_negative_float, metavar="X",
+                        help="sgd: the momentum buffer adds (1 - X) g (default 0)")
+    recipe.add_argument("--nesterov", action="store_true", default=None, help="sgd: Nesterov momentum")
+    recipe.add_argument("--betas", type=numbers_list(2, "two numbers B1,B2"), metavar="B1,B2",
+                        help="adam and adamw (default 0.9,0.999)")
+    recipe.add_argument("--eps", type=non_negative_float, metavar="X",
+                        help="adam, adamw and rmsprop: added outside the square root (default 1e-8)")
+    recipe.add_argument("--amsgrad", action="store_true", default=None, help="adam and adamw: AMSGrad")
+    recipe.add_argument("--alpha", type=non_negative_float, metavar="X", help="rmsprop's smoothing (default 0.99)")
+    recipe.add_argument("--centered", action="store_true", default=None, help="rmsprop: centred")
+    recipe.add_argument("--weight-decay", type=non_negative_float, metavar="X",
+                        help="the optimizer's weight decay: through the gradient in sgd, adam and rmsprop, "
+                             "decoupled in adamw (default 0, and 0.01 for adamw)")
+    recipe.add_argument("--l2", type=non_negative_float, metavar="X",
+                        help="an L2 penalty X/2 * sum of squared weights in the loss, so in every gradient (default 0)")
+    recipe.add_argument("--decay-biases", action="store_true", default=None,
+                        help="weight decay and L2 reach the biases too (default: the weights only)")
+    recipe.add_argument("--schedule", choices=[s.replace("_", "-") for s in SCHEDULES],
+                        type=lambda t: t.replace("_", "-"),
+                        help="the learning rate's: constant (default); step: times --gamma at each of --milestones, "
+                             "as MultiStepLR; inverse-time: lr / (1 + --lr-decay * t) at step t, as nnfs's decay")
+    recipe.add_argument("--milestones", type=numbers_list(None, "numbers of epochs, e.g. 2,4 or 0.5"),
+                        metavar="E[,E...]", help="--schedule step: the epochs (fractions allowed) at which lr drops")
+    recipe.add_argument("--gamma", type=non_negative_float, metavar="X", help="--schedule step's factor (default 0.1)")
+    recipe.add_argument("--lr-decay", type=non_negative_float, metavar="X", help="--schedule inverse-time's decay")
     out = p.add_argument_group("output")
     out.add_argument("--json", dest="json_path", type=Path, metavar="PATH", help="write the whole record as JSON")
     out.add_argument("--plot", dest="plot_path", type=Path, metavar="PATH",
@@ -127,8 +181,9 @@ def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Conf
     names = {f.name for f in fields(Config) if f.init}
     values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
                    if v is not None and k in names})
-    if "loss" in values:
-        values["loss"] = values["loss"].replace("-", "_")
+    for name in ("loss", "schedule"):
+        if name in values:
+            values[name] = values[name].replace("-", "_")
     return Config(**values, progress=stderr_is_terminal and not values.get("quiet", False))
 
 

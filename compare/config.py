@@ -1,11 +1,14 @@
 """One frozen configuration for a comparison run, built once from the command line."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from common.architecture import ACTIVATIONS, LOSSES, Architecture
+from common.recipe import Recipe
 from common.data import DATASETS
 from common.errors import ParameterError
 from common.validation import check_dtype, check_learning_rate, check_positive_int
@@ -22,6 +25,16 @@ PRESETS = {
 }
 # Seconds the 2017 tutorial measured for those 5 epochs on 2017 hardware (the GPU was a K80).
 SECONDS_2017 = {("from_scratch", "cpu"): 440.0, ("torch_impl", "cpu"): 841.0, ("torch_impl", "cuda"): 366.0}
+
+
+def _epochs(value: object) -> tuple[float, ...]:
+    """Milestones in epochs: increasing finite numbers > 0."""
+    found = tuple(value) if isinstance(value, (tuple, list)) else None
+    if found is None or any(isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v <= 0
+                            for v in found) or any(b <= a for a, b in zip(found, found[1:])):
+        raise ParameterError(f"The 'milestones' parameter must be increasing numbers of epochs > 0. Got {value!r} "
+                             "instead.")
+    return tuple(float(v) for v in found)
 
 
 def usable_cores() -> int:
@@ -59,6 +72,23 @@ class Config:
     rule: str = "true"
     backends: tuple[str, ...] = BACKENDS
     check_every: int = 1000
+    # The training recipe (common.recipe.Recipe's fields), but milestones in epochs, not steps.
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    amsgrad: bool = False
+    alpha: float = 0.99
+    centered: bool = False
+    weight_decay: float | None = None
+    l2: float = 0.0
+    decay_biases: bool = False
+    schedule: str = "constant"
+    milestones: tuple[float, ...] = ()  # epochs (fractions allowed): compare turns them into steps
+    gamma: float = 0.1
+    lr_decay: float = 0.0
     preset: str | None = None
     json_path: Path | None = None
     plot_path: Path | None = None
@@ -88,6 +118,8 @@ class Config:
                                                  for a, h in zip(architectures, self.hidden)))
         check_learning_rate(self.lr)
         object.__setattr__(self, "dtype", check_dtype(self.dtype).name)
+        object.__setattr__(self, "milestones", _epochs(self.milestones))
+        self.recipe(10**9)  # every other recipe value checked, in one sentence (steps: a placeholder)
         for name, value, allowed in (("dataset", self.dataset, DATASETS), ("rule", self.rule, RULES),
                                      ("preset", self.preset, (None, *PRESETS))):
             if value not in allowed:
@@ -104,6 +136,8 @@ class Config:
                                  "own races with --rule true.")
         if self.rule == "book" and "from_scratch" not in self.backends:
             raise ParameterError("--rule book trains from_scratch's BookNetwork: include from_scratch in --backends.")
+        if self.rule == "book" and not self.recipe(10**9).is_plain:
+            raise ParameterError(f"--rule book is the book's rule, plain SGD; got {self.recipe(10**9).describe()}.")
         if self.rule == "book" and (self.activation, self.loss) != ("sigmoid", "half_sse"):
             raise ParameterError(f"--rule book is the book's rule, defined for sigmoid hidden layers and the half "
                                  f"squared error only; got --activation {self.activation} and --loss "
@@ -112,6 +146,17 @@ class Config:
             raise ParameterError(
                 f"--threads {self.threads} is more than the {usable_cores()} processors this process may use: "
                 "threads that wait for a core make every step slower, not faster.")
+
+    def recipe(self, steps_per_epoch: int) -> Recipe:
+        """The training recipe, with the milestones (epochs here) turned into steps of this run."""
+        values = {f.name: getattr(self, f.name) for f in fields(Recipe)}
+        steps = tuple(round(m * steps_per_epoch) for m in self.milestones)
+        for epochs, step, before in zip(self.milestones, steps, (0, *steps)):
+            if step <= before:
+                where = "on the same step as the milestone before it" if before else "before the first step"
+                raise ParameterError(f"--milestones {epochs:g} falls {where} in this run of {steps_per_epoch:,} "
+                                     f"step{'s' if steps_per_epoch != 1 else ''} an epoch.")
+        return Recipe(**{**values, "milestones": steps})
 
     @property
     def is_sweep(self) -> bool:

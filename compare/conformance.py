@@ -17,6 +17,7 @@ import numpy as np
 
 from common.architecture import Architecture
 from common.errors import ConformanceError, ParameterError
+from common.recipe import Recipe
 from common.tolerances import relative_difference, tolerance
 
 METHODS = ("set_weights", "get_weights", "query", "gradients", "train")  # and intermediate_gradients, if any
@@ -96,6 +97,15 @@ def architecture_of(network: object) -> Architecture:
         return Architecture.of(network)
     except ParameterError as error:
         raise ConformanceError(f"{type(network).__name__} does not describe its layers: {error}") from None
+
+
+def recipe_of(network: object) -> Recipe:
+    """:meth:`Recipe.of`, with a bad value (``momentum = -1``, ``optimizer = torch.optim.Adam(...)``) as a
+    ConformanceError."""
+    try:
+        return Recipe.of(network)
+    except ParameterError as error:
+        raise ConformanceError(f"{type(network).__name__} does not state its training recipe: {error}") from None
 
 
 def network_dtype(network: object) -> np.dtype:

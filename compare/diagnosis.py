@@ -8,27 +8,34 @@ order they are tried. A mistake that corrupts everything after it (weights moved
 =======================  ==========================================================================
 rule                     the numbers that must be there
 =======================  ==========================================================================
+non_finite               the network returned a nan or an infinity: named where, before anything else
 gradients_move_weights   the weights differ after ``gradients()`` calls
 stale_gradients          a second call on the same batch differs, or a batch gets the previous
                          call's gradients back
+recipe_mistake           every step (and gradient) is what one of :mod:`compare.mistakes`'s classic
+                         recipe mistakes would give: Adam's bias correction or ε misplaced, the
+                         step count off by one, momentum's buffer or lr misplaced, decay or L2 at
+                         the wrong strength or on the wrong parameters, a BCE reduction
 query_not_forward        outputs differ, every gradient agrees
 transposed_weight        outputs equal autograd's with one weight transposed (or reshaped)
 wrong_sign               the first gradient that differs has cosine −1
 half_missing_or_doubled  every gradient is exactly 2x (or ½x) autograd's, cosine 1
 sum_not_mean             single samples agree; at a batch of n, length ratio n and cosine 1
 missing_derivative       outputs and the output layer agree; below it cosine < 1, ratio > 1
-update_not_gradient      every gradient agrees, a training step does not
+update_not_gradient      every gradient agrees, a training step does not (the recipe's step, named)
 batch_only               single samples agree, batches do not
 =======================  ==========================================================================
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
+from common.recipe import Recipe
 from common.tolerances import tolerance
 
 GRADIENT_KINDS = ("dL/dz", "gradient", "dL/dh")
+STEP_KINDS = ("step 1", "steps 2-5")
 MODES = ("single", "batch")
 
 
@@ -43,13 +50,14 @@ class Cell:
     passed: bool
     worst: tuple | None = None  # (index, mine, theirs) at the largest difference, when it failed
     call: int | None = None  # for a training step: which train() call (1, 2, ...)
+    nonfinite: tuple | None = None  # (index, value) of the first nan or infinity in mine, if any
 
 
 @dataclass(frozen=True)
 class Row:
     """What was compared (``kind``) at one layer, for one sample and for the batch."""
 
-    kind: str  # "outputs", "dL/dz", "gradient", "dL/dh", "step 1", "steps 2-3", "loss", "again"
+    kind: str  # "outputs", "dL/dz", "gradient", "dL/dh", "step 1", "steps 2-5", "loss", "state", "again"
     layer: str
     single: Cell | None
     batch: Cell | None
@@ -79,6 +87,11 @@ class Evidence:
     weights_moved: float = 0.0  # relative change of the weights across the gradients() calls
     previous: float = float("inf")  # the batch's gradients against the call before (another sample)
     hypotheses: list[tuple[str, str, str]] = field(default_factory=list)  # (layer, "transposed"/"reshaped", shape)
+    recipe: Recipe = field(default_factory=Recipe)
+    activation: str | None = "sigmoid"  # of the hidden layers; None without any
+    loss: str = "half_sse"
+    state_words: str = ""  # where the optimizer state started, for the report
+    mistakes: list[Any] = field(default_factory=list)  # compare.mistakes.Mistake: those whose steps fit
 
     @property
     def cosine_floor(self) -> float:
@@ -118,7 +131,36 @@ def _weight_layer(failing: list[tuple[Row, str, Cell]]) -> str:
     return next((row.layer for row, _, _ in failing if row.kind == "gradient"), failing[0][0].layer)
 
 
+# What the derivative of each hidden activation is, in words, for the sentences.
+DERIVATIVES = {"sigmoid": "the sigmoid's h (1 − h)", "tanh": "tanh's 1 − h²",
+               "relu": "ReLU's mask (1 where z > 0, else 0)"}
+OUTPUT_DERIVATIVES = {"half_sse": "the output sigmoid's o (1 − o)"}
+WHAT = {"outputs": "query() returned", "gradient": "gradients() returned", "dL/dz": "intermediate_gradients() returned",
+        "dL/dh": "intermediate_gradients() returned", "loss": "train() returned the loss",
+        "state": "get_optimizer_state() returned", "again": "a second gradients() call returned"}
+
+
 # -- the rules, in the order they are tried -------------------------------------------------------
+
+def non_finite(e: Evidence) -> Cause | None:
+    """A nan or an infinity: said as such, where it is, before any pattern is read into it."""
+    for row in e.rows:
+        for mode, cell in row.cells():
+            if cell.nonfinite is None:
+                continue
+            index, value = cell.nonfinite
+            where = f"{row.layer}[{', '.join(map(str, index))}]" if index else row.layer
+            if row.kind in STEP_KINDS:
+                what = f"train() call {cell.call} left a weight of {value}"
+            elif row.kind == "loss":
+                what = f"train() call {cell.call} returned the loss {value}"
+            else:
+                what = f"{WHAT[row.kind]} {value}"
+            return Cause("non_finite", row.layer, (
+                f"{what} at {where} ({row.kind}, {_samples(mode, e.batch_size)}), where autograd's is finite: a "
+                "division by zero, a logarithm of 0, an overflowing exponential or an uninitialised array."))
+    return None
+
 
 def gradients_move_weights(e: Evidence) -> Cause | None:
     if e.weights_moved > e.tolerance:
@@ -138,6 +180,19 @@ def stale_gradients(e: Evidence) -> Cause | None:
             "gradients() returned for the batch exactly what the call before returned for another sample: "
             "stale gradients, kept from an earlier call instead of computed for the samples given."))
     return None
+
+
+def recipe_mistake(e: Evidence) -> Cause | None:
+    """The steps (and gradients) are one classic recipe mistake's, replayed by :mod:`compare.mistakes`."""
+    if not e.mistakes:
+        return None
+    mistake = e.mistakes[0]
+    failing = e.failing(("gradient", *STEP_KINDS))
+    layer = next((row.layer for row, _, _ in failing), "all")
+    return Cause(mistake.name, layer, (
+        f"train() takes the steps of {mistake.what}: all of its steps, for one sample and for a batch of "
+        f"{e.batch_size}, are that rule's from the same weights and state (within each step's tolerance), not "
+        f"torch.optim's {e.recipe.describe()}. Fix: {mistake.fix}."))
 
 
 def query_not_forward(e: Evidence) -> Cause | None:
@@ -215,12 +270,16 @@ def missing_derivative(e: Evidence) -> Cause | None:
         return None
     if e.same_direction(cell) or cell.ratio <= 1.0 + e.tolerance:
         return None
+    hidden = DERIVATIVES.get(e.activation or "", "its activation's derivative")
+    top_hidden = next((r.layer for r in e.rows if r.kind == "dL/dh"), None)  # rows run down from the output
+    output = OUTPUT_DERIVATIVES.get(e.loss)
+    skipped = output if row.layer == top_hidden and output else hidden
+    book = (", as the book's hidden_errors = who.T @ output_errors leaves it out" if skipped == output else "")
     where = {
-        "dL/dh": ("dL/dz above it agrees, so the error was carried back through W without the derivative of the "
-                  "activation above, as the book's hidden_errors = who.T @ output_errors leaves out o (1 − o)"),
-        "dL/dz": "dL/dh at the same layer agrees, so dL/dz = dL/dh · σ'(z) lost its σ'(z)",
-    }.get(row.kind, "the error carried down to it skipped an activation's derivative, as the book's "
-                    "hidden_errors = who.T @ output_errors leaves out the output sigmoid's o (1 − o)")
+        "dL/dh": (f"dL/dz above it agrees, so the error was carried back through W without the derivative of the "
+                  f"layer above it, {skipped}{book}"),
+        "dL/dz": f"dL/dh at the same layer agrees, so dL/dz = dL/dh · f'(z) lost f'(z), {hidden}",
+    }.get(row.kind, f"the error carried down to it skipped an activation's derivative ({output or hidden})")
     return Cause("missing_derivative", below[0].layer, (
         f"A missing activation derivative below the output (the book's pattern): the output layer agrees, but "
         f"from {row.kind} {row.layer} down the results are {cell.ratio:.3g}x as long as autograd's and point "
@@ -228,27 +287,36 @@ def missing_derivative(e: Evidence) -> Cause | None:
 
 
 def update_not_gradient(e: Evidence) -> Cause | None:
-    steps = e.failing(("step 1", "steps 2-3"))
+    steps = e.failing(STEP_KINDS)
     if not steps or not e.cells(("gradient",)) or e.failing(GRADIENT_KINDS):
         return None
     steps.sort(key=lambda found: found[2].call)
     row, mode, cell = steps[0]
+    plain = e.recipe.is_plain
+    rule = "W −= lr × dL/dW" if plain else f"torch.optim's step for {e.recipe.describe()}"
     if e.same_direction(cell, sign=-1.0):
-        how = "it steps uphill, W += lr × dL/dW"
+        how = "it steps the other way, uphill"
     elif e.same_direction(cell):
         digits = ".4g" if abs(cell.ratio - 1.0) > 1e-3 else ".12g"  # a step 1e-9 too long shows as such
-        how = f"it steps {cell.ratio:{digits}}x as far, as if lr were {cell.ratio * e.lr:{digits}}"
+        how = f"it steps {cell.ratio:{digits}}x as far" + (f", as if lr were {cell.ratio * e.lr:{digits}}" if plain else "")
     else:
         how = f"its step points elsewhere (cosine {cell.cosine:.6f}, length ratio {cell.ratio:.4g})"
-    since = (f" The first train() call agrees and call {cell.call} does not: something carries over from one "
-             "call to the next (a momentum, a decaying learning rate, a cached value)." if cell.call > 1 else "")
+    since = ""
+    if cell.call > 1 and plain:
+        since = (f" The first train() call agrees and call {cell.call} does not: something carries over from one call "
+                 "to the next (a momentum, a decaying learning rate, a cached value). A network that trains with "
+                 "momentum, Adam or a schedule states its recipe (momentum = 0.9, optimizer = 'adam', ...), and is "
+                 "checked against torch.optim's (docs/optimizers.md).")
+    elif cell.call > 1:
+        since = (f" The first train() call agrees and call {cell.call} does not: the optimizer's state (its buffers "
+                 "or its step count) evolves otherwise than torch.optim's.")
     return Cause("update_not_gradient", row.layer, (
-        f"train() does not step W −= lr × dL/dW although gradients() agrees with autograd: at {row.layer}, "
-        f"train() call {cell.call} ({_samples(mode, e.batch_size)}), {how}.{since}"))
+        f"train() does not take {rule} although gradients() agrees with autograd: at {row.layer}, train() call "
+        f"{cell.call} ({_samples(mode, e.batch_size)}), {how}.{since}"))
 
 
 def batch_only(e: Evidence) -> Cause | None:
-    every = ("outputs", *GRADIENT_KINDS, "step 1", "steps 2-3")
+    every = ("outputs", *GRADIENT_KINDS, *STEP_KINDS)
     failing = e.failing(every, "batch")
     if failing and not e.failing(every, "single"):
         row, _, cell = failing[0]
@@ -260,7 +328,7 @@ def batch_only(e: Evidence) -> Cause | None:
 
 
 RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
-    gradients_move_weights, stale_gradients, query_not_forward, transposed_weight, wrong_sign,
+    non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, transposed_weight, wrong_sign,
     half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
 
 

@@ -1,40 +1,52 @@
-"""``check_network``: a user's network against autograd, layer by layer, with a likely cause.
+"""``check_network``: a user's network against autograd and torch.optim, layer by layer, with a likely cause.
 
-At the network's current weights, on a few real MNIST training images, once for one sample and
-once for a batch, the network and ``torch_impl.Network`` (autograd) built with the same
-architecture and weights are compared on
+At the network's current weights and optimizer state, on a few real MNIST training images, once
+for one sample and once for a batch, the network and ``torch_impl.Network`` (autograd and
+torch.optim) built with the same architecture, recipe and weights are compared on
 
 - the outputs of ``query``;
 - the intermediate gradients dL/dz and dL/dh, where the network offers ``intermediate_gradients``;
 - the gradients, per parameter;
-- three ``train`` steps (each compared from the same weights) and the loss ``train`` returns;
+- ``STEPS`` ``train`` steps, each from the same weights, the reference's optimizer state carried
+  from step to step by torch.optim as the network's own is (so momentum, bias correction and a
+  schedule show), and the loss ``train`` returns;
+- the optimizer state after those steps, where the network offers ``get_optimizer_state``;
 - and the network against itself: a second ``gradients`` call on the same batch, and the
   weights after the ``gradients`` calls.
 
 Each comparison gives the relative difference ``max|mine − theirs| / max|theirs|``, the cosine
-and the length ratio ``|mine| / |theirs|`` (:func:`compare.checks.measure`), against the single
-tolerance of :mod:`common.tolerances`. :mod:`compare.diagnosis` reads the numbers for a likely
-cause. The network's weights are put back as they were.
+and the length ratio ``|mine| / |theirs|`` (:func:`common.tolerances.measure`), against the
+single tolerance of :mod:`common.tolerances` (a step's widened where the recipe amplifies
+rounding, as measured). :mod:`compare.diagnosis` reads the numbers for a likely cause, and
+:mod:`compare.mistakes` replays the recorded steps as each classic recipe mistake would take them.
+
+The network itself is left as it was: the checks run on deep copies of it. A network that cannot
+be copied is checked in place and its weights (and optimizer state, where it offers the methods)
+are put back; the report says which.
 """
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from common.architecture import Architecture
 from common.data import load_embedded, scale_inputs
-from common.errors import ParameterError
-from common.tolerances import loss_difference, output_error_condition, relative_difference, tolerance
+from common.errors import ConformanceError, ParameterError
+from common.recipe import Recipe, check_optimizer_state, fresh_state
+from common.tolerances import (loss_difference, measure, measure_step, output_error_condition, relative_difference,
+                               step_tolerance, tolerance)
 from common.validation import check_positive_int
-from compare.checks import measure
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
-                                 check_intermediates, check_loss, network_dtype)
+                                 check_intermediates, check_loss, network_dtype, recipe_of)
 from compare.diagnosis import Cell, Evidence, Row, diagnose, first_failure
+from compare.mistakes import StepRecord, candidates, gradient_of, steps_of
 from compare.network_report import NetworkReport
+from compare.state import TrainingState, has_state_methods, restore, snapshot, step_rounding
 
-STEPS = 3  # train() calls per mode: a mistake that shows only after the first step is still seen
+STEPS = 5  # train() calls per mode: enough for bias correction, momentum and a schedule to show
 MNIST_SHAPE = (784, 10)
 
 
@@ -54,11 +66,12 @@ def _targets(labels: np.ndarray, architecture: Architecture, dtype: np.dtype) ->
 class _Checked:
     """A network whose every call goes through :func:`call_user` and has its result checked."""
 
-    def __init__(self, network: Any, architecture: Architecture, dtype: np.dtype) -> None:
-        self.network, self.architecture, self.dtype = network, architecture, dtype
+    def __init__(self, network: Any, architecture: Architecture, recipe: Recipe, dtype: np.dtype) -> None:
+        self.network, self.architecture, self.recipe, self.dtype = network, architecture, recipe, dtype
         self.name = type(network).__name__
         self.names, self.shapes = architecture.parameter_names(), architecture.parameter_shapes()
         self.has_intermediates = callable(getattr(network, "intermediate_gradients", None))
+        self.has_state = has_state_methods(network)
         self.calls = 0  # train() calls so far
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -69,6 +82,17 @@ class _Checked:
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         call_user(f"{self.name}.set_weights", self.network.set_weights, [w.copy() for w in weights])
+
+    def get_optimizer_state(self) -> dict[str, Any]:
+        state = call_user(f"{self.name}.get_optimizer_state", self.network.get_optimizer_state)
+        try:
+            return check_optimizer_state(state, self.recipe, self.names, self.shapes, self.dtype,
+                                         f"optimizer state {self.name}.get_optimizer_state returned")
+        except ParameterError as error:
+            raise ConformanceError(str(error)) from None
+
+    def set_optimizer_state(self, state: dict[str, Any]) -> None:
+        call_user(f"{self.name}.set_optimizer_state", self.network.set_optimizer_state, copy.deepcopy(state))
 
     def query(self, x: np.ndarray) -> np.ndarray:
         return check_array(self._call("query", x), x.shape[:-1] + (self.architecture.output_nodes,), self.dtype,
@@ -88,15 +112,57 @@ class _Checked:
         return check_loss(self._call("train", x, t), f"{self.name}.train")
 
 
-def _cell(mine: np.ndarray, theirs: np.ndarray, limit: float, call: int | None = None) -> Cell:
-    numbers = measure(mine, theirs)
-    passed = numbers["relative"] <= limit
+class _Copies:
+    """Where the checks run: deep copies of the network, or the network itself, put back afterwards."""
+
+    def __init__(self, network: Any, recipe: Recipe) -> None:
+        self.original, self.recipe = network, recipe
+        try:
+            self.base, self.in_place = copy.deepcopy(network), False
+        except Exception as error:  # noqa: BLE001 (whatever stops a copy, the check can go on in place)
+            name = type(network).__name__
+            if recipe.has_state and not has_state_methods(network):
+                raise ConformanceError(
+                    f"{name} cannot be copied (copy.deepcopy raised {type(error).__name__}: {error}) and has no "
+                    f"get_optimizer_state/set_optimizer_state, so check_network could not give back the state of its "
+                    f"{recipe.describe()} after training it: make it copyable or give it those methods.") from None
+            self.in_place, self.why = True, f"{type(error).__name__}: {error}"
+            self.saved = snapshot(network)
+
+    def fresh(self) -> Any:
+        """The network as it was given."""
+        if self.in_place:
+            restore(self.original, self.saved)
+            return self.original
+        return copy.deepcopy(self.base)
+
+    def put_back(self) -> None:
+        if self.in_place:
+            restore(self.original, self.saved)
+
+    def words(self) -> str:
+        if not self.in_place:
+            return "on copies of the network (copy.deepcopy); the network itself was not touched"
+        what = "weights and optimizer state" if has_state_methods(self.original) else "weights"
+        return f"in place, as the network cannot be copied ({self.why}); its {what} were put back"
+
+
+def _cell(mine: np.ndarray, theirs: np.ndarray, limit: float, call: int | None = None,
+          numbers: dict | None = None) -> Cell:
+    numbers = numbers or measure(mine, theirs)
+    mine = np.asarray(mine)
+    bad = np.flatnonzero(~np.isfinite(mine.ravel()))
+    nonfinite = None
+    if bad.size:
+        index = np.unravel_index(int(bad[0]), mine.shape)
+        nonfinite = (tuple(int(i) for i in index), float(mine[index]))
+    passed = numbers["relative"] <= limit and nonfinite is None
     worst = None
-    if not passed:
-        mine, theirs = np.asarray(mine), np.asarray(theirs)
+    if not passed and nonfinite is None:
+        theirs = np.asarray(theirs)
         index = np.unravel_index(int(np.argmax(np.abs(mine.astype(np.float64) - theirs))), mine.shape)
         worst = (tuple(int(i) for i in index), float(mine[index]), float(theirs[index]))
-    return Cell(numbers["relative"], numbers["cosine"], numbers["norm_ratio"], limit, passed, worst, call)
+    return Cell(numbers["relative"], numbers["cosine"], numbers["norm_ratio"], limit, passed, worst, call, nonfinite)
 
 
 def _flat(arrays: list[np.ndarray]) -> np.ndarray:
@@ -104,20 +170,23 @@ def _flat(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> NetworkReport:
-    """Check ``network`` against autograd at its current weights, on real MNIST images.
+    """Check ``network`` against autograd and torch.optim at its current weights, on real MNIST images.
 
     Parameters
     ----------
     network : object
         Anything with the Network protocol's attributes (``input_nodes``, ``hidden_nodes``,
         ``output_nodes``, ``lr``, ``dtype``; ``activation``, ``loss``, ``bias`` where it is not
-        the book's network) and methods (``set_weights``, ``get_weights``, ``query``,
-        ``gradients``, ``train``; ``intermediate_gradients`` if it has them). 784 inputs, 10 outputs.
+        the book's network; the recipe's ``optimizer``, ``momentum``, ... where it does not train
+        by plain SGD) and methods (``set_weights``, ``get_weights``, ``query``, ``gradients``,
+        ``train``; ``intermediate_gradients`` and ``get_optimizer_state``/``set_optimizer_state``
+        if it has them). 784 inputs, 10 outputs.
     batch_size : int, default 8
         The batch compared beside single samples.
     reference : object, optional
-        The network to compare against; by default ``torch_impl.Network`` built with the same
-        architecture, learning rate and dtype, on the CPU.
+        The network to compare against (deep-copied, never trained itself); by default
+        ``torch_impl.Network`` built with the same architecture, recipe, learning rate and
+        dtype, on the CPU.
 
     Returns
     -------
@@ -128,41 +197,47 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> N
     Raises
     ------
     ConformanceError
-        A missing method or attribute, a method returning the wrong shape, dtype or type, or an
-        exception inside the network's code (shown with its own frames).
+        A missing method or attribute, a method returning the wrong shape, dtype or type, a
+        recipe that cannot be read, or an exception inside the network's code (shown with its
+        own frames).
     """
     batch_size = check_positive_int("batch_size", batch_size)
-    architecture = architecture_of(network)
+    architecture, recipe = architecture_of(network), recipe_of(network)
     if (architecture.input_nodes, architecture.output_nodes) != MNIST_SHAPE:
         raise ParameterError(f"check_network feeds MNIST images: a network with 784 inputs and 10 outputs. Got "
                              f"{architecture.input_nodes} inputs and {architecture.output_nodes} outputs instead.")
     dtype = network_dtype(network)
     images, labels = _mnist(STEPS * max(batch_size, 1))
     inputs, targets = scale_inputs(images, dtype), _targets(labels, architecture, dtype)
-    check_conformance(network, inputs[:batch_size], targets[:batch_size])
-    mine = _Checked(network, architecture, dtype)
-    original = mine.get_weights()
-    package = "torch_impl" if reference is None else type(reference).__module__.split(".")[0]
-    label = f"{package} (autograd)" if package == "torch_impl" else package
-    if reference is None:
-        from compare.plugins import build_network, load_class
-        reference = build_network(load_class("torch_impl"), architecture, float(network.lr), dtype.name,
-                                  device="cpu")
-    reference.set_weights(original)
+    copies = _Copies(network, recipe)
     try:
-        evidence = _measure(mine, reference, original, inputs, targets, batch_size)
+        first = copies.fresh()
+        check_conformance(first, inputs[:batch_size], targets[:batch_size])
+        package = "torch_impl" if reference is None else type(reference).__module__.split(".")[0]
+        label = f"{package} (autograd, torch.optim)" if package == "torch_impl" else package
+        if reference is None:
+            from compare.plugins import build_network, load_class
+            reference = build_network(load_class("torch_impl"), architecture, float(network.lr), dtype.name, recipe,
+                                      device="cpu")
+        template = reference
+
+        def make_reference() -> Any:
+            return copy.deepcopy(template)
+
+        evidence = _measure(copies, _Checked(first, architecture, recipe, dtype), make_reference, inputs, targets,
+                            batch_size)
     finally:
-        mine.set_weights(original)
+        copies.put_back()
     return NetworkReport(
-        network=mine.name, architecture=architecture.describe(), dtype=dtype.name,
-        reference=label,
-        batch_size=batch_size, tolerance=tolerance(dtype).single, rows=evidence.rows,
-        first_failure=first_failure(evidence), cause=diagnose(evidence))
+        network=type(network).__name__, architecture=architecture.describe(), recipe=recipe.describe(),
+        dtype=dtype.name, reference=label, batch_size=batch_size, tolerance=tolerance(dtype).single,
+        rows=evidence.rows, first_failure=first_failure(evidence), cause=diagnose(evidence), where=copies.words(),
+        state=evidence.state_words)
 
 
-def _measure(mine: _Checked, theirs: Any, original: list[np.ndarray], inputs: np.ndarray, targets: np.ndarray,
-             n: int) -> Evidence:
-    architecture, names = mine.architecture, mine.names
+def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any], inputs: np.ndarray,
+             targets: np.ndarray, n: int) -> Evidence:
+    architecture, recipe, names = mine.architecture, mine.recipe, mine.names
     limit = tolerance(mine.dtype).single
     single, batch = (inputs[0], targets[0]), (inputs[:n], targets[:n])
     layers = architecture.per_layer(names)
@@ -171,6 +246,12 @@ def _measure(mine: _Checked, theirs: Any, original: list[np.ndarray], inputs: np
     else:
         z_labels = [f"z{i + 1}" for i in range(len(layers))]
         h_labels = [f"h{i + 1}" for i in range(len(layers) - 1)]
+    original = mine.get_weights()
+    start = TrainingState(original, mine.get_optimizer_state() if mine.has_state else None)
+    theirs = make_reference()
+    restore(theirs, start)
+    state_words = (f"started from the network's own optimizer state (step {start.step})" if start.optimizer
+                   else "started from a fresh optimizer state (step 0): the network has no get_optimizer_state")
 
     outputs = {m: _cell(mine.query(x), theirs.query(x), limit) for m, (x, _) in (("single", single), ("batch", batch))}
     gradients, theirs_gradients = {}, {}
@@ -202,48 +283,125 @@ def _measure(mine: _Checked, theirs: Any, original: list[np.ndarray], inputs: np
         if intermediates and index > 0:
             rows.append(row("dL/dh", h_labels[index - 1], lambda m: (intermediates[m][0]["dLdh"][index - 1],
                                                                             intermediates[m][1]["dLdh"][index - 1])))
-    rows += _training_rows(mine, theirs, original, inputs, targets, n, layers, limit)
+    training = _training(copies, mine, make_reference, start, inputs, targets, n, layers, widened)
+    rows += training.rows
     rows.append(Row("again", "all", None, _cell(_flat(again), _flat(gradients["batch"]), limit)))
-    return Evidence(rows=rows, batch_size=n, tolerance=limit, lr=float(mine.network.lr),
-                    output_layer=tuple(layers[-1]), weights_moved=moved,
-                    previous=relative_difference(_flat(gradients["batch"]), _flat(gradients["single"])),
-                    hypotheses=_hypotheses(mine, theirs, original, batch[0], outputs["batch"], limit))
+    evidence = Evidence(rows=rows, batch_size=n, tolerance=limit, lr=float(mine.network.lr),
+                        output_layer=tuple(layers[-1]), weights_moved=moved,
+                        previous=relative_difference(_flat(gradients["batch"]), _flat(gradients["single"])),
+                        hypotheses=_hypotheses(mine, theirs, original, batch[0], outputs["batch"], limit),
+                        recipe=recipe, activation=architecture.activation if architecture.hidden_nodes else None,
+                        loss=architecture.loss, state_words=state_words)
+    if evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}")):
+        evidence.mistakes = _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
+                                              original, widened)
+    return evidence
 
 
-def _training_rows(mine: _Checked, theirs: Any, original, inputs, targets, n, layers, limit) -> list[Row]:
-    """``STEPS`` train() calls per mode, each compared with autograd's step from the same weights.
+class _Training:
+    """What the training steps measured: the rows, and each mode's record for the mistakes' replay."""
 
-    A step is the difference of two weight arrays, which carries their rounding, about eps
-    times the largest weight: its tolerance is the single tolerance at the scale of the weights.
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.records: dict[str, list[StepRecord]] = {}
+        self.afters: dict[str, list[list[np.ndarray]]] = {}
+        self.tolerances: dict[str, list[list[float]]] = {}
+
+
+def _training(copies: _Copies, checked: _Checked, make_reference, start: TrainingState, inputs, targets, n, layers,
+              widened) -> _Training:
+    """``STEPS`` train() calls per mode, from the network as it was given, each step compared with
+    torch.optim's from the same weights; the reference's optimizer state evolves as the network's should.
+
+    A step is compared as the race compares steps (:func:`common.tolerances.measure_step`), within
+    ``single`` or the measured rounding of the reference's own step, whichever is larger.
     """
+    architecture, recipe, names = checked.architecture, checked.recipe, checked.names
+    tol = tolerance(checked.dtype)
     order = [name for layer in reversed(layers) for name in layer]
-    names = mine.names
+    later = f"steps 2-{STEPS}"
     cells: dict[tuple[str, str, str], Cell] = {}
     losses: dict[str, Cell] = {}
+    states: dict[str, list[Row]] = {}
+    found = _Training()
     for mode in ("single", "batch"):
-        mine.set_weights(original)
+        mine = _Checked(copies.fresh(), architecture, recipe, checked.dtype)  # its train() calls count from 1
+        theirs, twin = make_reference(), make_reference()
+        restore(theirs, start)
+        first_step = start.step or 0
+        found.records[mode], found.afters[mode], found.tolerances[mode] = [], [], []
         for step in range(STEPS):
             rows = slice(step, step + 1) if mode == "single" else slice(step * n, (step + 1) * n)
             x, t = (inputs[rows][0], targets[rows][0]) if mode == "single" else (inputs[rows], targets[rows])
             before = mine.get_weights()
-            theirs.set_weights(before)
+            here = TrainingState(before, snapshot(theirs).optimizer)
+            restore(theirs, here)
+            found.records[mode].append(StepRecord(before, theirs.gradients(x, t),
+                                                  recipe.learning_rate(float(checked.network.lr), first_step + step)))
             loss = mine.train(x, t)
             theirs_loss = theirs.train(x, t)
             after, theirs_after = mine.get_weights(), theirs.get_weights()
-            difference = loss_difference(loss, theirs_loss, mine.architecture.output_nodes, mine.architecture.loss)
-            cell = Cell(difference, None, loss / theirs_loss if theirs_loss else float("inf"), limit,
-                        difference <= limit, None if difference <= limit else ((), loss, theirs_loss), mine.calls)
+            rounding = step_rounding(twin, here, x[None] if x.ndim == 1 else x, t[None] if t.ndim == 1 else t, tol,
+                                     theirs_after, seed=step)
+            limits = [step_tolerance(tol.single, r) for r in rounding]
+            found.afters[mode].append(after)
+            found.tolerances[mode].append(limits)
+            difference = loss_difference(loss, theirs_loss, architecture.output_nodes, architecture.loss)
+            finite = bool(np.isfinite(loss))
+            cell = Cell(difference, None, loss / theirs_loss if theirs_loss else float("inf"), tol.single,
+                        finite and difference <= tol.single, None if difference <= tol.single or not finite
+                        else ((), loss, theirs_loss), mine.calls, None if finite else ((), loss))
             losses[mode] = _keep(losses.get(mode), cell)
-            for name, w0, w1, r1 in zip(names, before, after, theirs_after):
-                step_theirs = r1.astype(np.float64) - w0
-                scale = max(1.0, float(np.max(np.abs(w0))) / (float(np.max(np.abs(step_theirs))) or 1.0))
-                kind = "step 1" if step == 0 else "steps 2-3"
-                cells[kind, name, mode] = _keep(cells.get((kind, name, mode)),
-                                                _cell(w1.astype(np.float64) - w0, step_theirs, limit * scale,
-                                                      mine.calls))
-    rows = [Row(kind, name, cells[kind, name, "single"], cells[kind, name, "batch"])
-            for kind in ("step 1", "steps 2-3") for name in order]
-    return rows + [Row("loss", "L", losses["single"], losses["batch"])]
+            for name, w0, w1, r1, limit in zip(names, before, after, theirs_after, limits):
+                kind = "step 1" if step == 0 else later
+                cells[kind, name, mode] = _keep(cells.get((kind, name, mode)), _cell(
+                    w1.astype(np.float64) - w0, r1.astype(np.float64) - w0, limit, mine.calls,
+                    numbers=measure_step(w1, r1, w0, tol)))
+        if mine.has_state:
+            states[mode] = _state_rows(mine.get_optimizer_state(), theirs.get_optimizer_state(), widened[mode])
+    found.rows = [Row(kind, name, cells[kind, name, "single"], cells[kind, name, "batch"])
+                  for kind in ("step 1", later) for name in order]
+    found.rows.append(Row("loss", "L", losses["single"], losses["batch"]))
+    if states:
+        found.rows += [Row(a.kind, a.layer, a.single, b.single) for a, b in zip(states["single"], states["batch"])]
+    return found
+
+
+def _state_rows(mine: dict[str, Any], theirs: dict[str, Any], limit: float) -> list[Row]:
+    """The optimizer state after the steps: the step count, then each buffer over every parameter."""
+    count = Cell(abs(mine["step"] - theirs["step"]) / max(theirs["step"], 1), None,
+                 mine["step"] / theirs["step"] if theirs["step"] else float("inf"), 0.0,
+                 mine["step"] == theirs["step"], None if mine["step"] == theirs["step"]
+                 else ((), mine["step"], theirs["step"]))
+    rows = [Row("state", "step", count, None)]
+    for name in (k for k in theirs if k != "step"):
+        rows.append(Row("state", name, _cell(_flat(mine[name]), _flat(theirs[name]), limit), None))
+    return rows
+
+
+def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Training, gradients, theirs_gradients,
+                      original, widened) -> list:
+    """The recipe mistakes whose steps are the network's, every one within its tolerance, in both modes,
+    and whose gradient is the network's where its gradients differ from autograd's."""
+    state = start.optimizer or fresh_state(recipe, [w.shape for w in original], np.float64)
+    tol = tolerance(original[0].dtype)
+    fitting = []
+    with np.errstate(all="ignore"):
+        for mistake in candidates(recipe, architecture):
+            fits = True
+            for mode in ("single", "batch"):
+                predicted = steps_of(mistake, recipe, state, training.records[mode])
+                for guess, after, record, limits in zip(predicted, training.afters[mode], training.records[mode],
+                                                        training.tolerances[mode]):
+                    for g, a, b, limit in zip(guess, after, record.before, limits):
+                        if not np.all(np.isfinite(g)) or measure_step(a, g, b, tol)["relative"] > limit:
+                            fits = False
+                guess = gradient_of(mistake, recipe, original, theirs_gradients[mode])
+                if fits and relative_difference(_flat(gradients[mode]), _flat(guess)) > widened[mode]:
+                    fits = False
+            if fits:
+                fitting.append(mistake)
+    return fitting
 
 
 def _keep(kept: Cell | None, new: Cell) -> Cell:

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from compare.diagnosis import Cause, Cell, Row
 
 KINDS = {"outputs": "outputs", "dL/dz": "dL/dz", "gradient": "gradient", "dL/dh": "dL/dh",
-         "step 1": "step 1", "steps 2-3": "steps 2-3", "loss": "train() loss", "again": "gradients() again"}
+         "step 1": "step 1", "steps 2-5": "steps 2-5", "loss": "train() loss", "state": "optimizer state",
+         "again": "gradients() again"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class NetworkReport:
 
     network: str
     architecture: str
+    recipe: str  # common.recipe.Recipe.describe()
     dtype: str
     reference: str
     batch_size: int
@@ -38,6 +40,8 @@ class NetworkReport:
     rows: list[Row]
     first_failure: tuple[Row, str, Cell] | None
     cause: Cause | None
+    where: str = ""  # on copies of the network, or in place and put back
+    state: str = ""  # where the optimizer state started
 
     @property
     def passed(self) -> bool:
@@ -49,7 +53,7 @@ class NetworkReport:
             row, mode, cell = self.first_failure
             first = {"kind": row.kind, "layer": row.layer, "mode": mode, **asdict(cell)}
         return {"passed": self.passed, "network": self.network, "architecture": self.architecture,
-                "dtype": self.dtype, "reference": self.reference, "batch_size": self.batch_size,
+                "recipe": self.recipe, "where": self.where, "state": self.state, "dtype": self.dtype, "reference": self.reference, "batch_size": self.batch_size,
                 "tolerance": self.tolerance, "rows": [asdict(r) for r in self.rows], "first_failure": first,
                 "cause": asdict(self.cause) if self.cause else None}
 
@@ -69,22 +73,26 @@ def render(record: dict) -> str:
     """The report as text: a header, one line per comparison (Mine against Theirs), the verdict."""
     n = record["batch_size"]
     lines = [
-        f"{record['network']}: {record['architecture']}, {record['dtype']}",
+        f"{record['network']}: {record['architecture']}, {record['recipe']}, {record['dtype']}",
         f"Mine: {record['network']}; Theirs: {record['reference']} at the same weights, on MNIST training images.",
+        f"Checked {record['where']}; training {record['state']}.",
         "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
         "",
-        f"{'':<18} {'layer':<6} {'one sample':<35}  batch of {n}",
-        f"{'':<18} {'':<6} " + "  ".join([f"{'relative':>9}  {'cosine':>9}  {'ratio':>7}      "] * 2).rstrip(),
+        f"{'':<18} {'layer':<10} {'one sample':<35}  batch of {n}",
+        f"{'':<18} {'':<10} " + "  ".join([f"{'relative':>9}  {'cosine':>9}  {'ratio':>7}      "] * 2).rstrip(),
     ]
     kind = None
     for row in record["rows"]:
-        if row["kind"] in ("step 1", "again") and kind != row["kind"]:
+        if row["kind"] in ("step 1", "state", "again") and kind != row["kind"]:
             lines.append("")
         kind = row["kind"]
-        lines.append(f"{KINDS[row['kind']]:<18} {row['layer']:<6} {_cell_text(row['single'])}  "
+        lines.append(f"{KINDS[row['kind']]:<18} {row['layer']:<10} {_cell_text(row['single'])}  "
                      f"{_cell_text(row['batch'])}".rstrip())
     lines.append("")
-    tolerance = f"tolerance {record['tolerance']:.3g} ({record['dtype']}, common.tolerances; a step's at its weights' scale)"
+    widened = any(cell["tolerance"] > record["tolerance"] for row in record["rows"] for cell in (row["single"], row["batch"])
+                  if cell is not None and row["kind"].startswith("step"))
+    tolerance = (f"tolerance {record['tolerance']:.3g} ({record['dtype']}, common.tolerances"
+                 + ("; wider for the steps this recipe's rounding moves further, as measured" if widened else "") + ")")
     first = record["first_failure"]
     if first is None:
         lines.append(f"PASSED: every comparison within its tolerance; {tolerance}.")

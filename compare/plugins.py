@@ -11,7 +11,10 @@ A name is one of
 
 and each is built as the library builds its own networks: ``input_nodes, hidden_nodes,
 output_nodes, learning_rate`` and ``dtype=``, plus ``activation``, ``loss`` and ``bias`` when the
-class takes them (read from its signature). Every bad name fails with one sentence.
+class takes them (read from its signature), and the training recipe's keywords
+(``optimizer="adam"``, ``momentum=0.9``, ``l2=1e-3``, ...; :mod:`common.recipe`) that the run sets
+away from their defaults, so that a network of plain SGD needs none. Every bad name fails with
+one sentence.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from typing import Any
 
 from common.architecture import Architecture
 from common.errors import ConformanceError, ParameterError
-from compare.conformance import call_user
+from common.recipe import Recipe
+from compare.conformance import call_user, recipe_of
 
 BUILT_IN = {"from_scratch": "from_scratch:Network", "torch_impl": "torch_impl:Network"}
 ARCHITECTURE_KEYWORDS = ("activation", "loss", "bias")
@@ -116,18 +120,26 @@ def _import_file(path: str):
 
 
 def build_network(cls: type, architecture: Architecture, learning_rate: float, dtype: str = "float64",
-                  **options: Any) -> Any:
+                  recipe: Recipe | None = None, **options: Any) -> Any:
     """``cls(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype=...)`` as the library builds.
 
     ``hidden_nodes`` is an int for one hidden layer (what every network takes) and a list
     otherwise. ``activation``, ``loss`` and ``bias`` are passed when the class's signature takes
-    them; a class that does not take one can only build the book's value of it. ``options``
-    (``device=``, ``seed=``) go only to a class that takes them.
+    them; a class that does not take one can only build the book's value of it. The recipe's
+    keywords are passed only where they differ from their defaults, and a class must take each
+    of those. ``options`` (``device=``, ``seed=``) go only to a class that takes them.
+
+    Raises
+    ------
+    ConformanceError
+        The class cannot take what the run asks, or the network built states another recipe
+        (its attributes ``optimizer``, ``momentum``, ..., an absent one meaning the default).
     """
+    recipe = recipe or Recipe()
     parameters = _parameters(cls)
     takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     hidden = architecture.hidden_nodes
-    keywords = {"dtype": dtype}
+    keywords: dict[str, Any] = {"dtype": dtype}
     for key in ARCHITECTURE_KEYWORDS:
         value = getattr(architecture, key)
         if takes_all or key in parameters:
@@ -135,12 +147,30 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
         elif value != BOOK_VALUES[key]:
             raise ConformanceError(f"{cls.__name__}() takes no {key!r} argument, so it cannot be built as "
                                    f"{architecture.describe()}.")
+    for key, value in recipe.changed_keywords().items():
+        if not (takes_all or key in parameters):
+            raise ConformanceError(f"{cls.__name__}() takes no {key!r} argument, so it cannot be built to train with "
+                                   f"{recipe.describe()}.")
+        keywords[key] = value
     keywords.update({k: v for k, v in options.items() if takes_all or k in parameters})
     if not (takes_all or "dtype" in parameters):
         raise ConformanceError(f"{cls.__name__}() takes no 'dtype' argument; networks are built as "
                                "Network(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype=...).")
     sizes = (architecture.input_nodes, hidden[0] if len(hidden) == 1 else list(hidden), architecture.output_nodes)
-    return call_user(f"{cls.__name__}()", cls, *sizes, learning_rate, **keywords)
+    network = call_user(f"{cls.__name__}()", cls, *sizes, learning_rate, **keywords)
+    check_stated_recipe(network, recipe)
+    return network
+
+
+def check_stated_recipe(network: Any, recipe: Recipe) -> None:
+    """One sentence unless ``network`` states ``recipe`` (:meth:`Recipe.of`), field by field."""
+    name = type(network).__name__
+    stated = recipe_of(network)
+    for key, value in recipe.to_json().items():
+        if stated.to_json()[key] != value:
+            raise ConformanceError(f"{name} was built to train with {key}={value!r} but states {key} = "
+                                   f"{stated.to_json()[key]!r}: set the attribute {key!r} from the argument, as "
+                                   "activation, loss and bias are.")
 
 
 def _parameters(cls: type) -> dict[str, inspect.Parameter]:

@@ -42,6 +42,7 @@ def run_record(result: RunResult) -> dict:
     return {
         "hidden": result.hidden_record,
         "architecture": result.architecture.to_json(),
+        "recipe": result.recipe.to_json(),
         "status": result.status,
         "message": result.message,
         "steps": result.steps,
@@ -66,6 +67,7 @@ def build_record(config: Config, environment: dict, results: list[RunResult], da
         "config": config.to_json(),
         "environment": environment,
         "data": {"source": data.source, "train": len(data.train_labels), "test": len(data.test_labels)},
+        "recipe": runs[0]["recipe"] if runs else None,
         "status": next((r["status"] for r in runs if r["status"] != "completed"), "completed"),
         "message": next((r["message"] for r in runs if r["message"]), None),
         "backends": first["backends"],

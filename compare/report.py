@@ -3,6 +3,7 @@ the report and the ``--quiet`` line say only what ``--json`` holds, so they cann
 from __future__ import annotations
 
 from common.architecture import Architecture
+from common.recipe import Recipe
 from common.tolerances import ROUNDING_MARGIN
 from compare.config import SECONDS_2017
 from compare.environment import one_line
@@ -51,7 +52,9 @@ def describe_architectures(records: list[dict]) -> str:
 def describe_config(record: dict) -> str:
     c = record["config"]
     rule = "the book's rule (from_scratch) against autograd (torch)" if c["rule"] == "book" else "true gradient"
-    return (f"{describe_architectures(c['architectures'])}, lr {c['lr']:g}, batch {c['batch_size']}, {c['dtype']}, "
+    recipe = Recipe.from_json(record["recipe"]) if record.get("recipe") else Recipe()
+    trained = "" if recipe.is_plain else f", {recipe.describe()}"
+    return (f"{describe_architectures(c['architectures'])}{trained}, lr {c['lr']:g}, batch {c['batch_size']}, {c['dtype']}, "
             f"{c['epochs']} epoch{'s' if c['epochs'] != 1 else ''}, seed {c['seed']}"
             f"{', shuffled' if c['shuffle'] else ''}, {rule}\n"
             f"data: {record['data']['source']}\nthreads: {c['threads']} for BLAS and for torch")

@@ -9,7 +9,8 @@ it is timed), and a disagreement is caught within one segment of where it began.
 At each segment's start (:mod:`compare.checks` says why two kinds of check):
 
 - the implementation: gradients and one step of each backend from the reference's current
-  weights, loaded into twins ("probes") of both, within the ``single`` tolerance;
+  weights and optimizer state (:mod:`compare.state`), loaded into twins ("probes") of both,
+  within the ``single`` tolerance (wider where the recipe amplifies rounding, as measured);
 - the trajectory: the two free-running networks' weights, within the ``trajectory`` tolerance.
   A drift beyond it is measured against this run's own sensitivity to rounding
   (:mod:`compare.sensitivity`). If rounding explains it, the run is "sensitive to rounding":
@@ -30,19 +31,21 @@ from tqdm import tqdm
 
 from common.architecture import Architecture
 from common.data import Dataset, one_hot_targets, scale_inputs
-from common.errors import DivergenceError
+from common.errors import ConformanceError, DivergenceError
+from common.recipe import Recipe
 from common.scorecard import Scorecard
-from common.tolerances import output_error_condition, relative_difference, tolerance
+from common.tolerances import measure_step, output_error_condition, relative_difference, step_tolerance, tolerance
 from common.weights import initial_weights
 from compare import sensitivity
 from compare.backends import Backend, Progress, make_backends, make_probe, train_segment
-from compare.checks import Agreement, compare_predictions, measure_step
+from compare.checks import Agreement, compare_predictions
 from compare.config import Config
 from compare.conformance import Guarded, check_conformance, check_loss
 from compare.network_check import check_network
 from compare.plugins import is_user_network
 from compare.environment import describe
 from compare.saturation import saturation
+from compare.state import TrainingState, has_state_methods, one_step, restore, snapshot, step_rounding
 
 TEST_CHUNK = 1000
 CONFORMANCE_SAMPLES = 8  # a user's network is tried on one of them and on all of them before the race
@@ -64,6 +67,7 @@ class RunResult:
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
     saturation: dict | None = None  # compare.saturation's record, for the reference's final weights
     diagnosis: dict | None = None  # check_network's record of the first backend to disagree, where it did
+    recipe: Recipe = field(default_factory=Recipe)  # with the milestones in steps of this run
 
     @property
     def hidden(self) -> str:
@@ -88,11 +92,11 @@ class Segment:
 
     start: int
     epoch: int
-    weights: list[np.ndarray]  # the reference's weights at its start
+    state: TrainingState  # the reference's weights and optimizer state at its start
     inputs: np.ndarray
     targets: np.ndarray
     drift: dict[str, list[float]]  # per other backend, its drift from the reference at the start, per layer
-    others: dict[str, list[np.ndarray]]  # per other backend, its weights at the start
+    others: dict[str, TrainingState]  # per other backend, its weights and optimizer state at the start
     apart: dict[str, list[float]]  # per other backend, how far one step from identical weights left it, per layer
 
 
@@ -123,15 +127,17 @@ def check_steps(config: Config) -> int:
 
 
 def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunResult:
-    backends = make_backends(config.backends, config.devices, architecture, config.lr, config.dtype, config.rule)
+    recipe = config.recipe(math.ceil(len(data.train_labels) / config.batch_size))
+    backends = make_backends(config.backends, config.devices, architecture, config.lr, config.dtype, config.rule,
+                             recipe)
     weights = initial_weights(architecture, seed=config.seed, dtype=config.dtype)
     for backend in backends:
         backend.network.set_weights(weights)
     reference, others = backends[0], backends[1:]
-    _check_users_networks(config, backends, data, architecture.target_values)
+    _check_users_networks(config, backends, data, architecture.target_values, recipe)
     agreement = Agreement(tolerance(config.dtype), reference.key) if others else None
     probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
-    result = RunResult(architecture, backends, agreement)
+    result = RunResult(architecture, backends, agreement, recipe=recipe)
     bars = [tqdm(total=config.epochs * len(data.train_labels), desc=f"{b.key:<18}", unit="sample",
                  disable=not config.progress, position=i, leave=True) for i, b in enumerate(backends)]
     try:
@@ -188,8 +194,8 @@ def _train(config, data, backends, probes, agreement, bars, target_values) -> Se
                 if config.rule == "true":
                     _check_trajectory(config, agreement, backends, probes, last, step)
             if agreement and config.rule == "true":
-                last = Segment(step, epoch, backends[0].network.get_weights(), inputs, targets, _drifts(backends),
-                               {b.key: b.network.get_weights() for b in backends[1:]}, apart)
+                last = Segment(step, epoch, snapshot(backends[0].network), inputs, targets, _drifts(backends),
+                               {b.key: snapshot(b.network) for b in backends[1:]}, apart)
             n_steps = math.ceil(len(inputs) / batch)
             for backend, bar in zip(backends, bars):
                 _timed_segment(backend, inputs, targets, batch, n_steps, step, epoch)
@@ -209,7 +215,8 @@ def _first_failures(agreement: Agreement, layers: list[str]) -> list:
                   key=lambda c: (kinds.index(c.kind), -layers.index(c.layer) if c.layer in layers else 0))
 
 
-def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values) -> None:
+def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values,
+                          recipe: Recipe) -> None:
     """Conformance of each network of the user's own, before anything is trained: one sentence
     (a ConformanceError) for a missing method, a wrong return, or an exception in its code.
     ``train`` is tried on a twin, so that the racing network takes no step before the race."""
@@ -217,7 +224,13 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
     targets = one_hot_targets(data.train_labels[:CONFORMANCE_SAMPLES], config.dtype, values=target_values)
     for backend in backends:
         if is_user_network(backend.package):
-            check_conformance(backend.network.network, inputs, targets)
+            user = backend.network.network
+            if recipe.has_state and not has_state_methods(user):
+                raise ConformanceError(
+                    f"{type(user).__name__} trains with {recipe.describe()}, whose state ({', '.join(('step', *recipe.state_names()))}) "
+                    "the race loads into a twin at every check, so that both take the same step: give it "
+                    "get_optimizer_state() and set_optimizer_state(state) (docs/check-your-network.md says how).")
+            check_conformance(user, inputs, targets)
             twin = make_probe(backend, config.lr, config.dtype)
             twin.set_weights(backend.network.get_weights())
             check_loss(twin.train(inputs[0], targets[0]), f"{type(twin.network).__name__}.train")
@@ -229,7 +242,7 @@ def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) ->
     reference = backends[0]
     probe = probes[failure.backend]
     network = probe.network if isinstance(probe, Guarded) else probe
-    network.set_weights(reference.network.get_weights())
+    restore(network, snapshot(reference.network))
     report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key])
     return {"backend": failure.backend, "step": failure.step, **report.to_json()}
 
@@ -261,7 +274,8 @@ def _layers(backend: Backend) -> list[str]:
 
 
 def _check_step(config, agreement, backends, probes, inputs, targets, step, epoch) -> dict[str, list[float]]:
-    """The implementation: gradients, and one step, of each backend from the reference's weights.
+    """The implementation: gradients, and one step, of each backend from the reference's weights
+    and optimizer state.
 
     Returns, per other backend and layer, how far apart the weights were after that one step
     (relative to the largest weight): the rounding the backends add in a step, measured.
@@ -270,16 +284,20 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     reference = backends[0]
     layers = _layers(reference)
     output_layer = Architecture.of(reference.network).per_layer(layers)[-1]  # its weight (and bias)
-    weights = reference.network.get_weights()
+    state = snapshot(reference.network)
     expected = reference.network.gradients(inputs, targets)
     # Gradients are linear in o − t, which cancels where the batch is answered almost exactly.
     gradient_tolerance = agreement.tolerance.single * output_error_condition(
         reference.network.query(inputs), targets)
     if config.rule == "true":
-        expected_step = _one_step(probes[reference.key], reference, weights, inputs, targets)
+        twin = probes[reference.key]
+        expected_step = one_step(twin, state, inputs, targets, reference.prepare)
+        # Adam and RMSprop amplify rounding in a step: the tolerance grows with what a nudge does.
+        rounding = step_rounding(twin, state, inputs, targets, agreement.tolerance, expected_step,
+                                 seed=config.seed + step, prepare=reference.prepare)
     for backend in backends[1:]:
         probe = probes[backend.key]
-        probe.set_weights(weights)
+        probe.set_weights(state.weights)
         got = probe.gradients(inputs, targets)
         for layer, mine, theirs in zip(layers, got, expected):
             if config.rule == "book":
@@ -290,22 +308,15 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
             else:
                 agreement.compare("gradient", layer, backend.key, step, epoch, mine, theirs, gradient_tolerance)
         if config.rule == "true":
-            stepped = _one_step(probe, backend, weights, inputs, targets)
-            for layer, mine, theirs, before in zip(layers, stepped, expected_step, weights):
-                agreement.compare("step", layer, backend.key, step, epoch, mine, theirs, agreement.tolerance.single,
+            stepped = one_step(probe, state, inputs, targets, backend.prepare)
+            for layer, mine, theirs, before, measured in zip(layers, stepped, expected_step, state.weights, rounding):
+                agreement.compare("step", layer, backend.key, step, epoch, mine, theirs,
+                                  step_tolerance(agreement.tolerance.single, measured),
                                   numbers=measure_step(mine, theirs, before, agreement.tolerance))
             apart[backend.key] = [relative_difference(m, t) for m, t in zip(stepped, expected_step)]
     if agreement.failures:
         raise Disagreement(agreement)
     return apart
-
-
-def _one_step(probe, backend: Backend, weights, inputs, targets) -> list[np.ndarray]:
-    """``weights`` after one training step of ``probe`` (a twin of ``backend``) on the batch."""
-    probe.set_weights(weights)
-    single = len(inputs) == 1  # one sample a step hands train() a row, as the training loop does
-    probe.train(backend.prepare(inputs[0] if single else inputs), backend.prepare(targets[0] if single else targets))
-    return probe.get_weights()
 
 
 def _drifts(backends) -> dict[str, list[float]]:
@@ -325,7 +336,8 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
         return
     reference = backends[0]
     layers = _layers(reference)
-    reference_weights = reference.network.get_weights()
+    reference_state = snapshot(reference.network)
+    reference_weights = reference_state.weights
     tol = agreement.tolerance.trajectory
     growth = None
     for backend in backends[1:]:
@@ -335,7 +347,7 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
         if max(drift) > tol:  # every step so far agreed, or the run has stopped
             twin, train = probes[reference.key], _retrain(config, reference, last, step)
             if growth is None:
-                growth = sensitivity.measure_growth(twin, train, last.weights, reference_weights,
+                growth = sensitivity.measure_growth(twin, train, last.state, reference_weights,
                                                     seed=config.seed + step)
             grown = sensitivity.regrow(twin, train, last.others[backend.key], reference_weights, last.drift[backend.key])
             measured = sensitivity.judge(backend.key, last.start, step - last.start, layers, *growth,
@@ -346,9 +358,9 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
             agreement.compare("weights", layer, backend.key, step, last.epoch, m, r, tol, rounding_bound=bound)
     if agreement.failures:
         raise Disagreement(agreement)
-    if agreement.sensitive and resync:  # re-synchronise: the next segment starts the backends from identical weights
+    if agreement.sensitive and resync:  # re-synchronise: the next segment starts the backends from identical states
         for backend in backends[1:]:
-            backend.network.set_weights(reference_weights)
+            restore(backend.network, reference_state)
 
 
 def _retrain(config, reference: Backend, last: Segment, step: int):

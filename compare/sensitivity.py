@@ -6,8 +6,8 @@ as across backends. So when the two backends' weights drift beyond the ``traject
 tolerance while every step from identical weights agrees, the drift is measured against
 the run's own sensitivity:
 
-1. The reference backend's segment is trained a second time, by a twin, from its weights at
-   the segment's start with every weight moved one rounding error (to the next float up or
+1. The reference backend's segment is trained a second time, by a twin, from its weights (and
+   optimizer state) at the segment's start with every weight moved one rounding error (to the next float up or
    down, seeded): the nudge δ.
 2. After the segment's N steps the twin is ``G`` away from the reference itself: the growth,
    a factor ``G/δ``.
@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from common.protocol import Network
-from common.tolerances import ROUNDING_MARGIN, relative_difference
+from compare.state import TrainingState, restore
+from common.tolerances import ROUNDING_MARGIN, nudge, relative_difference  # noqa: F401 (nudge: for readers)
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,6 @@ def describe(record: dict) -> str:
             f"steps ({record['layers'][worst]}, from step {record['start']:,})")
 
 
-def nudge(weights: list[np.ndarray], seed: int) -> list[np.ndarray]:
-    """Every weight moved to its neighbouring float, up or down at random: one rounding error."""
-    rng = np.random.default_rng(seed)
-    moved = []
-    for w in weights:
-        towards = np.where(rng.random(w.shape) < 0.5, -np.inf, np.inf).astype(w.dtype)
-        moved.append(np.nextafter(w, towards))
-    return moved
-
-
 def rounding_bound(nudge_size: float, growth: float, steps: int, step_apart: float, drift_grown: float) -> float:
     """``ROUNDING_MARGIN · (N · max(r, δ) · max(1, G/δ) + R)``: the drift rounding explains here."""
     if nudge_size <= 0.0:
@@ -89,25 +80,26 @@ def rounding_bound(nudge_size: float, growth: float, steps: int, step_apart: flo
     return ROUNDING_MARGIN * (rounding + drift_grown)
 
 
-def measure_growth(twin: Network, train, start_weights: list[np.ndarray], end_weights: list[np.ndarray],
+def measure_growth(twin: Network, train, start: TrainingState, end_weights: list[np.ndarray],
                    seed: int) -> tuple[list[float], list[float]]:
-    """Nudge ``start_weights``, retrain the segment in ``twin`` (``train(twin)`` runs it), and
-    return the nudge's size and its growth per layer, each relative to the largest entry."""
-    nudged = nudge(start_weights, seed)
-    sizes = [relative_difference(n, w) for n, w in zip(nudged, start_weights)]
-    twin.set_weights(nudged)
+    """Nudge the weights of ``start`` (its optimizer state kept), retrain the segment in ``twin``
+    (``train(twin)`` runs it), and return the nudge's size and its growth per layer, each relative
+    to the largest entry."""
+    nudged = nudge(start.weights, seed)
+    sizes = [relative_difference(n, w) for n, w in zip(nudged, start.weights)]
+    restore(twin, start, nudged)
     train(twin)
     growth = [relative_difference(mine, theirs) for mine, theirs in zip(twin.get_weights(), end_weights)]
     return sizes, growth
 
 
-def regrow(twin: Network, train, start_weights: list[np.ndarray], end_weights: list[np.ndarray],
+def regrow(twin: Network, train, start: TrainingState, end_weights: list[np.ndarray],
            drift_before: list[float]) -> list[float]:
-    """R: the twin retrains the segment from ``start_weights`` (the other backend's); its distance
-    from the reference's ``end_weights``, per layer. No drift at the start, no retraining: zeros."""
+    """R: the twin retrains the segment from ``start`` (the other backend's weights and state); its
+    distance from the reference's ``end_weights``, per layer. No drift at the start, no retraining: zeros."""
     if not any(drift_before):
         return [0.0] * len(end_weights)
-    twin.set_weights(start_weights)
+    restore(twin, start)
     train(twin)
     return [relative_difference(mine, theirs) for mine, theirs in zip(twin.get_weights(), end_weights)]
 

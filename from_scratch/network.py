@@ -27,17 +27,18 @@ Samples are rows: a batch ``inputs`` has shape ``(n, input_nodes)``, so ``W x`` 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
-from scipy.linalg import blas
 
 from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
+from common.recipe import check_optimizer_state
 from common.validation import check_weights
 from common.weights import initial_weights
 from from_scratch.activations import ACTIVATIONS
 from from_scratch.losses import LOSSES
+from from_scratch.optimizers import _blas, add_scaled, make_optimizer
 
 
 class Network:
@@ -56,12 +57,14 @@ class Network:
         the input side; ``[]`` is no hidden layer (softmax regression with cross-entropy).
     output_nodes : int
     learning_rate : float
-        The SGD step size ``lr`` (finite, > 0).
+        The step size ``lr`` (finite, > 0); the schedule's starting value where it has one.
     activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
         The hidden layers' activation.
-    loss : {"half_sse", "cross_entropy"}, default "half_sse"
+    loss : {"half_sse", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_mean"}, default "half_sse"
         ``"half_sse"``: sigmoid outputs, L = ½ Σ (t − o)². ``"cross_entropy"``: softmax
-        outputs, L = −Σ t log o. Either is averaged over the samples of a batch.
+        outputs, L = −Σ t log o. ``"binary_cross_entropy"``: sigmoid outputs,
+        L = −Σ [t log o + (1 − t) log(1 − o)], summed over the outputs (``_mean``: averaged
+        over them). Each is averaged over the samples of a batch.
     bias : bool, default False
         A bias vector in every layer, starting at 0.
     dtype : {"float32", "float64"}, default "float64"
@@ -69,6 +72,12 @@ class Network:
     seed : int or None, default None
         Seed for :func:`common.weights.initial_weights`, which draws the starting weights;
         the same seed gives the same weights in every backend.
+    **recipe
+        The training recipe, :class:`common.recipe.Recipe`'s fields with torch.optim's names:
+        ``optimizer`` ("sgd", "adam", "adamw", "rmsprop"), ``momentum``, ``dampening``,
+        ``nesterov``, ``betas``, ``eps``, ``amsgrad``, ``alpha``, ``centered``,
+        ``weight_decay``, ``l2``, ``decay_biases``, ``schedule``, ``milestones``, ``gamma``,
+        ``lr_decay``. None given: the book's plain SGD, ``W −= lr · dL/dW``.
 
     Attributes
     ----------
@@ -79,6 +88,10 @@ class Network:
         As given: an int stays an int (``architecture.hidden_nodes`` is always a tuple).
     activation, loss : str
     bias : bool
+    recipe : common.recipe.Recipe
+        How :meth:`train` steps.
+    optimizer : from_scratch.optimizers.Optimizer
+        The update rule and its state (:mod:`from_scratch.optimizers`).
     weights : list of ndarray
         Each layer's W, shape ``(n_out, n_in)`` like ``torch.nn.Linear.weight``, input side first.
     biases : list of ndarray or None
@@ -101,17 +114,21 @@ class Network:
         bias: bool = False,
         dtype: str | np.dtype = "float64",
         seed: int | None = None,
+        **recipe: Any,
     ) -> None:
         set_network_attributes(self, input_nodes, hidden_nodes, output_nodes, learning_rate, activation, loss,
-                               bias, dtype)
-        if self.book_rule and (self.activation, self.loss) != ("sigmoid", "half_sse"):
+                               bias, dtype, recipe)
+        if self.book_rule and ((self.activation, self.loss) != ("sigmoid", "half_sse") or not self.recipe.is_plain):
             raise ParameterError(
-                "BookNetwork is the book's rule, defined for activation='sigmoid' and loss='half_sse' only. "
-                f"Got activation={activation!r} and loss={loss!r} instead; use Network for the gradient.")
+                "BookNetwork is the book's rule, defined for activation='sigmoid', loss='half_sse' and plain SGD only. "
+                f"Got activation={activation!r}, loss={loss!r} and {self.recipe.describe()} instead; use Network "
+                "for the gradient.")
         self._activate, self._derivative = ACTIVATIONS[activation]  # f and f' (through f's output)
         self._output, self._output_and_loss = LOSSES[loss]
-        # BLAS routines that update an array in place: ger (rank 1), gemm (rank n), axpy (y += a x).
-        self._ger, self._gemm, self._axpy = blas.get_blas_funcs(("ger", "gemm", "axpy"), dtype=self.dtype)
+        shapes = self.architecture.parameter_shapes()
+        self.optimizer = make_optimizer(self.recipe, shapes, self.dtype)
+        self._plain = self.recipe.is_plain  # the book's W −= lr dL/dW, added into W by BLAS
+        self._l2 = [self.recipe.l2 * d for d in self.recipe.decays(shapes)]  # each parameter's penalty
         self.set_weights(initial_weights(self.architecture, seed=seed, dtype=self.dtype))
 
     # -- weights ---------------------------------------------------------------------------
@@ -132,10 +149,22 @@ class Network:
         self._layers = list(zip(self.weights, self.biases))
         self._hidden_layers, self._output_layer = self._layers[:-1], self._layers[-1]
         self._weights_down = self.weights[:0:-1]  # the weights the backward pass goes through, top first
+        self._parameters = [p for layer in self._layers for p in layer if p is not None]  # the optimizer's order
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter in the network's dtype, in ``architecture.parameter_names()`` order."""
-        return [p.copy() for layer in zip(self.weights, self.biases) for p in layer if p is not None]
+        return [p.copy() for p in self._parameters]
+
+    def get_optimizer_state(self) -> dict[str, Any]:
+        """Copies of the optimizer's state: ``{"step": t, buffer: [one array per parameter]}``
+        with torch.optim's buffer names (:func:`common.recipe.check_optimizer_state`)."""
+        return self.optimizer.get_state()
+
+    def set_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Load an optimizer state (copies), in the format :meth:`get_optimizer_state` returns."""
+        self.optimizer.set_state(check_optimizer_state(
+            state, self.recipe, self.architecture.parameter_names(), self.architecture.parameter_shapes(),
+            self.dtype, f"{type(self).__name__}'s optimizer state"))
 
     @property
     def wih(self) -> np.ndarray:
@@ -221,20 +250,54 @@ class Network:
         list of ndarray
             In ``architecture.parameter_names()`` order, each shaped like its parameter: for
             the book's network ``[dL/dW_ih, dL/dW_ho]``, shapes ``(hidden, input)`` and
-            ``(output, hidden)``.
+            ``(output, hidden)``. With ``l2``, each includes the penalty's ``l2 · W``.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
-        _, layer_outputs, dLdz_per_layer, _ = self._backward(inputs, targets)
+        return self._loss_and_gradients(inputs, targets)[1]
+
+    def _loss_and_gradients(self, inputs: np.ndarray, targets: np.ndarray,
+                            into: list[np.ndarray] | None = None) -> tuple[float, list[np.ndarray]]:
+        """L (with the penalty) and every parameter's gradient, for checked inputs and targets.
+
+        The gradients are new arrays, or are written into ``into`` (the optimizer's arrays,
+        reused from step to step, so that a step allocates no gradient matrix).
+        """
+        loss, layer_outputs, dLdz_per_layer, _ = self._backward(inputs, targets)
         n = 1 if inputs.ndim == 1 else inputs.shape[0]  # L is the mean over the batch: sum, / n
-        grads = []
-        for a, dLdz, b in zip(layer_outputs, dLdz_per_layer, self.biases):
-            if inputs.ndim == 1:  # z = W a + b  ⇒  dL/dW = dL/dz aᵀ, an outer product; dL/db = dL/dz
-                grads.append(np.outer(dLdz, a))
-            else:
-                grads.append(dLdz.T @ a / n)
-            if b is not None:
-                grads.append(dLdz.sum(axis=0) / n if inputs.ndim == 2 else dLdz)
-        return grads
+        if into is None:  # what gradients() returns: the math as written
+            grads = []
+            for a, dLdz, b in zip(layer_outputs, dLdz_per_layer, self.biases):
+                if inputs.ndim == 1:  # z = W a + b  ⇒  dL/dW = dL/dz aᵀ, an outer product; dL/db = dL/dz
+                    grads.append(np.outer(dLdz, a))
+                else:
+                    grads.append(dLdz.T @ a / n)
+                if b is not None:
+                    grads.append(dLdz.sum(axis=0) / n if inputs.ndim == 2 else dLdz.copy())
+        else:  # train(): the same products by BLAS, written over the optimizer's arrays (gemm with beta=0)
+            grads, k = into, 0
+            for a, dLdz, b in zip(layer_outputs, dLdz_per_layer, self.biases):
+                a, dLdz = a.reshape(n, -1), dLdz.reshape(n, -1)  # one sample is a batch of one row
+                self._gemm(1.0 / n, a, dLdz, beta=0.0, c=grads[k].T, trans_a=True, overwrite_c=True)
+                k += 1
+                if b is not None:
+                    np.sum(dLdz, axis=0, out=grads[k])
+                    if n > 1:
+                        grads[k] /= n
+                    k += 1
+        self._add_penalty_gradients(grads)
+        return loss + self._penalty(), grads
+
+    # -- the L2 penalty ½ · l2 · Σ ‖W‖² ------------------------------------------------------------
+
+    def _penalty(self) -> float:
+        """``½ · l2 · Σ ‖W‖²`` over the parameters it reaches (0 without ``l2``)."""
+        return sum(0.5 * l2 * float(np.dot(p.ravel(), p.ravel())) for l2, p in zip(self._l2, self._parameters) if l2)
+
+    def _add_penalty_gradients(self, grads: list[np.ndarray]) -> None:
+        """``dL/dW += l2 · W`` in place: the derivative of ``½ · l2 · ‖W‖²``."""
+        for l2, g, p in zip(self._l2, grads, self._parameters):
+            if l2:
+                add_scaled(g, l2, p)
 
     def intermediate_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, list[np.ndarray]]:
         """The backward pass's intermediate derivatives of L (the batch mean) at the current weights.
@@ -254,14 +317,21 @@ class Network:
         return {"dLdz": [d / n for d in dLdz_per_layer], "dLdh": [d / n for d in dLdh_per_layer]}
 
     def train(self, inputs: np.ndarray, targets: np.ndarray) -> float:
-        """One SGD step, ``W -= lr * dL/dW``, on one sample or a batch; returns L before it.
+        """One step of the recipe on one sample or a batch; returns L before it (with the L2 penalty).
 
-        The update is the same outer product :meth:`gradients` returns, but handed to BLAS
-        to add into the weights in place (``ger`` for one sample, ``gemm`` with ``beta=1``
-        for a batch, ``axpy`` for a bias), so no gradient matrix is ever allocated: one pass
-        over W, not three.
+        The book's plain SGD, ``W -= lr * dL/dW``, hands the same outer product
+        :meth:`gradients` returns to BLAS to add into the weights in place (``ger`` for one
+        sample, ``gemm`` with ``beta=1`` for a batch, ``axpy`` for a bias), so no gradient
+        matrix is ever allocated: one pass over W, not three. Any other recipe computes the
+        gradients and hands them to its rule (:mod:`from_scratch.optimizers`), at the
+        schedule's learning rate for this step.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
+        if not self._plain:
+            loss, grads = self._loss_and_gradients(inputs, targets, into=self.optimizer.gradients)
+            self.optimizer.step(self._parameters, grads, self.recipe.learning_rate(self.lr, self.optimizer.t))
+            return loss
+        self.optimizer.t += 1
         loss, layer_outputs, dLdz_per_layer, _ = self._backward(inputs, targets)
         # W.T of a C-ordered W is Fortran-ordered, which BLAS updates in place:
         # W.T += alpha * a dL/dzᵀ  is  W += alpha * dL/dz aᵀ.
@@ -279,6 +349,20 @@ class Network:
         return loss
 
     # -- input checks ----------------------------------------------------------------------
+
+    # BLAS routines that update an array in place: ger (rank 1), gemm (rank n), axpy (y += a x),
+    # looked up by dtype rather than kept on the instance, which can then be copied (copy.deepcopy).
+    @property
+    def _ger(self):
+        return _blas("ger", self.dtype)
+
+    @property
+    def _gemm(self):
+        return _blas("gemm", self.dtype)
+
+    @property
+    def _axpy(self):
+        return _blas("axpy", self.dtype)
 
     def _check_inputs(self, inputs: np.ndarray) -> np.ndarray:
         if type(inputs) is not np.ndarray or inputs.dtype != self.dtype:

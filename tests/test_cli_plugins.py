@@ -48,7 +48,7 @@ def test_a_network_given_by_module_path_is_blamed_at_its_first_step_and_layer_wi
     diagnosis = record["runs"][0]["diagnosis"]
     assert (diagnosis["backend"], diagnosis["step"]) == ("BookNetwork", 0)
     assert (diagnosis["cause"]["name"], diagnosis["cause"]["layer"]) == ("missing_derivative", "W2")
-    assert "BookNetwork at step 0, checked against torch_impl (autograd)" in run.stdout
+    assert "BookNetwork at step 0, checked against torch_impl (autograd, torch.optim)" in run.stdout
     assert "likely cause (missing_derivative, W2)" in run.stdout
     # named from the output layer down, the way the mistake spreads: W3 agrees, W2 is the first to part
     assert record["message"].startswith("The backends disagree beyond the tolerance: gradient W2 of BookNetwork "

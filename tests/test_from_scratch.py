@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy.differentiate import jacobian
-from scipy.special import expit, log_softmax
+from scipy.special import expit, log_expit, log_softmax
 
 from common.architecture import ACTIVATIONS, LOSSES, Architecture
 from common.tolerances import assert_close, tolerance
@@ -30,7 +30,7 @@ def loss_of_flat_parameters(flat, architecture, inputs, targets):
 
     Vectorised as scipy.differentiate asks: ``flat`` has shape (n_parameters, ...) and the
     result the trailing shape (...). Written independently of from_scratch: einsum for each
-    layer, SciPy's log_softmax for cross-entropy.
+    layer, SciPy's log_softmax for cross-entropy and log_expit for the binary cross-entropies.
     """
     columns = flat.reshape(flat.shape[0], -1)
     a = np.repeat(inputs[:, :, None], columns.shape[1], axis=2)  # (n, nodes, k)
@@ -44,8 +44,13 @@ def loss_of_flat_parameters(flat, architecture, inputs, targets):
             offset += n_out
         if layer < architecture.n_layers:
             a = HIDDEN_ACTIVATIONS[architecture.activation](z)
+    t = targets[:, :, None]
     if architecture.loss == "half_sse":
-        per_sample = 0.5 * ((targets[:, :, None] - expit(z)) ** 2).sum(axis=1)
+        per_sample = 0.5 * ((t - expit(z)) ** 2).sum(axis=1)
+    elif architecture.loss.startswith("binary_cross_entropy"):  # log σ(z) and log(1 − σ(z)) = log σ(−z)
+        per_sample = -(t * log_expit(z) + (1 - t) * log_expit(-z)).sum(axis=1)
+        if architecture.loss == "binary_cross_entropy_mean":
+            per_sample = per_sample / architecture.output_nodes
     else:
         per_sample = -(targets[:, :, None] * log_softmax(z, axis=1)).sum(axis=1)
     return per_sample.mean(axis=0).reshape(flat.shape[1:])

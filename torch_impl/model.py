@@ -30,12 +30,31 @@ class HalfSquaredError(nn.Module):
         return self.sum_of_squares(outputs, targets) * (0.5 / samples)
 
 
+class SummedBinaryCrossEntropy(nn.Module):
+    """L = −Σ_k [t log o + (1 − t) log(1 − o)] on sigmoid outputs, summed over the outputs and
+    averaged over the samples: Nielsen's CrossEntropyCost.
+
+    Takes the logits, as ``nn.BCEWithLogitsLoss`` does (stable where o rounds to 0 or 1).
+    ``nn.BCELoss()`` and ``nn.BCEWithLogitsLoss()`` average over every element, outputs
+    included, which is this divided by the number of outputs: ``loss="binary_cross_entropy_mean"``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summed = nn.BCEWithLogitsLoss(reduction="sum")
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        samples = logits.shape[0] if logits.dim() == 2 else 1
+        return self.summed(logits, targets) * (1.0 / samples)
+
+
 def make_model(architecture: Architecture) -> nn.Sequential:
     """``nn.Linear`` layers with the hidden activation between them, as one ``nn.Sequential``.
 
     With ``loss="half_sse"`` the model ends in ``nn.Sigmoid`` and returns the outputs o; with
-    ``"cross_entropy"`` it returns the logits z_o, which ``nn.CrossEntropyLoss`` takes (it
-    applies log-softmax itself). The modules have readable names: for the book's network
+    ``"cross_entropy"`` and the binary cross-entropies it returns the logits z_o, which
+    ``nn.CrossEntropyLoss`` and ``nn.BCEWithLogitsLoss`` take (they apply log-softmax or
+    log-sigmoid themselves). The modules have readable names: for the book's network
     ``wih``, ``sigmoid``, ``who``, ``output_sigmoid``, so ``model.wih.weight`` is W_ih, of shape
     ``(hidden, input)``: the ``(n_out, n_in)`` layout the NumPy network uses, so weights move
     between the two without a transpose. At other depths the layers are ``w1``, ``w2``, ...
@@ -57,5 +76,9 @@ def make_model(architecture: Architecture) -> nn.Sequential:
 
 def make_loss_function(architecture: Architecture) -> nn.Module:
     """:class:`HalfSquaredError` for ``"half_sse"``; ``nn.CrossEntropyLoss`` (on the logits, with
-    probability targets, averaged over the batch) for ``"cross_entropy"``."""
-    return HalfSquaredError() if architecture.loss == "half_sse" else nn.CrossEntropyLoss()
+    probability targets, averaged over the batch) for ``"cross_entropy"``;
+    :class:`SummedBinaryCrossEntropy` for ``"binary_cross_entropy"`` and ``nn.BCEWithLogitsLoss()``
+    (averaged over every output of every sample) for ``"binary_cross_entropy_mean"``."""
+    return {"half_sse": HalfSquaredError, "cross_entropy": nn.CrossEntropyLoss,
+            "binary_cross_entropy": SummedBinaryCrossEntropy,
+            "binary_cross_entropy_mean": nn.BCEWithLogitsLoss}[architecture.loss]()

@@ -1,4 +1,4 @@
-"""The PyTorch twin: an ``nn.Sequential``, a loss module, ``torch.optim.SGD`` and autograd.
+"""The PyTorch twin: an ``nn.Sequential``, a loss module, a ``torch.optim`` optimizer and autograd.
 
 No gradient is written by hand here: every derivative comes from ``loss.backward()``.
 
@@ -8,7 +8,7 @@ The class wraps the module rather than being one because ``nn.Module`` already h
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -16,8 +16,10 @@ from torch import nn
 
 from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
+from common.recipe import check_optimizer_state
 from common.validation import check_weights
 from common.weights import initial_weights
+from torch_impl import optim
 from torch_impl.graphs import CapturedStep
 from torch_impl.model import make_loss_function, make_model
 
@@ -54,12 +56,13 @@ class Network:
         the input side; ``[]`` is no hidden layer.
     output_nodes : int
     learning_rate : float
-        The SGD step size ``lr`` (finite, > 0).
+        The step size ``lr`` (finite, > 0); the schedule's starting value where it has one.
     activation : {"sigmoid", "tanh", "relu"}, default "sigmoid"
         The hidden layers' activation: ``nn.Sigmoid``, ``nn.Tanh`` or ``nn.ReLU``.
-    loss : {"half_sse", "cross_entropy"}, default "half_sse"
-        :class:`~torch_impl.model.HalfSquaredError` on sigmoid outputs, or
-        ``nn.CrossEntropyLoss`` on the logits with probability targets.
+    loss : {"half_sse", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_mean"}, default "half_sse"
+        :class:`~torch_impl.model.HalfSquaredError` on sigmoid outputs, ``nn.CrossEntropyLoss``
+        on the logits with probability targets, or binary cross-entropy on the logits
+        (:func:`~torch_impl.model.make_loss_function`).
     bias : bool, default False
         ``nn.Linear(..., bias=True)``, each bias starting at 0.
     dtype : {"float32", "float64"}, default "float64"
@@ -69,7 +72,11 @@ class Network:
         starting weights as the NumPy network.
     cuda_graphs : bool or None, default None
         Replay each training step as a CUDA graph (:mod:`torch_impl.graphs`), captured once
-        per input shape. None: on for a CUDA device, off on the CPU, where it does not apply.
+        per input shape. None: on for a CUDA device with the plain SGD recipe, else off.
+    **recipe
+        The training recipe, :class:`common.recipe.Recipe`'s fields with torch.optim's names
+        (``optimizer="adam"``, ``momentum=0.9``, ``weight_decay``, ``l2``, ``schedule``, ...);
+        none given: plain SGD, as the book.
 
     Attributes
     ----------
@@ -83,9 +90,15 @@ class Network:
         ``nn.Linear`` and activation modules (:func:`~torch_impl.model.make_model`); for the
         book's network ``model.wih`` and ``model.who`` are its two layers.
     loss_function : torch.nn.Module
-        L, averaged over the batch.
-    optimizer : torch.optim.SGD
-        Plain SGD at ``lr``, no momentum.
+        L, averaged over the batch (without the L2 penalty, which :meth:`objective` adds).
+    recipe : common.recipe.Recipe
+    optimizer : torch.optim.Optimizer
+        The recipe's (:func:`torch_impl.optim.make_optimizer`): by default ``torch.optim.SGD``
+        at ``lr``, no momentum.
+    scheduler : torch.optim.lr_scheduler.LRScheduler or None
+        Stepped after each ``optimizer.step()``, when the recipe has a schedule.
+    steps : int
+        ``train()`` calls taken.
     """
 
     def __init__(
@@ -101,17 +114,24 @@ class Network:
         device: str = "cpu",
         seed: int | None = None,
         cuda_graphs: bool | None = None,
+        **recipe: Any,
     ) -> None:
         set_network_attributes(self, input_nodes, hidden_nodes, output_nodes, learning_rate, activation, loss,
-                               bias, dtype)
+                               bias, dtype, recipe)
         self.device = resolve_device(device)
         self.torch_dtype = getattr(torch, self.dtype.name)
         self.model = make_model(self.architecture).to(self.device, self.torch_dtype)
         self.loss_function = make_loss_function(self.architecture)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.lr)
+        self.optimizer = optim.make_optimizer(self.recipe, self.model, self.lr)
+        self.scheduler = optim.make_scheduler(self.recipe, self.optimizer)
+        self.steps = 0
         if cuda_graphs and self.device.type != "cuda":
             raise ParameterError(f"cuda_graphs=True needs a CUDA device. Got device {str(self.device)!r} instead.")
-        self.cuda_graphs = self.device.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
+        if cuda_graphs and not self.recipe.is_plain:
+            raise ParameterError(f"cuda_graphs=True captures the plain SGD step only. Got {self.recipe.describe()} "
+                                 "instead.")
+        self.cuda_graphs = self.device.type == "cuda" and self.recipe.is_plain if cuda_graphs is None else bool(
+            cuda_graphs)
         self._captured: dict[tuple, "CapturedStep"] = {}
         self.set_weights(initial_weights(self.architecture, seed=seed, dtype=self.dtype))
 
@@ -131,6 +151,19 @@ class Network:
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter as NumPy arrays in the network's dtype, in ``model.parameters()`` order."""
         return [p.detach().cpu().numpy().copy() for p in self.model.parameters()]
+
+    def get_optimizer_state(self) -> dict[str, Any]:
+        """``{"step": steps, buffer: [NumPy copy per parameter]}`` from ``optimizer.state``, with
+        torch.optim's buffer names (:func:`common.recipe.check_optimizer_state`)."""
+        return optim.get_state(self.recipe, self.optimizer, self.model, self.steps)
+
+    def set_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Load an optimizer state into ``optimizer.state`` and the scheduler (copies)."""
+        checked = check_optimizer_state(state, self.recipe, self.architecture.parameter_names(),
+                                        self.architecture.parameter_shapes(), self.dtype,
+                                        f"{type(self).__name__}'s optimizer state")
+        optim.set_state(self.recipe, self.optimizer, self.scheduler, self.model, self.lr, checked)
+        self.steps = checked["step"]
 
     # -- forward and backward --------------------------------------------------------------
 
@@ -165,14 +198,21 @@ class Network:
         """Outputs o of shape ``(n, output_nodes)``, or ``(output_nodes,)`` for one sample.
 
         Sigmoid outputs for ``loss="half_sse"``; for ``"cross_entropy"`` the softmax of the
-        logits the model returns: the probabilities.
+        logits the model returns: the probabilities; for the binary cross-entropies their sigmoid.
         """
         inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
         with torch.no_grad():
             outputs = self.model(inputs)
             if self.architecture.loss == "cross_entropy":
                 outputs = torch.softmax(outputs, dim=-1)
+            elif self.architecture.loss != "half_sse":
+                outputs = torch.sigmoid(outputs)
             return outputs.cpu().numpy()
+
+    def objective(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss training minimises: ``loss_function`` plus the recipe's L2 penalty ½ · l2 · Σ ‖W‖²."""
+        loss = self.loss_function(outputs, targets)
+        return loss + optim.l2_penalty(self.recipe, self.model) if self.recipe.l2 else loss
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
         """dL/d(every parameter) from autograd at the current weights, in ``model.parameters()``
@@ -182,7 +222,7 @@ class Network:
         parameters' ``.grad``, so a later :meth:`train` step is unaffected.
         """
         inputs, targets = self._batch(inputs, targets)
-        loss = self.loss_function(self.model(inputs), targets)
+        loss = self.objective(self.model(inputs), targets)
         grads = torch.autograd.grad(loss, list(self.model.parameters()))
         return [g.cpu().numpy() for g in grads]
 
@@ -207,23 +247,26 @@ class Network:
                 pre_activations.append(outputs)
             elif name != "output_sigmoid":
                 hidden_outputs.append(outputs)
-        loss = self.loss_function(outputs, targets)
+        loss = self.objective(outputs, targets)
         grads = [g.cpu().numpy() for g in torch.autograd.grad(loss, pre_activations + hidden_outputs)]
         return {"dLdz": grads[:len(pre_activations)], "dLdh": grads[len(pre_activations):]}
 
     def train(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor) -> float:
-        """One SGD step on the batch, the canonical torch loop; returns L before the step."""
+        """One step of the recipe on the batch, the canonical torch loop; returns L before the step."""
         inputs, targets = self._batch(inputs, targets)
         if inputs.dim() == 1:  # a batch of one: nn.Linear on a row skips two reshaping nodes
             inputs, targets = inputs.unsqueeze(0), targets.unsqueeze(0)
+        self.steps += 1
         if self.cuda_graphs:
             return self._replay(inputs, targets).item()
         # model.zero_grad() does what optimizer.zero_grad() does (set each .grad to None)
         # without opening a profiler range around it, a cost that shows at a step this small.
         self.model.zero_grad()
-        loss = self.loss_function(self.model(inputs), targets)
+        loss = self.objective(self.model(inputs), targets)
         loss.backward()
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         return loss.item()
 
     def _replay(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,209 @@
+"""The classic mistakes in a hand-written training recipe, each as the step it takes.
+
+:func:`compare.check_network` records, for every ``train()`` call it makes, the weights before
+it, autograd's gradient there (with the stated L2 penalty) and the scheduled learning rate.
+Each mistake below turns that record into the steps a network with the mistake would take,
+from the same optimizer state: either the stated recipe with one value changed (decay reaching
+the biases, L2 at twice its strength, ...), run by :mod:`from_scratch.optimizers` itself, or the
+stated optimizer with one line of its rule miswritten (:class:`MistakenAdam`,
+:class:`MistakenSGD`). A mistake is named only when its steps are the network's steps, every
+one of them, within the step check's own tolerance: :mod:`compare.diagnosis` reads the fits.
+
+=============================  ==============================================================
+mistake                        the step it takes
+=============================  ==============================================================
+adam_bias_correction           m / (√v + ε): no 1 − β^t corrections
+adam_eps_inside_sqrt           m̂ / √(v̂ + ε)
+adam_eps_before_correction     lr √(1 − β2^t) / (1 − β1^t) · m / (√v + ε) (the paper's "efficient" form)
+step_count_off_by_one          the corrections at t + 1 or t − 1
+momentum_buffer_dampened       SGD's buffer starts at (1 − τ) g, not at g
+lr_inside_velocity             v ← μ v − lr_t g, w ← w + v: the old lr kept in the velocity
+decay_reaches_biases           weight decay or L2 on the biases too
+decay_misses_biases            weight decay or L2 on the weights only, where the recipe decays biases
+decay_missing                  weight decay (or L2) left out
+l2_strength                    L2 at twice or half the stated strength (reg W against ½ reg W)
+coupled_decay                  AdamW's decay added to the gradient (Adam's), not to the weights
+bce_reduction                  binary cross-entropy averaged over the outputs where summed, or summed where averaged
+=============================  ==============================================================
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from common.architecture import Architecture
+from common.recipe import Recipe
+from from_scratch.optimizers import SGD, Adam, make_optimizer
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One ``train()`` call as check_network made it: from ``before``, at ``lr``, with autograd's
+    ``gradient`` there (L2 penalty included, as the stated recipe has it)."""
+
+    before: list[np.ndarray]
+    gradient: list[np.ndarray]
+    lr: float
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A departure from the stated recipe: another recipe, a miswritten rule, or a loss's factor."""
+
+    name: str
+    what: str  # in words, for the sentence: "the momentum buffer started at (1 − τ) g = 0.5 g"
+    fix: str  # what to change
+    recipe: Recipe  # the recipe the mistaken network follows in effect
+    rule: str | None = None  # a miswritten line of MistakenAdam or MistakenSGD
+    gradient_scale: float = 1.0  # the loss's factor on the data gradient (the BCE reductions)
+
+
+class MistakenAdam(Adam):
+    """Adam with one line miswritten, as readers miswrite it; ``rule`` says which (float64, not in place)."""
+
+    rule: str = ""
+
+    def update(self, i, w, g, lr, weight_decay):
+        beta1, beta2 = self.recipe.betas
+        if weight_decay and self.recipe.decoupled:
+            w *= 1.0 - lr * weight_decay
+        elif weight_decay:
+            g = g + weight_decay * w
+        m, v = self.exp_avg[i], self.exp_avg_sq[i]
+        m[...] = beta1 * m + (1.0 - beta1) * g
+        v[...] = beta2 * v + (1.0 - beta2) * g * g
+        if self.recipe.amsgrad:
+            v = np.maximum(self.max_exp_avg_sq[i], v, out=self.max_exp_avg_sq[i])
+        t = self.t + {"t+1": 1, "t-1": -1}.get(self.rule, 0)
+        c1, c2 = (1.0, 1.0) if self.rule == "no bias correction" else (1.0 - beta1**t, 1.0 - beta2**t)
+        eps = self.recipe.eps
+        if self.rule == "eps inside sqrt":
+            denominator = np.sqrt(v / c2 + eps)  # √(v̂ + ε)
+        elif self.rule == "eps before correction":
+            denominator = (np.sqrt(v) + eps) / np.sqrt(c2)  # (√v + ε) / √(1 − β2^t)
+        else:
+            denominator = np.sqrt(v) / np.sqrt(c2) + eps
+        w -= lr / c1 * m / denominator
+
+
+class MistakenSGD(SGD):
+    """SGD with momentum miswritten: the buffer started damped, or cs231n's classic velocity."""
+
+    rule: str = ""
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.velocity = None  # the classic velocity, made from the buffer at the first step: v = −lr b
+
+    def update(self, i, w, g, lr, weight_decay):
+        mu, tau = self.recipe.momentum, self.recipe.dampening
+        if weight_decay:
+            g = g + weight_decay * w
+        b = self.momentum_buffer[i]
+        if self.rule == "classic velocity":
+            if self.velocity is None:
+                self.velocity = [-lr * buffer for buffer in self.momentum_buffer]
+            self.velocity[i] = mu * self.velocity[i] - lr * g  # v ← μ v − lr g
+            w += self.velocity[i]
+            return
+        b[...] = (1.0 - tau) * g if self.t == 1 else mu * b + (1.0 - tau) * g  # b starts at (1 − τ) g
+        w -= lr * (g + mu * b if self.recipe.nesterov else b)
+
+
+def candidates(recipe: Recipe, architecture: Architecture) -> list[Mistake]:
+    """The mistakes that would take other steps than ``recipe`` does for this architecture."""
+    found: list[Mistake] = []
+    decays = recipe.weight_decay > 0 or recipe.l2 > 0
+    what_decays = " and ".join(n for n, v in (("weight decay", recipe.weight_decay), ("L2", recipe.l2)) if v)
+    if recipe.optimizer in ("adam", "adamw"):
+        for rule, name, what, fix in (
+                ("no bias correction", "adam_bias_correction", "Adam without its bias corrections, m / (√v + ε)",
+                 "divide m by 1 − β1^t and v by 1 − β2^t, t counting steps from 1"),
+                ("eps inside sqrt", "adam_eps_inside_sqrt", "Adam with ε under the square root, m̂ / √(v̂ + ε)",
+                 "add ε after the square root, m̂ / (√v̂ + ε), as torch.optim.Adam"),
+                ("eps before correction", "adam_eps_before_correction",
+                 "Adam with ε added before the bias correction, lr √(1 − β2^t) / (1 − β1^t) · m / (√v + ε)",
+                 "correct v first and add ε last, m̂ / (√v̂ + ε), as torch.optim.Adam"),
+                ("t+1", "step_count_off_by_one", "Adam's bias corrections at step t + 1 where t belongs",
+                 "count t from 1 at the first step, and increment it once a step"),
+                ("t-1", "step_count_off_by_one", "Adam's bias corrections at step t − 1 where t belongs",
+                 "count t from 1 at the first step, and increment it before the corrections")):
+            found.append(Mistake(name, what, fix, recipe, rule))
+        if recipe.optimizer == "adamw" and recipe.weight_decay:
+            found.append(Mistake("coupled_decay", f"Adam's coupled decay, g + {recipe.weight_decay:g} w, where AdamW's "
+                                 "decoupled decay was asked", "decay the weights themselves, w ← w (1 − lr λ), before "
+                                 "the moments, and leave the gradient alone", replace(recipe, optimizer="adam")))
+    if recipe.optimizer == "sgd" and recipe.momentum:
+        if recipe.dampening:
+            found.append(Mistake("momentum_buffer_dampened", f"a momentum buffer started at (1 − τ) g = "
+                                 f"{1 - recipe.dampening:g} g", "start the buffer at g itself, as torch.optim.SGD "
+                                 "does: dampening applies from the second step on", recipe, "buffer dampened"))
+        if recipe.schedule != "constant" and not recipe.nesterov:
+            found.append(Mistake("lr_inside_velocity", "the classic velocity v ← μ v − lr_t g, w ← w + v, which keeps "
+                                 "each step's learning rate inside v", "keep lr out of the buffer: b ← μ b + g, "
+                                 "w ← w − lr_t b, as torch.optim.SGD; the two agree only while lr is constant",
+                                 recipe, "classic velocity"))
+    if decays and architecture.bias:
+        flipped = replace(recipe, decay_biases=not recipe.decay_biases)
+        if recipe.decay_biases:
+            found.append(Mistake("decay_misses_biases", f"{what_decays} on the weights only, where the recipe says "
+                                 "decay_biases=True", "decay every parameter, biases included", flipped))
+        else:
+            found.append(Mistake("decay_reaches_biases", f"{what_decays} reaching the biases too, where the recipe "
+                                 "decays the weights only", "leave the biases out (torch: a parameter group with "
+                                 "weight_decay 0), or state decay_biases=True", flipped))
+    if recipe.weight_decay:
+        found.append(Mistake("decay_missing", f"no weight decay, where the recipe has weight_decay "
+                             f"{recipe.weight_decay:g}", "apply it in train()", replace(recipe, weight_decay=0.0)))
+    if recipe.l2:
+        found.append(Mistake("decay_missing", f"no L2 penalty, where the recipe has l2 {recipe.l2:g}",
+                             "add l2 · W to each weight's gradient (and ½ · l2 · Σ ‖W‖² to the loss)",
+                             replace(recipe, l2=0.0)))
+        for factor, how in ((2.0, "reg · W where the loss ½ · reg · Σ W² gives"), (0.5, "½ · reg · W where the "
+                                                                                          "loss reg · Σ W² gives")):
+            found.append(Mistake("l2_strength", f"L2 at {factor:g}x its strength, l2 {factor * recipe.l2:g} for "
+                                 f"{recipe.l2:g}", f"the penalty's gradient is {how} its own: ½ · l2 · Σ ‖W‖² has the "
+                                 "gradient l2 · W (cs231n's reg · Σ W² is l2 = 2 reg)",
+                                 replace(recipe, l2=factor * recipe.l2)))
+    k = architecture.output_nodes
+    if architecture.loss == "binary_cross_entropy":
+        found.append(Mistake("bce_reduction", f"binary cross-entropy averaged over the {k} outputs where the "
+                             "recipe sums it (loss 'binary_cross_entropy')", "sum over the outputs, as Nielsen's "
+                             "CrossEntropyCost, or state loss='binary_cross_entropy_mean' (torch's BCELoss(), "
+                             "nnfs's)", recipe, gradient_scale=1.0 / k))
+    if architecture.loss == "binary_cross_entropy_mean":
+        found.append(Mistake("bce_reduction", f"binary cross-entropy summed over the {k} outputs where the recipe "
+                             "averages it (loss 'binary_cross_entropy_mean')", "divide by the number of outputs, "
+                             "or state loss='binary_cross_entropy'", recipe, gradient_scale=float(k)))
+    return found
+
+
+def penalty_gradients(recipe: Recipe, weights: list[np.ndarray]) -> list[np.ndarray]:
+    """``l2 · W`` for each parameter the recipe's penalty reaches, zeros elsewhere (float64)."""
+    decays = recipe.decays([w.shape for w in weights])
+    return [recipe.l2 * np.asarray(w, np.float64) if d else np.zeros(w.shape) for w, d in zip(weights, decays)]
+
+
+def gradient_of(mistake: Mistake, stated: Recipe, weights: list[np.ndarray], gradient: list[np.ndarray]) -> list[np.ndarray]:
+    """The gradient a network with ``mistake`` computes, from autograd's for the stated recipe:
+    the data part scaled by the loss's factor, the stated penalty swapped for the mistake's."""
+    return [(np.asarray(g, np.float64) - p) * mistake.gradient_scale + q for g, p, q in
+            zip(gradient, penalty_gradients(stated, weights), penalty_gradients(mistake.recipe, weights))]
+
+
+def steps_of(mistake: Mistake, stated: Recipe, state: dict[str, Any], records: list[StepRecord]) -> list[list[np.ndarray]]:
+    """The weights after each recorded step, as a network with ``mistake`` takes them from ``state``."""
+    shapes = [w.shape for w in records[0].before]
+    kinds = {"adam": MistakenAdam, "adamw": MistakenAdam, "sgd": MistakenSGD}
+    optimizer = (kinds[mistake.recipe.optimizer](mistake.recipe, shapes, np.float64) if mistake.rule
+                 else make_optimizer(mistake.recipe, shapes, np.float64))
+    optimizer.rule = mistake.rule
+    optimizer.set_state(state)
+    after = []
+    for record in records:
+        weights = [np.array(w, dtype=np.float64) for w in record.before]
+        optimizer.step(weights, gradient_of(mistake, stated, record.before, record.gradient), record.lr)
+        after.append(weights)
+    return after

@@ -1,0 +1,90 @@
+"""What a network needs to take "the same step" as another: its weights and its optimizer's state.
+
+A step of momentum or Adam depends on more than the weights and the batch: on the buffers the
+optimizer keeps and on the step count that drives the schedule and Adam's bias correction. So
+wherever ``compare`` starts a network from another's place (a twin that checks one step, a
+retrained segment, a re-synchronised trajectory) it loads both, through the protocol's optional
+``get_optimizer_state`` and ``set_optimizer_state`` (in :mod:`common.recipe`'s format). A network
+whose recipe keeps no state (plain SGD, decay or L2 without momentum) needs neither method.
+
+One step is also where the recipe can amplify rounding: Adam and RMSprop divide each gradient
+entry by its own running size, so an entry whose sum nearly cancels carries its rounding, a
+large part of itself, into a step of full length. :func:`step_rounding` measures that in the
+reference itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from common.tolerances import Tolerance, measure_step, nudge
+
+STATE_METHODS = ("get_optimizer_state", "set_optimizer_state")
+
+
+def has_state_methods(network: object) -> bool:
+    return all(callable(getattr(network, name, None)) for name in STATE_METHODS)
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """A network's place in training: its weights, and its optimizer's state where it has one.
+
+    ``optimizer`` is None for a network without the state methods, whose recipe keeps no state.
+    """
+
+    weights: list[np.ndarray]
+    optimizer: dict[str, Any] | None
+
+    @property
+    def step(self) -> int | None:
+        return None if self.optimizer is None else self.optimizer["step"]
+
+
+def snapshot(network: Any) -> TrainingState:
+    """Copies of the network's weights and optimizer state."""
+    return TrainingState(network.get_weights(), network.get_optimizer_state() if has_state_methods(network) else None)
+
+
+def restore(network: Any, state: TrainingState, weights: list[np.ndarray] | None = None) -> None:
+    """Put ``network`` at ``state`` (with ``weights`` in place of the state's own, if given)."""
+    network.set_weights([w.copy() for w in (state.weights if weights is None else weights)])
+    if state.optimizer is not None and has_state_methods(network):
+        network.set_optimizer_state(state.optimizer)
+
+
+def one_step(network: Any, state: TrainingState, inputs: np.ndarray, targets: np.ndarray,
+             prepare: Callable[[np.ndarray], Any] = lambda a: a,
+             weights: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """The weights after one ``train()`` call of ``network`` from ``state`` on the batch.
+
+    A batch of one is handed to ``train`` as a row, as one sample a step does in training.
+    """
+    restore(network, state, weights)
+    single = len(inputs) == 1
+    network.train(prepare(inputs[0] if single else inputs), prepare(targets[0] if single else targets))
+    return network.get_weights()
+
+
+def step_rounding(network: Any, state: TrainingState, inputs: np.ndarray, targets: np.ndarray, tol: Tolerance,
+                  stepped: list[np.ndarray], seed: int, prepare: Callable[[np.ndarray], Any] = lambda a: a,
+                  nudges: int = 2) -> list[float]:
+    """How far a one-rounding-error nudge of the weights moves the network's own step, per parameter.
+
+    ``stepped`` is the network's step from ``state`` itself. Each of ``nudges`` times every
+    weight is moved to a neighbouring float (:func:`common.tolerances.nudge`) and the step is
+    taken again from there, the optimizer state unchanged; the two steps are compared as
+    :func:`common.tolerances.measure_step` compares two backends' steps. Returns the largest
+    over the nudges: what rounding of the size the two backends add can do to this step.
+    """
+    worst = [0.0] * len(stepped)
+    for k in range(nudges):
+        nudged = nudge(state.weights, seed + k)
+        moved = one_step(network, state, inputs, targets, prepare, weights=nudged)
+        for i, (after, start, reference, before) in enumerate(zip(moved, nudged, stepped, state.weights)):
+            # the nudged step, laid on the un-nudged start: before + (after − start)
+            shifted = before.astype(np.float64) + (after.astype(np.float64) - start)
+            worst[i] = max(worst[i], measure_step(shifted, reference, before, tol)["relative"])
+    return worst
