@@ -1,0 +1,26 @@
+"""Networks as the readers of three famous from-scratch codebases write them, each with its recipe.
+
+- :mod:`tests.users.nielsen`: Nielsen's network2.py, sigmoid, the cross-entropy summed over the
+  outputs, L2 as ``(1 − η λ/n) w`` on the weights (recipe ``weight_decay = λ/n``).
+- :mod:`tests.users.cs231n`: cs231n's TwoLayerNet, ReLU, softmax loss, ``reg · ΣW²``
+  (recipe ``l2 = 2 · reg``), trained by the Solver with ``sgd_momentum`` (0.9) or ``adam``.
+- :mod:`tests.users.nnfs`: "Neural Networks from Scratch", ReLU, softmax cross-entropy (or a
+  sigmoid output with the binary cross-entropy averaged over the outputs), Adam with eps 1e-7.
+
+Every class is built with the library's signature, ``Cls(input_nodes, hidden_nodes, output_nodes,
+learning_rate, dtype="float64", **keywords)``; its constructor's defaults give its recipe, which
+it states by attributes of the recipe's field names. ``LEARNING_RATE`` is a rate its codebase
+trains with, which the tests use. Each planted mistake has ``CAUSE``, the name ``check_network``
+must give it. tests/test_users_networks.py checks them all against plain torch.
+"""
+from __future__ import annotations
+
+from . import cs231n, nielsen, nnfs
+
+MODULES = (nielsen, cs231n, nnfs)
+CORRECT = [cls for module in MODULES for cls in module.CORRECT]
+MISTAKES = [cls for module in MODULES for cls in module.MISTAKES]
+# "nielsen:Network2" -> the class, for every network here; load_class takes "tests/users/nielsen.py:Network2".
+REGISTRY = {f"{module.__name__.rsplit('.', 1)[-1]}:{cls.__name__}": cls
+            for module in MODULES for cls in module.CORRECT + module.MISTAKES}
+CAUSES = {name: cls.CAUSE for name, cls in REGISTRY.items() if hasattr(cls, "CAUSE")}
