@@ -23,7 +23,8 @@ decay_misses_biases            weight decay or L2 on the weights only, where the
 decay_missing                  weight decay (or L2) left out
 l2_strength                    L2 at twice or half the stated strength (reg W against ½ reg W)
 coupled_decay                  AdamW's decay added to the gradient (Adam's), not to the weights
-bce_reduction                  binary cross-entropy averaged over the outputs where summed, or summed where averaged
+bce_mean_not_sum               binary cross-entropy averaged over the outputs where summed
+bce_sum_not_mean               binary cross-entropy summed over the outputs where averaged
 =============================  ==============================================================
 """
 from __future__ import annotations
@@ -77,7 +78,8 @@ class MistakenAdam(Adam):
         if self.recipe.amsgrad:
             v = np.maximum(self.max_exp_avg_sq[i], v, out=self.max_exp_avg_sq[i])
         t = self.t + {"t+1": 1, "t-1": -1}.get(self.rule, 0)
-        c1, c2 = (1.0, 1.0) if self.rule == "no bias correction" else (1.0 - beta1**t, 1.0 - beta2**t)
+        one = np.float64(1.0)  # NumPy's floats: at t − 1 = 0 a correction of 0 gives inf, not an exception
+        c1, c2 = (one, one) if self.rule == "no bias correction" else (one - beta1**t, one - beta2**t)
         eps = self.recipe.eps
         if self.rule == "eps inside sqrt":
             denominator = np.sqrt(v / c2 + eps)  # √(v̂ + ε)
@@ -169,12 +171,12 @@ def candidates(recipe: Recipe, architecture: Architecture) -> list[Mistake]:
                                  replace(recipe, l2=factor * recipe.l2)))
     k = architecture.output_nodes
     if architecture.loss == "binary_cross_entropy":
-        found.append(Mistake("bce_reduction", f"binary cross-entropy averaged over the {k} outputs where the "
+        found.append(Mistake("bce_mean_not_sum", f"binary cross-entropy averaged over the {k} outputs where the "
                              "recipe sums it (loss 'binary_cross_entropy')", "sum over the outputs, as Nielsen's "
                              "CrossEntropyCost, or state loss='binary_cross_entropy_mean' (torch's BCELoss(), "
                              "nnfs's)", recipe, gradient_scale=1.0 / k))
     if architecture.loss == "binary_cross_entropy_mean":
-        found.append(Mistake("bce_reduction", f"binary cross-entropy summed over the {k} outputs where the recipe "
+        found.append(Mistake("bce_sum_not_mean", f"binary cross-entropy summed over the {k} outputs where the recipe "
                              "averages it (loss 'binary_cross_entropy_mean')", "divide by the number of outputs, "
                              "or state loss='binary_cross_entropy'", recipe, gradient_scale=float(k)))
     return found
@@ -203,7 +205,7 @@ def steps_of(mistake: Mistake, stated: Recipe, state: dict[str, Any], records: l
     optimizer.set_state(state)
     after = []
     for record in records:
-        weights = [np.array(w, dtype=np.float64) for w in record.before]
+        weights = [np.array(w, dtype=np.float64, order="C") for w in record.before]
         optimizer.step(weights, gradient_of(mistake, stated, record.before, record.gradient), record.lr)
         after.append(weights)
     return after

@@ -29,8 +29,11 @@ def _blas(name: str, dtype: np.dtype):
 
 
 def add_scaled(y: np.ndarray, a: float, x: np.ndarray) -> None:
-    """``y += a · x`` in place, without a temporary array (BLAS ``axpy``); both C-contiguous."""
-    _blas("axpy", y.dtype)(x.ravel(), y.ravel(), a=a)
+    """``y += a · x`` in place, without a temporary array where both are C-contiguous (BLAS ``axpy``)."""
+    if y.flags.c_contiguous and x.flags.c_contiguous and x.dtype == y.dtype:
+        _blas("axpy", y.dtype)(x.ravel(), y.ravel(), a=a)
+    else:  # axpy would write into a copy of y
+        y += a * x
 
 
 class Optimizer:

@@ -283,5 +283,18 @@ class Network:
             step = self._captured[key] = CapturedStep(self, *key)
         return step(inputs, targets)
 
+    def __deepcopy__(self, memo: dict) -> "Network":
+        """An independent twin: the same configuration, weights and optimizer state.
+
+        Built afresh rather than copied attribute by attribute, because a copied lr_scheduler
+        would keep the wrapper it put on the original optimizer's ``step``.
+        """
+        twin = Network(self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.activation, self.loss,
+                       self.bias, self.dtype, str(self.device), cuda_graphs=self.cuda_graphs,
+                       **self.recipe.changed_keywords())
+        twin.set_weights(self.get_weights())
+        twin.set_optimizer_state(self.get_optimizer_state())
+        return twin
+
     def __repr__(self) -> str:
         return f"{network_repr(self)}, device={str(self.device)!r})"
