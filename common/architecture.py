@@ -215,7 +215,8 @@ def set_network_attributes(
     sentence, before setting anything.
     """
     architecture = Architecture(input_nodes, hidden_nodes, output_nodes, activation, loss, bias)
-    network.lr, network.dtype = check_learning_rate(learning_rate), check_dtype(dtype)
+    dtype = check_dtype(dtype)
+    network.lr, network.dtype = check_learning_rate(learning_rate, dtype), dtype
     network.architecture = architecture
     network.input_nodes, network.output_nodes = architecture.input_nodes, architecture.output_nodes
     network.hidden_nodes = (int(hidden_nodes) if isinstance(hidden_nodes, numbers.Integral)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -28,6 +29,18 @@ EXIT_FOR_STATUS = {"completed": EXIT_OK, "disagreed": EXIT_DISAGREE, "diverged":
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one sentence, not the usage block
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# The options whose names are not their Config field's (or the networks' keyword's).
+OPTION_NAMES = {"devices": "--device", "json_path": "--json", "plot_path": "--plot", "save_dir": "--save",
+                "hidden_nodes": "--hidden"}
+
+
+def in_option_names(message: str) -> str:
+    """A library sentence as the command line says it: "The 'backends' parameter names ..." becomes
+    "--backends names ...", each parameter called by the option that sets it."""
+    return re.sub(r"\b[Tt]he '(\w+)' parameter",
+                  lambda m: OPTION_NAMES.get(m[1], "--" + m[1].replace("_", "-")), message)
 
 
 def whole_number(minimum: int):
@@ -140,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args, sys.stderr.isatty())
         record = run_comparison(config)
     except (ParameterError, DataError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {in_option_names(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training began.", file=sys.stderr)

@@ -86,8 +86,8 @@ class Config:
         object.__setattr__(self, "architectures", architectures)
         object.__setattr__(self, "hidden", tuple(a.hidden_nodes if not isinstance(h, int) else h
                                                  for a, h in zip(architectures, self.hidden)))
-        check_learning_rate(self.lr)
         object.__setattr__(self, "dtype", check_dtype(self.dtype).name)
+        check_learning_rate(self.lr, self.dtype)  # and one the dtype can hold
         for name, value, allowed in (("dataset", self.dataset, DATASETS), ("rule", self.rule, RULES),
                                      ("preset", self.preset, (None, *PRESETS))):
             if value not in allowed:

@@ -43,8 +43,9 @@ def race_order(names: tuple[str, ...]) -> tuple[str, ...]:
     """
     if not names:
         raise ParameterError("The 'backends' parameter must name at least one network.")
-    if len(set(names)) != len(names):
-        raise ParameterError(f"The 'backends' parameter names a network twice: {names!r}.")
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise ParameterError(f"The 'backends' parameter names {twice!r} twice; each network races once.")
     for name in names:
         if is_user_network(name):  # the built-in ones are there, and loading torch_impl would import torch
             load_class(name)

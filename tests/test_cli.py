@@ -242,6 +242,15 @@ BAD_INPUTS = {  # case: (options given a fresh tmp_path, what the one line says 
     "hidden 2.5": (lambda tmp: ["--hidden", "2.5"], "argument --hidden: must be a whole number >= 1, got '2.5'"),
     "batch -3": (lambda tmp: ["--batch-size", "-3"], "argument --batch-size: must be a whole number >= 1, got '-3'"),
     "float16": (lambda tmp: ["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+    "lr float32 cannot hold": (lambda tmp: ["--dtype", "float32", "--lr", "1e39"],
+                               "error: --lr must be a number float32 can hold, from 1.4e-45 to 3.4e+38. "
+                               "Got 1e+39 instead."),
+    "lr 1e300 in float32": (lambda tmp: ["--lr", "1e300", "--dtype", "float32"],
+                            "error: --lr must be a number float32 can hold"),
+    "lr float32 rounds to 0": (lambda tmp: ["--dtype", "float32", "--lr", "1e-50"],
+                               "error: --lr must be a number float32 can hold"),
+    "a backend named twice": (lambda tmp: ["--backends", "torch_impl", "torch_impl"],
+                              "error: --backends names 'torch_impl' twice; each network races once."),
     "missing data folder": (lambda tmp: ["--data-dir", tmp / "nowhere"], "{tmp}/nowhere: no such folder."),
     "corrupt IDX file": (lambda tmp: ["--data-dir", truncated_copy(tmp / "cut")],
                          "{tmp}/cut/train-images-idx3-ubyte.gz: corrupt gzip data"),
@@ -271,6 +280,25 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
     assert line.startswith(f"{PROG}: error: ") and message.format(tmp=tmp_path) in line, run
     assert run.stdout == ""
     assert snapshot(tmp_path) == before  # the earlier record untouched, nothing new
+
+
+def test_errors_on_the_command_line_name_the_option_not_the_parameter():
+    from compare.cli import in_option_names
+
+    assert in_option_names("The 'backends' parameter names 'x' twice.") == "--backends names 'x' twice."
+    assert in_option_names("The 'batch_size' parameter must be an int >= 1.") == "--batch-size must be an int >= 1."
+    assert in_option_names("The 'devices' parameter must list some of ('cpu',).").startswith("--device must ")
+    assert in_option_names("the 'hidden_nodes' parameter") == "--hidden"
+
+
+def test_a_run_that_overflows_after_a_learning_rate_float32_holds_is_a_divergence(capsys):
+    from compare.cli import EXIT_DIVERGED, main
+
+    for backends in (("from_scratch", "torch_impl"), ("torch_impl",)):
+        code = main([*SMALL, "--dtype", "float32", "--lr", "3e38", "--activation", "relu", "--quiet",
+                     "--backends", *backends])
+        out = capsys.readouterr().out
+        assert code == EXIT_DIVERGED and out.startswith("diverged: Training diverged in "), out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")

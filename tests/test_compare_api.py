@@ -24,6 +24,7 @@ from compare.report import backend_table
     (dict(bias="yes"), "'bias' parameter must be True or False"),
     (dict(rule="book", loss="cross_entropy"), "--rule book is the book's rule, defined for sigmoid hidden layers"),
     (dict(lr=float("inf")), "'lr' parameter must be a finite float > 0"),
+    (dict(lr=1e39, dtype="float32"), r"'lr' parameter must be a number float32 can hold, from 1.4e-45 to 3.4e\+38"),
     (dict(dtype="int8"), "'dtype' parameter must be one of"),
     (dict(backends=("torch_impl",), rule="book"), "--rule book trains from_scratch's BookNetwork"),
     (dict(threads=usable_cores() + 1), "more than the .* processors this process may use"),
