@@ -141,7 +141,14 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
         raise ConformanceError(f"{cls.__name__}() takes no 'dtype' argument; networks are built as "
                                "Network(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype=...).")
     sizes = (architecture.input_nodes, hidden[0] if len(hidden) == 1 else list(hidden), architecture.output_nodes)
+    if is_library_class(cls):  # what the library's own networks raise is not the user's code failing
+        return cls(*sizes, learning_rate, **keywords)
     return call_user(f"{cls.__name__}()", cls, *sizes, learning_rate, **keywords)
+
+
+def is_library_class(cls: type) -> bool:
+    """Whether ``cls`` is one of the library's own networks (from_scratch's, torch_impl's)."""
+    return cls.__module__.split(".")[0] in ("from_scratch", "torch_impl")
 
 
 def _parameters(cls: type) -> dict[str, inspect.Parameter]:

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from common.architecture import Architecture
 from common.data import Dataset, one_hot_targets, scale_inputs
-from common.errors import DivergenceError
+from common.errors import DivergenceError, ParameterError
 from common.scorecard import Scorecard
 from common.tolerances import output_error_condition, relative_difference, tolerance
 from common.weights import initial_weights
@@ -42,6 +42,7 @@ from compare.conformance import Guarded, check_conformance, check_loss
 from compare.network_check import check_network
 from compare.plugins import is_user_network
 from compare.environment import describe
+from compare.memory import out_of_memory
 from compare.saturation import saturation
 
 TEST_CHUNK = 1000
@@ -109,7 +110,13 @@ def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
         with threadpool_limits(limits=config.threads), np.errstate(all="ignore"):
             environment = describe(config.devices)
             for architecture in config.architectures:
-                results.append(run_one(config, data, architecture))
+                try:
+                    results.append(run_one(config, data, architecture))
+                except (MemoryError, RuntimeError) as error:  # one sentence for an allocation that failed
+                    if (what := out_of_memory(error)) is None:
+                        raise
+                    raise ParameterError(f"{architecture.describe()}, in {config.dtype}, does not fit in this "
+                                         f"machine's memory: {what}.") from None
                 if results[-1].status != "completed":
                     break
     finally:

@@ -301,6 +301,38 @@ def test_a_run_that_overflows_after_a_learning_rate_float32_holds_is_a_divergenc
         assert code == EXIT_DIVERGED and out.startswith("diverged: Training diverged in "), out
 
 
+def test_a_network_too_large_for_memory_exits_2_with_one_sentence_naming_it(capsys, monkeypatch):
+    from compare import memory
+    from compare.cli import EXIT_USAGE, main
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: 16 * 2**30)
+    code = main([*SMALL, "--hidden", "1000000000", "--quiet"])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert code == EXIT_USAGE and line == (
+        f"{PROG}: error: --hidden asks for 784-1000000000-10, whose 794,000,000,000 weights take 5.78 TiB in "
+        "float64; with at least 5 copies of them (each backend's network and its twin, and the starting weights) "
+        "the run needs 28.9 TiB, more than this machine's 16 GiB of memory."), line
+
+
+@pytest.mark.parametrize("backends, said", [
+    (("from_scratch", "torch_impl"), "NumPy could not allocate 5.70 TiB for an array with shape (1000000000, 784)"),
+    (("torch_impl",), "torch could not allocate "),
+])
+def test_an_allocation_that_fails_in_the_run_is_one_sentence_naming_what_did_not_fit(backends, said, capsys,
+                                                                                     monkeypatch):
+    """Where the machine's memory is not known beforehand, the allocation itself fails: no traceback, and
+    none of the library's frames called the network's own."""
+    from compare import memory
+    from compare.cli import EXIT_USAGE, main
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: None)
+    code = main([*SMALL, "--hidden", "1000000000", "--quiet", "--backends", *backends])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert code == EXIT_USAGE and line.startswith(f"{PROG}: error: 784-1000000000-10, sigmoid, half squared error, "
+                                                  "no bias, in float64, does not fit in this machine's memory: "), line
+    assert said in line
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 def test_cuda_without_cuda_exits_2_with_one_line():
     run = run_compare(*SMALL, "--device", "cuda")
