@@ -160,3 +160,27 @@ def test_plot_of_a_run_sensitive_to_rounding_shows_the_measured_growth():
     assert "sensitive to rounding: a 1e-16 nudge grows to 1e-12 in 100 steps" in note.get_text().replace("\n", " ")
     labels = [t.get_text() for t in difference_axes.get_legend().get_texts()]
     assert "what rounding explains" in labels and "a 1-rounding-error nudge, grown" in labels
+
+
+def test_the_blas_line_names_whose_each_blas_is_in_one_order(monkeypatch):
+    """threadpoolctl lists the libraries in the order they happened to load; the record and the line
+    keep one order, NumPy's first, and name whose each is."""
+    import scipy.linalg  # noqa: F401  (SciPy's BLAS loaded)
+    from compare import environment
+
+    listed = environment.threadpool_info()
+    libraries = environment.blas_libraries()
+    monkeypatch.setattr(environment, "threadpool_info", lambda: listed[::-1])
+    assert environment.blas_libraries() == libraries
+    paths = [b["filepath"] for b in libraries]
+    if any("numpy.libs" in p for p in paths) and any("scipy.libs" in p for p in paths):  # PyPI's wheels, each its own
+        assert [b["owner"] for b in libraries][:2] == ["numpy", "scipy"], libraries
+
+    blas = dict(internal_api="openblas", architecture="Haswell", num_threads=1)
+    record = {"blas": [dict(blas, version="0.3.31", filepath="/x/numpy.libs/b.so", owner="numpy"),
+                       dict(blas, version="0.3.30", filepath="/x/scipy.libs/b.so", owner="scipy"),
+                       dict(blas, version="0.3.29", filepath="/usr/lib/libopenblas.so", owner=None)],
+              "torch": "2.13.0", "torch_threads": 1, "torch_blas": "mkl", "cpu": "a processor"}
+    assert environment.one_line(record).startswith(
+        "BLAS NumPy's openblas 0.3.31 (Haswell, 1 thread), SciPy's openblas 0.3.30 (Haswell, 1 thread), "
+        "openblas 0.3.29 (Haswell, 1 thread) | torch ")
