@@ -2,12 +2,14 @@
 the report and the ``--quiet`` line say only what ``--json`` holds, so they cannot part."""
 from __future__ import annotations
 
+from statistics import median
+
 from common.architecture import Architecture
 from common.tolerances import ROUNDING_MARGIN
 from compare.config import SECONDS_2017
 from compare.environment import one_line
 from compare.network_report import render as render_check
-from compare.saturation import describe as describe_saturation
+from compare.saturation import describe as describe_saturation, label
 from compare.sensitivity import describe as describe_sensitivity
 
 
@@ -29,13 +31,20 @@ def text_report(record: dict) -> str:
             d = run["diagnosis"]
             parts.append(f"{d['backend']} at step {d['step']:,}, checked against {d['reference']} at the reference's "
                          f"weights there (compare.check_network):\n" + render_check(d))
-        if run["saturation"] and run["saturation"]["saturated"]:
-            parts.append(describe_saturation(run["saturation"]))
+        for measured in saturated(run):
+            parts.append(describe_saturation(measured))
         if run["message"]:
             parts.append(f"{run['status']}: {run['message']}")
     if sweep:
         parts.append(sweep_text(record["sweep"]))
     return "\n\n".join(parts)
+
+
+def saturated(run: dict) -> list[dict]:
+    """The saturation records of the run's networks that saturated or did not learn: the reference's,
+    and under the book's rule each other backend's, which trained on its own."""
+    measured = [run["saturation"], *run.get("others_saturation", {}).values()]
+    return [m for m in measured if m and m["saturated"]]
 
 
 def describe_architectures(records: list[dict]) -> str:
@@ -158,21 +167,43 @@ def sensitivity_lines(agreement: dict) -> list[str]:
     return lines
 
 
+def book_departures(agreement: dict) -> list[dict]:
+    """How far the book's step is from autograd's gradient, per hidden layer, over the run's checks
+    (each the first batch of a segment, at the book network's own weights): the number of checks,
+    the median cosine and length ratio ``|book| / |gradient|``, and the ratio's range. The one
+    computation behind the report and the ``--quiet`` line. The output layer, whose step must be
+    the gradient, is left out; a network without hidden layers has none."""
+    rows = [c for c in agreement.get("checks", []) if c["kind"] == "book step"]
+    departures = []
+    for layer in dict.fromkeys(c["layer"] for c in rows):
+        checks = [c for c in rows if c["layer"] == layer]
+        if any(c["tolerance"] is not None for c in checks):  # the output layer: checked, not measured
+            continue
+        ratios = [c["norm_ratio"] for c in checks]
+        departures.append({"layer": layer, "checks": len(checks), "cosine": median(c["cosine"] for c in checks),
+                           "ratio": median(ratios), "lowest": min(ratios), "highest": max(ratios)})
+    return departures
+
+
 def departure_lines(agreement: dict) -> list[str]:
     """How far the book's step is from autograd's gradient at the book network's own weights, per layer:
     cosine and length ratio ``|book| / |gradient|`` (1 and 1 would be the gradient)."""
     rows = [c for c in agreement["checks"] if c["kind"] == "book step"]
     layers = list(dict.fromkeys(c["layer"] for c in rows))
-    departing = [layer for layer in layers if all(c["tolerance"] is None for c in rows if c["layer"] == layer)]
-    medians = []
-    for layer in departing:
-        ratios = sorted(c["norm_ratio"] for c in rows if c["layer"] == layer)
-        medians.append(f"{layer} {ratios[len(ratios) // 2]:.1f} (from {ratios[0]:.1f} to {ratios[-1]:.1f})")
-    lines = ["its hidden-layer step is not the gradient: against autograd's gradient at the same weights "
-             "(cosine 1 and ratio 1 would be the gradient),",
-             "it is this many times as long at the median sample, as if the layer learned at that many times lr: "
-             + ", ".join(medians) + ":" if medians else "",
-             "  " + f"{'after':>8}" + "".join(f" {layer + ' cosine':>12} {layer + ' ratio':>11}" for layer in layers)]
+    departures = book_departures(agreement)
+    departing = [d["layer"] for d in departures]
+    if departures:
+        n = departures[0]["checks"]
+        lines = ["its hidden-layer steps are not the gradient: against autograd's gradient at the same weights "
+                 "(cosine 1 and ratio 1 would be the gradient), at the median of the "
+                 f"{n} check{'s' if n != 1 else ''} (the first batch of each segment) each layer's step is this many "
+                 "times as long, as if the layer learned at that many times lr:"]
+        lines += [f"  {d['layer']:<5} {d['ratio']:.1f} (from {d['lowest']:.1f} to {d['highest']:.1f}), "
+                  f"cosine {d['cosine']:.6f}" for d in departures]
+    else:
+        lines = ["without a hidden layer the book's rule is the gradient: it steps the output layer alone, "
+                 "checked above."]
+    lines.append("  " + f"{'after':>8}" + "".join(f" {layer + ' cosine':>12} {layer + ' ratio':>11}" for layer in layers))
     by_step: dict[int, dict] = {}
     for c in rows:
         by_step.setdefault(c["step"], {})[c["layer"]] = c
@@ -216,8 +247,9 @@ def summary_line(record: dict) -> str:
     parts = [f"{key} {b['accuracy']:.2%} in {b['train_seconds']:.2f} s" for key, b in record["backends"].items()]
     said = book_summary(record["agreement"]) if record["config"]["rule"] == "book" else agreement_summary(
         record["agreement"])
-    if run["saturation"] and run["saturation"]["saturated"]:
-        said += "; the network saturated (try a smaller --lr)"
+    for measured in saturated(run):
+        whose = f"{measured['backend']}'s network" if run.get("others_saturation") else "the network"
+        said += f"; {whose} {label(measured)} (try a smaller --lr)"
     return f"completed: {said}; " + ", ".join(parts)
 
 
@@ -232,14 +264,14 @@ def agreement_summary(agreement: dict) -> str:
 
 
 def book_summary(agreement: dict) -> str:
-    """The book's rule: its output-layer step against the gradient, and how its hidden layers depart."""
-    checks = [c for c in agreement["checks"] if c["kind"] == "book step"]
-    output = {c["layer"] for c in checks if c["tolerance"] is not None}
-    hidden = [c for c in checks if c["layer"] not in output]
+    """The book's rule: its output-layer step against the gradient, and how each hidden layer's departs
+    (:func:`book_departures`, as the report prints it)."""
+    if agreement["passed"] is None:
+        return "only the book's network ran, nothing to compare"
     said = f"the book's output-layer step {'equals' if agreement['passed'] else 'differs from'} the gradient"
-    if hidden:
-        cosines = sorted(c["cosine"] for c in hidden)
-        ratios = sorted(c["norm_ratio"] for c in hidden)
-        said += (f"; its hidden-layer step has median cosine {cosines[len(cosines) // 2]:.4f} with the gradient "
-                 f"and is {ratios[len(ratios) // 2]:.1f}x as long")
+    departures = book_departures(agreement)
+    if departures:
+        n = departures[0]["checks"]
+        said += (f"; its hidden-layer steps, at the median of {n} check{'s' if n != 1 else ''}: " + ", ".join(
+            f"{d['layer']} {d['ratio']:.1f}x as long (cosine {d['cosine']:.4f})" for d in departures))
     return said

@@ -64,6 +64,7 @@ class RunResult:
     message: str | None = None
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
     saturation: dict | None = None  # compare.saturation's record, for the reference's final weights
+    others_saturation: dict[str, dict] = field(default_factory=dict)  # under --rule book, the others' records
     diagnosis: dict | None = None  # check_network's record of the first backend to disagree, where it did
 
     @property
@@ -147,10 +148,9 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
             _check_trajectory(config, agreement, backends, probes, last, result.steps, resync=False)
         outputs = {b.key: _evaluate(b, data, config.dtype) for b in backends}
         result.scorecards = {k: Scorecard.from_outputs(o, data.test_labels) for k, o in outputs.items()}
-        result.saturation = saturation(reference.network.get_weights(), Architecture.of(reference.network),
-                                       scale_inputs(data.test_images[:1000]),
-                                       result.scorecards[reference.key].accuracy, data.test_labels)
-        result.saturation["backend"] = reference.key
+        result.saturation = _saturation(reference, data, result.scorecards)
+        if config.rule == "book":  # the others train the true gradient, runs of their own: each gets its note
+            result.others_saturation = {b.key: _saturation(b, data, result.scorecards) for b in others}
         if agreement and config.rule == "true":
             _compare_outputs(agreement, reference, others, outputs, result.steps, config.epochs - 1)
             if not agreement.passed:
@@ -239,6 +239,13 @@ def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) ->
     network.set_weights(reference.network.get_weights())
     report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key])
     return {"backend": failure.backend, "step": failure.step, **report.to_json()}
+
+
+def _saturation(backend: Backend, data: Dataset, scorecards: dict[str, Scorecard]) -> dict:
+    """:func:`compare.saturation.saturation` of ``backend``'s final weights on the test images."""
+    measured = saturation(backend.network.get_weights(), Architecture.of(backend.network),
+                          scale_inputs(data.test_images[:1000]), scorecards[backend.key].accuracy, data.test_labels)
+    return {**measured, "backend": backend.key}
 
 
 def _timed_segment(backend: Backend, inputs, targets, batch, n_steps, first_step, epoch) -> None:

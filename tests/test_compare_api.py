@@ -2,6 +2,7 @@
 import json
 import os
 import stat
+from statistics import median
 from types import SimpleNamespace
 
 import numpy as np
@@ -91,11 +92,51 @@ def test_book_rule_quiet_line_says_what_was_measured_not_that_the_backends_agree
     line = summary_line(record)
     assert "agree" not in line, line
     hidden = [c for c in record["agreement"]["checks"] if c["kind"] == "book step" and c["layer"] == "W_ih"]
-    cosine = sorted(c["cosine"] for c in hidden)[len(hidden) // 2]
-    ratio = sorted(c["norm_ratio"] for c in hidden)[len(hidden) // 2]
+    cosine = median(c["cosine"] for c in hidden)
+    ratio = median(c["norm_ratio"] for c in hidden)
     assert cosine < 1 - 1e-6 and ratio > 1  # the book's hidden-layer step is not the gradient
-    assert (f"the book's output-layer step equals the gradient; its hidden-layer step has median cosine "
-            f"{cosine:.4f} with the gradient and is {ratio:.1f}x as long") in line
+    assert (f"the book's output-layer step equals the gradient; its hidden-layer steps, at the median of "
+            f"{len(hidden)} checks: W_ih {ratio:.1f}x as long (cosine {cosine:.4f})") in line
+
+
+@pytest.fixture(scope="module")
+def book_deep():
+    """The book's rule at 784-200-100-10 on 100 images, checked twice: autograd's network stays at chance."""
+    return run_comparison(rule="book", hidden=((200, 100),), train_limit=100, test_limit=100, check_every=50)
+
+
+def test_book_rule_medians_are_per_layer_and_the_same_in_the_report_and_the_quiet_line(book_deep):
+    from compare.report import summary_line, text_report
+
+    report, line = text_report(book_deep), summary_line(book_deep)
+    checks = [c for c in book_deep["agreement"]["checks"] if c["kind"] == "book step"]
+    assert "at the median of the 2 checks (the first batch of each segment)" in report
+    for layer in ("W1", "W2"):
+        ratios = [c["norm_ratio"] for c in checks if c["layer"] == layer]
+        cosine = median(c["cosine"] for c in checks if c["layer"] == layer)
+        assert len(ratios) == 2 and min(ratios) < median(ratios) < max(ratios)  # of two checks, their mean
+        assert (f"  {layer:<5} {median(ratios):.1f} (from {min(ratios):.1f} to {max(ratios):.1f}), "
+                f"cosine {cosine:.6f}") in report.splitlines()
+        assert f"{layer} {median(ratios):.1f}x as long (cosine {cosine:.4f})" in line
+    assert "W3 " not in line  # the output layer is the gradient, not a departure
+
+
+def test_book_rule_notes_the_autograd_network_that_did_not_learn(book_deep):
+    from compare.report import summary_line, text_report
+
+    measured = book_deep["runs"][0]["others_saturation"]["torch_impl"]
+    assert measured["saturated"] and measured["accuracy"] <= measured["chance"]
+    assert "note: torch_impl's network did not learn: test accuracy " in text_report(book_deep)
+    assert "; torch_impl's network did not learn (try a smaller --lr); " in summary_line(book_deep)
+
+
+def test_book_rule_without_a_hidden_layer_speaks_of_none():
+    from compare.report import agreement_text
+
+    record = run_comparison(rule="book", hidden=((),), train_limit=20, test_limit=10, check_every=10)
+    text = agreement_text(record["runs"][0], "book")
+    assert "without a hidden layer the book's rule is the gradient" in text
+    assert "hidden-layer step" not in text and "\n\n" not in text and "" not in text.splitlines()
 
 
 def test_help_names_the_2017_preset_and_says_what_seed_seeds():
@@ -184,3 +225,10 @@ def test_the_blas_line_names_whose_each_blas_is_in_one_order(monkeypatch):
     assert environment.one_line(record).startswith(
         "BLAS NumPy's openblas 0.3.31 (Haswell, 1 thread), SciPy's openblas 0.3.30 (Haswell, 1 thread), "
         "openblas 0.3.29 (Haswell, 1 thread) | torch ")
+
+
+def test_book_rule_alone_has_a_quiet_line_too():
+    from compare.report import summary_line
+
+    record = run_comparison(rule="book", backends=("from_scratch",), train_limit=20, test_limit=10)
+    assert summary_line(record).startswith("completed: only the book's network ran, nothing to compare; from_scratch ")
