@@ -155,9 +155,11 @@ def sensitivity_lines(agreement: dict) -> list[str]:
     lines = [f"note: training is sensitive to rounding here: {describe_sensitivity(first)}; "
              + ("the backends' steps agree." if steps_agree else "but the backends' steps do not agree."),
              f"  the runs drifted beyond {agreement['tolerance']['trajectory']:.2g} at step "
-             f"{first['start'] + first['steps']:,} ({max(first['drift']):.2g}); at each of {len(explained)} "
-             f"check{'s' if len(explained) != 1 else ''} the drift was within {ROUNDING_MARGIN:g}x what rounding "
-             f"grows to in this run (at most {share:.2g} of that bound);",
+             f"{first['start'] + first['steps']:,} (to {max(first['drift']):.2g}). How far could rounding alone "
+             "carry them apart? Add up each step's rounding, grown as fast as this run grew the nudge: the drift may "
+             f"reach {ROUNDING_MARGIN:g} times that sum. "
+             + (f"At each of the {len(explained)} checks" if len(explained) != 1 else "At that check")
+             + f" it stayed within that limit, at most {share:.2g} of it;",
              "  from there the backends were re-synchronised to the reference's weights at each check, so each "
              "later check measures one segment's drift from identical weights."]
     if any(max(s["bound"]) >= 1.0 for s in explained):
