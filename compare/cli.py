@@ -161,15 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     from compare.report import summary_line, text_report  # torch is loaded by now; it was not for a bad input
 
     print(summary_line(record) if config.quiet else text_report(record), flush=True)
-    if record["status"] != "completed" and not config.quiet and not _same_terminal():
-        # Where the report went elsewhere (a file, a pipe), the terminal still hears why it ended.
-        print(f"{parser.prog}: {record['status']}: {record['message']}", file=sys.stderr)
+    if record["status"] != "completed" and not config.quiet and not _same_destination():
+        # Where the report went elsewhere (a file, a pipe), the terminal still hears why it ended: the
+        # message's first line, what failed and where.
+        print(f"{parser.prog}: {record['status']}: {record['message'].splitlines()[0]}", file=sys.stderr)
     return EXIT_FOR_STATUS[record["status"]]
 
 
-def _same_terminal() -> bool:
-    """Whether stdout and stderr are one terminal, where the report has just said it all."""
+def _same_destination() -> bool:
+    """Whether stdout and stderr are one file, pipe or terminal (``2>&1``), where the report has just
+    said it all."""
     try:
-        return sys.stdout.isatty() and sys.stderr.isatty() and os.ttyname(1) == os.ttyname(2)
-    except OSError:
+        out, err = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):  # a stream without a file descriptor (captured): not the same
         return False
+    return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)

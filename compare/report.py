@@ -239,8 +239,8 @@ def sweep_text(sweep: list[dict]) -> str:
 def summary_line(record: dict) -> str:
     """One line for --quiet: what was measured (the verdict, or the book's departure), then each
     backend's accuracy and training time; for a sweep, each hidden size's verdict."""
-    if record["status"] != "completed":
-        return f"{record['status']}: {record['message']}"
+    if record["status"] != "completed":  # the message's first line: what failed and where
+        return f"{record['status']}: {record['message'].splitlines()[0]}"
     if "sweep" in record:
         said = "; ".join(f"hidden {row['hidden']}: {row['verdict']}" + "".join(
             ", saturated" for note in row["notes"] if note == "saturated") for row in record["sweep"])

@@ -158,12 +158,10 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
     except Disagreement:
         result.status = "disagreed"
         first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
-        result.message = ("The backends disagree beyond the tolerance: " + "; ".join(c.describe() for c in first[:3])
-                          if first else "The backends answer differently on test images where no near-tie explains it.")
+        result.message = "The backends answer differently on test images where no near-tie explains it."
         if first:
             result.diagnosis = _diagnose(config, backends, probes, first[0])
-            if result.diagnosis["cause"]:
-                result.message += f". Likely cause: {result.diagnosis['cause']['sentence']}"
+            result.message = _disagreement(first, reference.key, result.diagnosis["cause"])
     except DivergenceError as error:
         result.status, result.message = "diverged", str(error)
     except KeyboardInterrupt:
@@ -214,6 +212,23 @@ def _first_failures(agreement: Agreement, layers: list[str]) -> list:
     kinds = ("gradient", "book step", "step", "weights", "test outputs")
     return sorted((c for c in agreement.failures if c.step == first),
                   key=lambda c: (kinds.index(c.kind), -layers.index(c.layer) if c.layer in layers else 0))
+
+
+def _disagreement(first: list, reference: str, cause: dict | None) -> str:
+    """The message of a disagreement: what failed and where on its first line, then the step's other
+    failures and the likely cause (the report's table has every number)."""
+    c = first[0]
+    beyond = f"the tolerance {c.tolerance:.3g}" + (f" and what rounding explains ({c.rounding_bound:.3g})"
+                                                   if c.rounding_bound else "")
+    lines = [f"The backends disagree: {c.kind} {c.layer} of {c.backend} after {c.step:,} steps (epoch {c.epoch + 1}) "
+             f"is {c.relative:.3g} from {reference}'s (relative), beyond {beyond}."]
+    lines += [f"  also {o.kind} {o.layer} of {o.backend} after {o.step:,} steps: {o.relative:.3g} (relative)"
+              for o in first[1:4]]
+    if len(first) > 4:
+        lines.append(f"  and {len(first) - 4} more at that step (the table 'where they part')")
+    if cause:
+        lines.append(f"  likely cause: {cause['sentence']}")
+    return "\n".join(lines)
 
 
 def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values) -> None:

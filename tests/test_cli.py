@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -193,8 +194,10 @@ def test_perturbed_backend_exits_1_with_a_table_of_where_and_by_how_much(nudged)
 def test_perturbed_backend_record_says_the_agreement_failed(nudged):
     run, record = exited(nudged, 1).run, nudged.record()
     assert record["status"] == "disagreed" and record["agreement"]["passed"] is False
-    (line,) = run.stderr.splitlines()
-    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of NudgedAt200 after 300 steps" in line
+    (line,) = run.stderr.splitlines()  # what failed first and where; the planted layer among the step's failures
+    assert line.startswith(f"{PROG}: disagreed: The backends disagree: weights ")
+    assert "of NudgedAt200 after 300 steps (epoch 1)" in line
+    assert "weights W_ih of NudgedAt200 after 300 steps" in record["message"]
 
 
 def test_nan_in_one_backend_exits_3_naming_the_backend_and_step(diverged):
@@ -477,3 +480,30 @@ def test_a_report_sent_elsewhere_leaves_the_reason_on_stderr(nudged):
     run = exited(nudged, 1).run  # stdout a pipe, so stderr says why the run ended
     (line,) = run.stderr.splitlines()
     assert line.startswith(f"{PROG}: disagreed: ")
+
+
+def test_the_disagreement_is_said_once_what_and_where_first_then_the_details(nudged):
+    run, record = exited(nudged, 1).run, nudged.record()
+    first, *details = record["message"].splitlines()
+    # the first step's failures are named from the output layer down: W_ho (the nudge has reached it), then W_ih
+    failure = next(f for f in record["agreement"]["failures"] if (f["kind"], f["layer"]) == ("weights", "W_ho"))
+    assert "\n  also weights W_ih of NudgedAt200 after 300 steps: " in record["message"]
+    assert first.startswith(f"The backends disagree: weights {failure['layer']} of NudgedAt200 after 300 steps "
+                            f"(epoch 1) is {failure['relative']:.3g} from torch_impl's (relative), beyond the "
+                            f"tolerance {failure['tolerance']:.3g} and what rounding explains (")
+    assert len(first) < 200, first
+    assert details and all(line.startswith("  ") for line in details), details
+    assert run.stdout.count("The backends disagree") == 1 and f"disagreed: {record['message']}" in run.stdout
+    assert run.stderr == f"{PROG}: disagreed: {first}\n"  # the first line only, where the report went elsewhere
+    from compare.report import summary_line
+
+    assert summary_line(record) == f"disagreed: {first}"  # --quiet: one line
+
+
+def test_a_report_and_its_errors_sent_to_one_place_say_the_disagreement_once(tmp_path):
+    with open(tmp_path / "out.txt", "w") as out:  # as `python -m compare ... > out.txt 2>&1`
+        process = start(*SMALL, "--hidden", "30,20", "--backends", "torch_impl", "tests.planted:NudgedAt200",
+                        stdout=out, stderr=subprocess.STDOUT)
+        assert process.wait(timeout=120) == 1
+    shown = (tmp_path / "out.txt").read_text()
+    assert shown.count("The backends disagree") == 1, shown
