@@ -29,8 +29,10 @@ def text_report(record: dict) -> str:
         parts.append(agreement_text(run, config["rule"]))
         if run.get("diagnosis"):
             d = run["diagnosis"]
-            parts.append(f"{d['backend']} at step {d['step']:,}, checked against {d['reference']} at the reference's "
-                         f"weights there (compare.check_network):\n" + render_check(d))
+            where = ("at its starting weights, before the race" if d.get("before_race")
+                     else f"at step {d['step']:,}, at the reference's weights there")
+            parts.append(f"{d['backend']} {where}, checked against {d['reference']} (compare.check_network):\n"
+                         + render_check(d))
         for measured in saturated(run):
             parts.append(describe_saturation(measured))
         if run["message"]:
@@ -67,8 +69,11 @@ def describe_config(record: dict) -> str:
 
 
 def backend_table(run: dict, column_2017: bool = False) -> str:
-    """One line per backend: device, seconds, µs per sample, accuracy; the faster one; epochs."""
+    """One line per backend: device, seconds, µs per sample, accuracy; the faster one; epochs. A run
+    that stopped before its first step has no such numbers: one line says why instead."""
     backends = run["backends"]
+    if backends and not any(b["samples"] for b in backends.values()):
+        return f"no training step was taken ({', '.join(backends)}): {why_not_trained(run)}."
     width = max([18, *(len(key) + 1 for key in backends)])
     header = f"{'backend':<{width}} {'device':<6} {'train s':>9} {'µs/sample':>10} {'test s':>7} {'accuracy':>9}"
     if column_2017:
@@ -96,6 +101,19 @@ def backend_table(run: dict, column_2017: bool = False) -> str:
     return "\n".join(lines)
 
 
+def why_not_trained(run: dict) -> str:
+    """Why a run stopped before its first step, in a few words."""
+    diagnosis = run.get("diagnosis") or {}
+    if diagnosis.get("before_race"):
+        return (f"{diagnosis['backend']} failed compare.check_network at its starting weights, so the race did not "
+                "begin (its table is below)")
+    if run["status"] == "disagreed":
+        return "the backends disagreed at the first check, from the starting weights, before any step"
+    if run["status"] == "interrupted":
+        return "the run was interrupted before the first step"
+    return f"the run {run['status']} before its first step"
+
+
 def agreement_text(run: dict, rule: str) -> str:
     agreement = run["agreement"]
     if agreement["passed"] is None:
@@ -121,7 +139,7 @@ def agreement_text(run: dict, rule: str) -> str:
                         f"o − t cancels there, and the tolerance grows with it (to {worst['tolerance']:.2g}; "
                         "common.tolerances.output_error_condition)")
     for kind, check in agreement["worst"].items():
-        if kind == "book step":
+        if kind in ("book step", "check_network"):
             continue
         count = sum(1 for c in checks if c["kind"] == kind)
         lines.append(f"  {kind:<13} {count:4d} checks, worst relative {check['relative']:.2g} "

@@ -136,10 +136,13 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
     for backend in backends:
         backend.network.set_weights(weights)
     reference, others = backends[0], backends[1:]
-    _check_users_networks(config, backends, data, architecture.target_values)
+    refused = _check_users_networks(config, backends, data, architecture.target_values)
     agreement = Agreement(tolerance(config.dtype), reference.key) if others else None
-    probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
     result = RunResult(architecture, backends, agreement)
+    if refused:  # a user's network that fails check_network at its starting weights does not race
+        _refuse(result, *refused)
+        return result
+    probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
     bars = [tqdm(total=config.epochs * len(data.train_labels), desc=f"{b.key:<18}", unit="sample",
                  disable=not config.progress, position=i, leave=True) for i, b in enumerate(backends)]
     try:
@@ -231,10 +234,14 @@ def _disagreement(first: list, reference: str, cause: dict | None) -> str:
     return "\n".join(lines)
 
 
-def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values) -> None:
-    """Conformance of each network of the user's own, before anything is trained: one sentence
-    (a ConformanceError) for a missing method, a wrong return, or an exception in its code.
-    ``train`` is tried on a twin, so that the racing network takes no step before the race."""
+def _check_users_networks(config: Config, backends: list[Backend], data: Dataset,
+                          target_values) -> tuple[Backend, dict] | None:
+    """Each network of the user's own, before anything is trained: its conformance, one sentence (a
+    ConformanceError) for a missing method, a wrong return, or an exception in its code; then
+    :func:`compare.check_network` at its starting weights, one sample and a batch whatever
+    ``--batch-size`` is, so that a mistake only a batch shows (a sum for the mean) is found at one
+    sample a step too. ``train`` is tried on a twin, so that the racing network takes no step
+    before the race. Returns the first network that check_network fails, with its report's record."""
     inputs = scale_inputs(data.train_images[:CONFORMANCE_SAMPLES], config.dtype)
     targets = one_hot_targets(data.train_labels[:CONFORMANCE_SAMPLES], config.dtype, values=target_values)
     for backend in backends:
@@ -243,6 +250,38 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
             twin = make_probe(backend, config.lr, config.dtype)
             twin.set_weights(backend.network.get_weights())
             check_loss(twin.train(inputs[0], targets[0]), f"{type(twin.network).__name__}.train")
+            twin.set_weights(backend.network.get_weights())
+            report = check_network(twin.network, batch_size=CONFORMANCE_SAMPLES)
+            if not report.passed:
+                return backend, report.to_json()
+    return None
+
+
+CHECK_KINDS = {"loss": "train() loss", "again": "gradients() again"}  # check_network's rows, in its report's words
+
+
+def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
+    """A run that ends before the race: ``backend`` failed check_network at its starting weights. The
+    failure becomes the agreement's one failed check, and the report's record its diagnosis."""
+    first, cause = report["first_failure"], report["cause"]
+    samples = "one sample" if first["mode"] == "single" else f"a batch of {report['batch_size']}"
+    call = f", train() call {first['call']}" if first.get("call") is not None else ""
+    worst = first.get("worst")
+    mine, theirs = (worst[1], worst[2]) if worst else (math.nan, math.nan)
+    cosine = first["cosine"] if first["cosine"] is not None else float(np.sign(mine) == np.sign(theirs))
+    result.agreement.compare("check_network", first["layer"], backend.key, 0, 0, None, None, first["tolerance"],
+                             numbers=dict(max_abs=abs(mine - theirs), relative=first["relative"], cosine=cosine,
+                                          norm_ratio=first["ratio"]))
+    result.status = "disagreed"
+    result.diagnosis = {"backend": backend.key, "step": 0, "before_race": True, **report}
+    theirs_name = "autograd" if report["reference"].startswith("torch_impl") else report["reference"]
+    result.message = (f"{backend.key} fails compare.check_network at its starting weights, before the race: "
+                      f"{CHECK_KINDS.get(first['kind'], first['kind'])} {first['layer']} for {samples}{call} is "
+                      f"{first['relative']:.3g} from {theirs_name}'s (relative), beyond the tolerance "
+                      f"{first['tolerance']:.3g}.")
+    if cause:
+        label = "what was seen" if cause["name"] == "unexplained" else "likely cause"
+        result.message += f"\n  {label}: {cause['sentence']}"
 
 
 def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) -> dict:

@@ -232,3 +232,19 @@ def test_book_rule_alone_has_a_quiet_line_too():
 
     record = run_comparison(rule="book", backends=("from_scratch",), train_limit=20, test_limit=10)
     assert summary_line(record).startswith("completed: only the book's network ran, nothing to compare; from_scratch ")
+
+
+def test_a_run_stopped_before_its_first_step_says_why_instead_of_a_table_of_blanks(monkeypatch):
+    from compare import runner
+    from compare.report import text_report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_timed_segment", interrupted)  # Ctrl-C as the first segment begins
+    record = run_comparison(train_limit=20, test_limit=10)
+    assert record["status"] == "interrupted" and all(b["samples"] == 0 for b in record["backends"].values())
+    report = text_report(record)
+    assert ("no training step was taken (from_scratch, torch_impl): the run was interrupted before the first "
+            "step.") in report.split("\n\n")
+    assert not [line for line in report.splitlines() if line.startswith(("from_scratch ", "torch_impl "))]
