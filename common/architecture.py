@@ -235,7 +235,8 @@ def set_network_attributes(
 
     architecture = Architecture(input_nodes, hidden_nodes, output_nodes, activation, loss, bias)
     built = make_recipe(type(network).__name__, recipe or {})
-    lr, dtype = check_learning_rate(learning_rate), check_dtype(dtype)
+    dtype = check_dtype(dtype)
+    lr = check_learning_rate(learning_rate, dtype)
     network.lr, network.dtype, network.architecture, network.recipe = lr, dtype, architecture, built
     network.input_nodes, network.output_nodes = architecture.input_nodes, architecture.output_nodes
     network.hidden_nodes = (int(hidden_nodes) if isinstance(hidden_nodes, numbers.Integral)

@@ -25,12 +25,22 @@ def check_positive_int(name: str, value: object) -> int:
     return int(value)
 
 
-def check_learning_rate(value: object) -> float:
-    """Return ``value`` as a float, or raise ParameterError unless it is a finite number > 0."""
+def check_learning_rate(value: object, dtype: object = None) -> float:
+    """Return ``value`` as a float, or raise ParameterError unless it is a finite number > 0
+    that ``dtype`` (when given) holds as a finite number > 0: float32 rounds 1e39 to inf and
+    1e-50 to 0, and torch refuses to step with a learning rate its dtype cannot hold."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
         math.isfinite(value) and value > 0
     ):
         raise ParameterError(f"The 'lr' parameter must be a finite float > 0. Got {value!r} instead.")
+    if dtype is not None:
+        dtype = check_dtype(dtype)
+        with np.errstate(over="ignore", under="ignore"):
+            held = dtype.type(value)
+        if not (np.isfinite(held) and held > 0):
+            info = np.finfo(dtype)
+            raise ParameterError(f"The 'lr' parameter must be a number {dtype.name} can hold, from "
+                                 f"{info.smallest_subnormal:.2g} to {info.max:.2g}. Got {value!r} instead.")
     return float(value)
 
 

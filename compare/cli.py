@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -29,6 +30,18 @@ EXIT_FOR_STATUS = {"completed": EXIT_OK, "disagreed": EXIT_DISAGREE, "diverged":
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one sentence, not the usage block
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# The options whose names are not their Config field's (or the networks' keyword's).
+OPTION_NAMES = {"devices": "--device", "json_path": "--json", "plot_path": "--plot", "save_dir": "--save",
+                "hidden_nodes": "--hidden"}
+
+
+def in_option_names(message: str) -> str:
+    """A library sentence as the command line says it: "The 'backends' parameter names ..." becomes
+    "--backends names ...", each parameter called by the option that sets it."""
+    return re.sub(r"\b[Tt]he '(\w+)' parameter",
+                  lambda m: OPTION_NAMES.get(m[1], "--" + m[1].replace("_", "-")), message)
 
 
 def whole_number(minimum: int):
@@ -195,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args, sys.stderr.isatty())
         record = run_comparison(config)
     except (ParameterError, DataError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        print(f"{parser.prog}: error: {in_option_names(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training began.", file=sys.stderr)
@@ -203,15 +216,18 @@ def main(argv: list[str] | None = None) -> int:
     from compare.report import summary_line, text_report  # torch is loaded by now; it was not for a bad input
 
     print(summary_line(record) if config.quiet else text_report(record), flush=True)
-    if record["status"] != "completed" and not config.quiet and not _same_terminal():
-        # Where the report went elsewhere (a file, a pipe), the terminal still hears why it ended.
-        print(f"{parser.prog}: {record['status']}: {record['message']}", file=sys.stderr)
+    if record["status"] != "completed" and not config.quiet and not _same_destination():
+        # Where the report went elsewhere (a file, a pipe), the terminal still hears why it ended: the
+        # message's first line, what failed and where.
+        print(f"{parser.prog}: {record['status']}: {record['message'].splitlines()[0]}", file=sys.stderr)
     return EXIT_FOR_STATUS[record["status"]]
 
 
-def _same_terminal() -> bool:
-    """Whether stdout and stderr are one terminal, where the report has just said it all."""
+def _same_destination() -> bool:
+    """Whether stdout and stderr are one file, pipe or terminal (``2>&1``), where the report has just
+    said it all."""
     try:
-        return sys.stdout.isatty() and sys.stderr.isatty() and os.ttyname(1) == os.ttyname(2)
-    except OSError:
+        out, err = os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):  # a stream without a file descriptor (captured): not the same
         return False
+    return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)

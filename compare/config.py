@@ -116,8 +116,8 @@ class Config:
         object.__setattr__(self, "architectures", architectures)
         object.__setattr__(self, "hidden", tuple(a.hidden_nodes if not isinstance(h, int) else h
                                                  for a, h in zip(architectures, self.hidden)))
-        check_learning_rate(self.lr)
         object.__setattr__(self, "dtype", check_dtype(self.dtype).name)
+        check_learning_rate(self.lr, self.dtype)  # and one the dtype can hold
         object.__setattr__(self, "milestones", _epochs(self.milestones))
         self.recipe(10**9)  # every other recipe value checked, in one sentence (steps: a placeholder)
         for name, value, allowed in (("dataset", self.dataset, DATASETS), ("rule", self.rule, RULES),

@@ -3,11 +3,14 @@
 Each failure is one :class:`~common.errors.ConformanceError` sentence naming the method, what
 came back and what was expected. An exception raised inside the user's code is reported the
 same way, followed by the traceback's frames from the user's own files only: the library's
-frames around the call, and those of NumPy, torch or Python inside it, are trimmed away.
+frames around the call and inside it (a network built on ``from_scratch.Network``), and those of
+NumPy, torch or Python, are trimmed away. A MemoryError is not the user's mistake but the run's
+size, and passes through (:func:`compare.runner.run` names what did not fit).
 """
 from __future__ import annotations
 
 import numbers
+import os
 import sysconfig
 import traceback
 from pathlib import Path
@@ -21,7 +24,8 @@ from common.recipe import Recipe
 from common.tolerances import relative_difference, tolerance
 
 METHODS = ("set_weights", "get_weights", "query", "gradients", "train")  # and intermediate_gradients, if any
-LIBRARY = tuple(str(Path(__file__).resolve().parents[1] / package) for package in ("compare", "common"))
+LIBRARY = tuple(str(Path(__file__).resolve().parents[1] / package) + os.sep
+                for package in ("compare", "common", "from_scratch", "torch_impl"))
 ELSEWHERE = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
@@ -32,7 +36,7 @@ def call_user(what: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
     names ``what`` and shows the user's own frames."""
     try:
         return function(*args, **kwargs)
-    except ConformanceError:
+    except (ConformanceError, MemoryError):
         raise
     except Exception as error:  # noqa: BLE001 (anything the user's code raises is reported)
         raise ConformanceError(describe_user_error(what, error)) from None
@@ -41,14 +45,17 @@ def call_user(what: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
 def describe_user_error(what: str, error: BaseException) -> str:
     """``"MyNetwork.gradients raised ValueError: ..."`` and the user's frames, most recent last.
 
-    The frames kept are those outside ``compare`` and ``common`` (the library around the call)
-    and outside Python's and the installed packages' folders (NumPy, torch): wherever the call
-    was made from, only the user's own code is shown.
+    The frames kept are those of Python files outside the library's packages (around the call,
+    or inside it where the network builds on ``from_scratch``) and outside Python's and the
+    installed packages' folders (NumPy, torch); compiled code (a ``.pyx`` frame) is never the
+    user's. Wherever the call was made from, only the user's own code is shown, and the frames
+    are labelled the network's own only when there are such frames.
     """
-    frames = traceback.extract_tb(error.__traceback__)
-    own = [f for f in frames if not f.filename.startswith(LIBRARY + ELSEWHERE) and not f.filename.startswith("<")]
+    files = [f for f in traceback.extract_tb(error.__traceback__)
+             if os.path.isabs(f.filename) and not f.filename.startswith(LIBRARY)]
+    own = [f for f in files if not f.filename.startswith(ELSEWHERE)]
     if not own:  # a network installed as a package lives among the installed packages
-        own = [f for f in frames if not f.filename.startswith(LIBRARY) and not f.filename.startswith("<")]
+        own = files
     lines = traceback.format_exception_only(type(error), error)
     text = f"{what} raised {''.join(lines).strip()}"
     if own:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
+from pathlib import Path
 
 import numpy as np
 import scipy
@@ -22,13 +24,37 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The packages whose wheels ship a BLAS of their own, in the order the BLAS line names them.
+OWNERS = {"numpy": "NumPy's", "scipy": "SciPy's", "torch": "torch's"}
+
+
+def owner(filepath: str | None) -> str | None:
+    """The package whose wheel shipped the library at ``filepath`` ("numpy" for one in
+    ``numpy.libs/`` or ``numpy/``), or None for a library of the system's or an environment's."""
+    if not filepath:
+        return None
+    path = Path(os.path.realpath(filepath))
+    for name in OWNERS:
+        module = sys.modules.get(name)
+        if module is None or not getattr(module, "__file__", None):
+            continue
+        folder = Path(os.path.realpath(module.__file__)).parent
+        if any(path.is_relative_to(place) for place in (folder, folder.with_name(f"{name}.libs"))):
+            return name
+    return None
+
+
 def blas_libraries() -> list[dict]:
-    """Each BLAS loaded in this process (NumPy's, SciPy's), with the kernel it picked."""
-    return [
-        {k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+    """Each BLAS loaded in this process with the kernel it picked and whose it is (NumPy's,
+    SciPy's), NumPy's first: threadpoolctl lists them in the order they happened to load."""
+    found = [
+        {**{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")},
+         "owner": owner(info.get("filepath"))}
         for info in threadpool_info()
         if info.get("user_api") == "blas"
     ]
+    order = list(OWNERS)
+    return sorted(found, key=lambda b: (order.index(b["owner"]) if b["owner"] else len(order), b["filepath"] or ""))
 
 
 def describe(devices: tuple[str, ...] = ("cpu",)) -> dict:
@@ -54,10 +80,12 @@ def describe(devices: tuple[str, ...] = ("cpu",)) -> dict:
 
 
 def one_line(record: dict) -> str:
-    """``threads 1 | BLAS openblas 0.3.31 (SkylakeX, 1 thread) | torch 2.13.0 (1 thread) | cpu ...``"""
+    """``BLAS NumPy's openblas 0.3.31 (SkylakeX, 1 thread), SciPy's openblas 0.3.30 (SkylakeX, 1 thread) |
+    torch 2.13.0 (1 thread, mkl) | cpu ...``"""
     blas = ", ".join(
-        f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} thread"
-        f"{'s' if b['num_threads'] != 1 else ''})" for b in record["blas"]
+        f"{OWNERS[b['owner']] + ' ' if b.get('owner') in OWNERS else ''}{b['internal_api']} {b['version']} "
+        f"({b['architecture']}, {b['num_threads']} thread{'s' if b['num_threads'] != 1 else ''})"
+        for b in record["blas"]
     ) or "none loaded"
     line = (f"BLAS {blas} | torch {record['torch']} ({record['torch_threads']} thread"
             f"{'s' if record['torch_threads'] != 1 else ''}, {record['torch_blas']}) | {record['cpu']}")

@@ -10,6 +10,7 @@ import os
 from common.data import Dataset, load_dataset
 from common.errors import ParameterError
 from compare.config import Config
+from compare.memory import check_memory
 
 
 def run_comparison(config: Config | None = None, **options) -> dict:
@@ -27,10 +28,12 @@ def run_comparison(config: Config | None = None, **options) -> dict:
     ------
     ParameterError, DataError
         Bad input, before any training: an output path, the data, a device, a network of the
-        user's own that breaks the protocol (:class:`~common.errors.ConformanceError`).
+        user's own that breaks the protocol (:class:`~common.errors.ConformanceError`), a
+        network too large for the machine's memory (also when an allocation fails later).
     """
     config = config or Config(**options)
     check_outputs(config)
+    check_memory(config.architectures, config.dtype, count_backends(config))
     data = load(config)  # before torch is imported: a bad folder is reported at once
     if "torch_impl" in config.backends:
         from torch_impl import resolve_device
@@ -64,6 +67,11 @@ def check_outputs(config: Config) -> None:
     if config.plot_path is not None:
         from compare.plot import check_plot_path
         check_plot_path(config.plot_path)
+
+
+def count_backends(config: Config) -> int:
+    """Networks that train in the run: one per backend, torch_impl one per device."""
+    return len(config.backends) + (len(config.devices) - 1 if "torch_impl" in config.backends else 0)
 
 
 def load(config: Config) -> Dataset:

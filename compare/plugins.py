@@ -47,8 +47,9 @@ def race_order(names: tuple[str, ...]) -> tuple[str, ...]:
     """
     if not names:
         raise ParameterError("The 'backends' parameter must name at least one network.")
-    if len(set(names)) != len(names):
-        raise ParameterError(f"The 'backends' parameter names a network twice: {names!r}.")
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise ParameterError(f"The 'backends' parameter names {twice!r} twice; each network races once.")
     for name in names:
         if is_user_network(name):  # the built-in ones are there, and loading torch_impl would import torch
             load_class(name)
@@ -157,6 +158,8 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
         raise ConformanceError(f"{cls.__name__}() takes no 'dtype' argument; networks are built as "
                                "Network(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype=...).")
     sizes = (architecture.input_nodes, hidden[0] if len(hidden) == 1 else list(hidden), architecture.output_nodes)
+    if is_library_class(cls):  # what the library's own networks raise is not the user's code failing
+        return cls(*sizes, learning_rate, **keywords)
     network = call_user(f"{cls.__name__}()", cls, *sizes, learning_rate, **keywords)
     check_stated_recipe(network, recipe)
     return network
@@ -171,6 +174,11 @@ def check_stated_recipe(network: Any, recipe: Recipe) -> None:
             raise ConformanceError(f"{name} was built to train with {key}={value!r} but states {key} = "
                                    f"{stated.to_json()[key]!r}: set the attribute {key!r} from the argument, as "
                                    "activation, loss and bias are.")
+
+
+def is_library_class(cls: type) -> bool:
+    """Whether ``cls`` is one of the library's own networks (from_scratch's, torch_impl's)."""
+    return cls.__module__.split(".")[0] in ("from_scratch", "torch_impl")
 
 
 def _parameters(cls: type) -> dict[str, inspect.Parameter]:

@@ -49,6 +49,7 @@ def run_record(result: RunResult) -> dict:
         "backends": {b.key: backend_record(b, result.scorecards.get(b.key)) for b in result.backends},
         "agreement": agreement,
         "saturation": result.saturation,
+        "others_saturation": result.others_saturation,  # under --rule book: each other backend's own run
         "diagnosis": result.diagnosis,
     }
 
@@ -127,4 +128,5 @@ def notes(result: RunResult) -> list[str]:
         said.append(next(s for s in result.agreement.sensitivity if s.explained).describe())
     if result.saturation and result.saturation["saturated"]:
         said.append(saturation_label(result.saturation))
+    said += [f"{key} {saturation_label(s)}" for key, s in result.others_saturation.items() if s["saturated"]]
     return said

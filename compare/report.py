@@ -2,13 +2,15 @@
 the report and the ``--quiet`` line say only what ``--json`` holds, so they cannot part."""
 from __future__ import annotations
 
+from statistics import median
+
 from common.architecture import Architecture
 from common.recipe import Recipe
 from common.tolerances import ROUNDING_MARGIN
 from compare.config import SECONDS_2017
 from compare.environment import one_line
 from compare.network_report import render as render_check
-from compare.saturation import describe as describe_saturation
+from compare.saturation import describe as describe_saturation, label
 from compare.sensitivity import describe as describe_sensitivity
 
 
@@ -28,15 +30,24 @@ def text_report(record: dict) -> str:
         parts.append(agreement_text(run, config["rule"]))
         if run.get("diagnosis"):
             d = run["diagnosis"]
-            parts.append(f"{d['backend']} at step {d['step']:,}, checked against {d['reference']} at the reference's "
-                         f"weights there (compare.check_network):\n" + render_check(d))
-        if run["saturation"] and run["saturation"]["saturated"]:
-            parts.append(describe_saturation(run["saturation"]))
+            where = ("at its starting weights, before the race" if d.get("before_race")
+                     else f"at step {d['step']:,}, at the reference's weights there")
+            parts.append(f"{d['backend']} {where}, checked against {d['reference']} (compare.check_network):\n"
+                         + render_check(d))
+        for measured in saturated(run):
+            parts.append(describe_saturation(measured))
         if run["message"]:
             parts.append(f"{run['status']}: {run['message']}")
     if sweep:
         parts.append(sweep_text(record["sweep"]))
     return "\n\n".join(parts)
+
+
+def saturated(run: dict) -> list[dict]:
+    """The saturation records of the run's networks that saturated or did not learn: the reference's,
+    and under the book's rule each other backend's, which trained on its own."""
+    measured = [run["saturation"], *run.get("others_saturation", {}).values()]
+    return [m for m in measured if m and m["saturated"]]
 
 
 def describe_architectures(records: list[dict]) -> str:
@@ -61,8 +72,11 @@ def describe_config(record: dict) -> str:
 
 
 def backend_table(run: dict, column_2017: bool = False) -> str:
-    """One line per backend: device, seconds, µs per sample, accuracy; the faster one; epochs."""
+    """One line per backend: device, seconds, µs per sample, accuracy; the faster one; epochs. A run
+    that stopped before its first step has no such numbers: one line says why instead."""
     backends = run["backends"]
+    if backends and not any(b["samples"] for b in backends.values()):
+        return f"no training step was taken ({', '.join(backends)}): {why_not_trained(run)}."
     width = max([18, *(len(key) + 1 for key in backends)])
     header = f"{'backend':<{width}} {'device':<6} {'train s':>9} {'µs/sample':>10} {'test s':>7} {'accuracy':>9}"
     if column_2017:
@@ -90,6 +104,19 @@ def backend_table(run: dict, column_2017: bool = False) -> str:
     return "\n".join(lines)
 
 
+def why_not_trained(run: dict) -> str:
+    """Why a run stopped before its first step, in a few words."""
+    diagnosis = run.get("diagnosis") or {}
+    if diagnosis.get("before_race"):
+        return (f"{diagnosis['backend']} failed compare.check_network at its starting weights, so the race did not "
+                "begin (its table is below)")
+    if run["status"] == "disagreed":
+        return "the backends disagreed at the first check, from the starting weights, before any step"
+    if run["status"] == "interrupted":
+        return "the run was interrupted before the first step"
+    return f"the run {run['status']} before its first step"
+
+
 def agreement_text(run: dict, rule: str) -> str:
     agreement = run["agreement"]
     if agreement["passed"] is None:
@@ -115,7 +142,7 @@ def agreement_text(run: dict, rule: str) -> str:
                         f"o − t cancels there, and the tolerance grows with it (to {worst['tolerance']:.2g}; "
                         "common.tolerances.output_error_condition)")
     for kind, check in agreement["worst"].items():
-        if kind == "book step":
+        if kind in ("book step", "check_network"):
             continue
         count = sum(1 for c in checks if c["kind"] == kind)
         lines.append(f"  {kind:<13} {count:4d} checks, worst relative {check['relative']:.2g} "
@@ -149,9 +176,11 @@ def sensitivity_lines(agreement: dict) -> list[str]:
     lines = [f"note: training is sensitive to rounding here: {describe_sensitivity(first)}; "
              + ("the backends' steps agree." if steps_agree else "but the backends' steps do not agree."),
              f"  the runs drifted beyond {agreement['tolerance']['trajectory']:.2g} at step "
-             f"{first['start'] + first['steps']:,} ({max(first['drift']):.2g}); at each of {len(explained)} "
-             f"check{'s' if len(explained) != 1 else ''} the drift was within {ROUNDING_MARGIN:g}x what rounding "
-             f"grows to in this run (at most {share:.2g} of that bound);",
+             f"{first['start'] + first['steps']:,} (to {max(first['drift']):.2g}). How far could rounding alone "
+             "carry them apart? Add up each step's rounding, grown as fast as this run grew the nudge: the drift may "
+             f"reach {ROUNDING_MARGIN:g} times that sum. "
+             + (f"At each of the {len(explained)} checks" if len(explained) != 1 else "At that check")
+             + f" it stayed within that limit, at most {share:.2g} of it;",
              "  from there the backends were re-synchronised to the reference's weights at each check, so each "
              "later check measures one segment's drift from identical weights."]
     if any(max(s["bound"]) >= 1.0 for s in explained):
@@ -161,21 +190,43 @@ def sensitivity_lines(agreement: dict) -> list[str]:
     return lines
 
 
+def book_departures(agreement: dict) -> list[dict]:
+    """How far the book's step is from autograd's gradient, per hidden layer, over the run's checks
+    (each the first batch of a segment, at the book network's own weights): the number of checks,
+    the median cosine and length ratio ``|book| / |gradient|``, and the ratio's range. The one
+    computation behind the report and the ``--quiet`` line. The output layer, whose step must be
+    the gradient, is left out; a network without hidden layers has none."""
+    rows = [c for c in agreement.get("checks", []) if c["kind"] == "book step"]
+    departures = []
+    for layer in dict.fromkeys(c["layer"] for c in rows):
+        checks = [c for c in rows if c["layer"] == layer]
+        if any(c["tolerance"] is not None for c in checks):  # the output layer: checked, not measured
+            continue
+        ratios = [c["norm_ratio"] for c in checks]
+        departures.append({"layer": layer, "checks": len(checks), "cosine": median(c["cosine"] for c in checks),
+                           "ratio": median(ratios), "lowest": min(ratios), "highest": max(ratios)})
+    return departures
+
+
 def departure_lines(agreement: dict) -> list[str]:
     """How far the book's step is from autograd's gradient at the book network's own weights, per layer:
     cosine and length ratio ``|book| / |gradient|`` (1 and 1 would be the gradient)."""
     rows = [c for c in agreement["checks"] if c["kind"] == "book step"]
     layers = list(dict.fromkeys(c["layer"] for c in rows))
-    departing = [layer for layer in layers if all(c["tolerance"] is None for c in rows if c["layer"] == layer)]
-    medians = []
-    for layer in departing:
-        ratios = sorted(c["norm_ratio"] for c in rows if c["layer"] == layer)
-        medians.append(f"{layer} {ratios[len(ratios) // 2]:.1f} (from {ratios[0]:.1f} to {ratios[-1]:.1f})")
-    lines = ["its hidden-layer step is not the gradient: against autograd's gradient at the same weights "
-             "(cosine 1 and ratio 1 would be the gradient),",
-             "it is this many times as long at the median sample, as if the layer learned at that many times lr: "
-             + ", ".join(medians) + ":" if medians else "",
-             "  " + f"{'after':>8}" + "".join(f" {layer + ' cosine':>12} {layer + ' ratio':>11}" for layer in layers)]
+    departures = book_departures(agreement)
+    departing = [d["layer"] for d in departures]
+    if departures:
+        n = departures[0]["checks"]
+        lines = ["its hidden-layer steps are not the gradient: against autograd's gradient at the same weights "
+                 "(cosine 1 and ratio 1 would be the gradient), at the median of the "
+                 f"{n} check{'s' if n != 1 else ''} (the first batch of each segment) each layer's step is this many "
+                 "times as long, as if the layer learned at that many times lr:"]
+        lines += [f"  {d['layer']:<5} {d['ratio']:.1f} (from {d['lowest']:.1f} to {d['highest']:.1f}), "
+                  f"cosine {d['cosine']:.6f}" for d in departures]
+    else:
+        lines = ["without a hidden layer the book's rule is the gradient: it steps the output layer alone, "
+                 "checked above."]
+    lines.append("  " + f"{'after':>8}" + "".join(f" {layer + ' cosine':>12} {layer + ' ratio':>11}" for layer in layers))
     by_step: dict[int, dict] = {}
     for c in rows:
         by_step.setdefault(c["step"], {})[c["layer"]] = c
@@ -209,8 +260,8 @@ def sweep_text(sweep: list[dict]) -> str:
 def summary_line(record: dict) -> str:
     """One line for --quiet: what was measured (the verdict, or the book's departure), then each
     backend's accuracy and training time; for a sweep, each hidden size's verdict."""
-    if record["status"] != "completed":
-        return f"{record['status']}: {record['message']}"
+    if record["status"] != "completed":  # the message's first line: what failed and where
+        return f"{record['status']}: {record['message'].splitlines()[0]}"
     if "sweep" in record:
         said = "; ".join(f"hidden {row['hidden']}: {row['verdict']}" + "".join(
             ", saturated" for note in row["notes"] if note == "saturated") for row in record["sweep"])
@@ -219,8 +270,9 @@ def summary_line(record: dict) -> str:
     parts = [f"{key} {b['accuracy']:.2%} in {b['train_seconds']:.2f} s" for key, b in record["backends"].items()]
     said = book_summary(record["agreement"]) if record["config"]["rule"] == "book" else agreement_summary(
         record["agreement"])
-    if run["saturation"] and run["saturation"]["saturated"]:
-        said += "; the network saturated (try a smaller --lr)"
+    for measured in saturated(run):
+        whose = f"{measured['backend']}'s network" if run.get("others_saturation") else "the network"
+        said += f"; {whose} {label(measured)} (try a smaller --lr)"
     return f"completed: {said}; " + ", ".join(parts)
 
 
@@ -235,14 +287,14 @@ def agreement_summary(agreement: dict) -> str:
 
 
 def book_summary(agreement: dict) -> str:
-    """The book's rule: its output-layer step against the gradient, and how its hidden layers depart."""
-    checks = [c for c in agreement["checks"] if c["kind"] == "book step"]
-    output = {c["layer"] for c in checks if c["tolerance"] is not None}
-    hidden = [c for c in checks if c["layer"] not in output]
+    """The book's rule: its output-layer step against the gradient, and how each hidden layer's departs
+    (:func:`book_departures`, as the report prints it)."""
+    if agreement["passed"] is None:
+        return "only the book's network ran, nothing to compare"
     said = f"the book's output-layer step {'equals' if agreement['passed'] else 'differs from'} the gradient"
-    if hidden:
-        cosines = sorted(c["cosine"] for c in hidden)
-        ratios = sorted(c["norm_ratio"] for c in hidden)
-        said += (f"; its hidden-layer step has median cosine {cosines[len(cosines) // 2]:.4f} with the gradient "
-                 f"and is {ratios[len(ratios) // 2]:.1f}x as long")
+    departures = book_departures(agreement)
+    if departures:
+        n = departures[0]["checks"]
+        said += (f"; its hidden-layer steps, at the median of {n} check{'s' if n != 1 else ''}: " + ", ".join(
+            f"{d['layer']} {d['ratio']:.1f}x as long (cosine {d['cosine']:.4f})" for d in departures))
     return said

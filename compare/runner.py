@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from common.architecture import Architecture
 from common.data import Dataset, one_hot_targets, scale_inputs
-from common.errors import ConformanceError, DivergenceError
+from common.errors import ConformanceError, DivergenceError, ParameterError
 from common.recipe import Recipe
 from common.scorecard import Scorecard
 from common.tolerances import measure_step, output_error_condition, relative_difference, step_tolerance, tolerance
@@ -40,10 +40,11 @@ from compare import sensitivity
 from compare.backends import Backend, Progress, make_backends, make_probe, train_segment
 from compare.checks import Agreement, compare_predictions
 from compare.config import Config
-from compare.conformance import Guarded, check_conformance, check_loss
+from compare.conformance import Guarded, check_conformance
 from compare.network_check import check_network
 from compare.plugins import is_user_network
 from compare.environment import describe
+from compare.memory import out_of_memory
 from compare.saturation import saturation
 from compare.state import TrainingState, has_state_methods, one_step, restore, snapshot, step_rounding
 
@@ -66,6 +67,7 @@ class RunResult:
     message: str | None = None
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
     saturation: dict | None = None  # compare.saturation's record, for the reference's final weights
+    others_saturation: dict[str, dict] = field(default_factory=dict)  # under --rule book, the others' records
     diagnosis: dict | None = None  # check_network's record of the first backend to disagree, where it did
     recipe: Recipe = field(default_factory=Recipe)  # with the milestones in steps of this run
 
@@ -113,7 +115,13 @@ def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
         with threadpool_limits(limits=config.threads), np.errstate(all="ignore"):
             environment = describe(config.devices)
             for architecture in config.architectures:
-                results.append(run_one(config, data, architecture))
+                try:
+                    results.append(run_one(config, data, architecture))
+                except (MemoryError, RuntimeError) as error:  # one sentence for an allocation that failed
+                    if (what := out_of_memory(error)) is None:
+                        raise
+                    raise ParameterError(f"{architecture.describe()}, in {config.dtype}, does not fit in this "
+                                         f"machine's memory: {what}.") from None
                 if results[-1].status != "completed":
                     break
     finally:
@@ -134,10 +142,13 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
     for backend in backends:
         backend.network.set_weights(weights)
     reference, others = backends[0], backends[1:]
-    _check_users_networks(config, backends, data, architecture.target_values, recipe)
+    refused = _check_users_networks(config, backends, data, architecture.target_values, recipe)
     agreement = Agreement(tolerance(config.dtype), reference.key) if others else None
-    probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
     result = RunResult(architecture, backends, agreement, recipe=recipe)
+    if refused:  # a user's network that fails check_network at its starting weights does not race
+        _refuse(result, *refused)
+        return result
+    probes = {b.key: make_probe(b, config.lr, config.dtype) for b in backends}
     bars = [tqdm(total=config.epochs * len(data.train_labels), desc=f"{b.key:<18}", unit="sample",
                  disable=not config.progress, position=i, leave=True) for i, b in enumerate(backends)]
     try:
@@ -146,10 +157,9 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
             _check_trajectory(config, agreement, backends, probes, last, result.steps, resync=False)
         outputs = {b.key: _evaluate(b, data, config.dtype) for b in backends}
         result.scorecards = {k: Scorecard.from_outputs(o, data.test_labels) for k, o in outputs.items()}
-        result.saturation = saturation(reference.network.get_weights(), Architecture.of(reference.network),
-                                       scale_inputs(data.test_images[:1000]),
-                                       result.scorecards[reference.key].accuracy, data.test_labels)
-        result.saturation["backend"] = reference.key
+        result.saturation = _saturation(reference, data, result.scorecards)
+        if config.rule == "book":  # the others train the true gradient, runs of their own: each gets its note
+            result.others_saturation = {b.key: _saturation(b, data, result.scorecards) for b in others}
         if agreement and config.rule == "true":
             _compare_outputs(agreement, reference, others, outputs, result.steps, config.epochs - 1)
             if not agreement.passed:
@@ -157,12 +167,10 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
     except Disagreement:
         result.status = "disagreed"
         first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
-        result.message = ("The backends disagree beyond the tolerance: " + "; ".join(c.describe() for c in first[:3])
-                          if first else "The backends answer differently on test images where no near-tie explains it.")
+        result.message = "The backends answer differently on test images where no near-tie explains it."
         if first:
             result.diagnosis = _diagnose(config, backends, probes, first[0])
-            if result.diagnosis["cause"]:
-                result.message += f". Likely cause: {result.diagnosis['cause']['sentence']}"
+            result.message = _disagreement(first, reference.key, result.diagnosis["cause"])
     except DivergenceError as error:
         result.status, result.message = "diverged", str(error)
     except KeyboardInterrupt:
@@ -215,11 +223,31 @@ def _first_failures(agreement: Agreement, layers: list[str]) -> list:
                   key=lambda c: (kinds.index(c.kind), -layers.index(c.layer) if c.layer in layers else 0))
 
 
-def _check_users_networks(config: Config, backends: list[Backend], data: Dataset, target_values,
-                          recipe: Recipe) -> None:
-    """Conformance of each network of the user's own, before anything is trained: one sentence
-    (a ConformanceError) for a missing method, a wrong return, or an exception in its code.
-    ``train`` is tried on a twin, so that the racing network takes no step before the race."""
+def _disagreement(first: list, reference: str, cause: dict | None) -> str:
+    """The message of a disagreement: what failed and where on its first line, then the step's other
+    failures and the likely cause (the report's table has every number)."""
+    c = first[0]
+    beyond = f"the tolerance {c.tolerance:.3g}" + (f" and what rounding explains ({c.rounding_bound:.3g})"
+                                                   if c.rounding_bound else "")
+    lines = [f"The backends disagree: {c.kind} {c.layer} of {c.backend} after {c.step:,} steps (epoch {c.epoch + 1}) "
+             f"is {c.relative:.3g} from {reference}'s (relative), beyond {beyond}."]
+    lines += [f"  also {o.kind} {o.layer} of {o.backend} after {o.step:,} steps: {o.relative:.3g} (relative)"
+              for o in first[1:4]]
+    if len(first) > 4:
+        lines.append(f"  and {len(first) - 4} more at that step (the table 'where they part')")
+    if cause:
+        lines.append(f"  likely cause: {cause['sentence']}")
+    return "\n".join(lines)
+
+
+def _check_users_networks(config: Config, backends: list[Backend], data: Dataset,
+                          target_values, recipe: Recipe) -> tuple[Backend, dict] | None:
+    """Each network of the user's own, before anything is trained: its conformance, one sentence (a
+    ConformanceError) for a missing method, a wrong return, or an exception in its code; then
+    :func:`compare.check_network` at its starting weights, one sample and a batch whatever
+    ``--batch-size`` is, so that a mistake only a batch shows (a sum for the mean) is found at one
+    sample a step too. ``train`` is tried on a twin, so that the racing network takes no step
+    before the race. Returns the first network that check_network fails, with its report's record."""
     inputs = scale_inputs(data.train_images[:CONFORMANCE_SAMPLES], config.dtype)
     targets = one_hot_targets(data.train_labels[:CONFORMANCE_SAMPLES], config.dtype, values=target_values)
     for backend in backends:
@@ -232,8 +260,38 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
                     "get_optimizer_state() and set_optimizer_state(state) (docs/check-your-network.md says how).")
             check_conformance(user, inputs, targets)
             twin = make_probe(backend, config.lr, config.dtype)
-            twin.set_weights(backend.network.get_weights())
-            check_loss(twin.train(inputs[0], targets[0]), f"{type(twin.network).__name__}.train")
+            restore(twin.network, snapshot(user))  # check_network trains copies of it, from its starting state
+            report = check_network(twin.network, batch_size=CONFORMANCE_SAMPLES)
+            if not report.passed:
+                return backend, report.to_json()
+    return None
+
+
+CHECK_KINDS = {"loss": "train() loss", "again": "gradients() again"}  # check_network's rows, in its report's words
+
+
+def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
+    """A run that ends before the race: ``backend`` failed check_network at its starting weights. The
+    failure becomes the agreement's one failed check, and the report's record its diagnosis."""
+    first, cause = report["first_failure"], report["cause"]
+    samples = "one sample" if first["mode"] == "single" else f"a batch of {report['batch_size']}"
+    call = f", train() call {first['call']}" if first.get("call") is not None else ""
+    worst = first.get("worst")
+    mine, theirs = (worst[1], worst[2]) if worst else (math.nan, math.nan)
+    cosine = first["cosine"] if first["cosine"] is not None else float(np.sign(mine) == np.sign(theirs))
+    result.agreement.compare("check_network", first["layer"], backend.key, 0, 0, None, None, first["tolerance"],
+                             numbers=dict(max_abs=abs(mine - theirs), relative=first["relative"], cosine=cosine,
+                                          norm_ratio=first["ratio"]))
+    result.status = "disagreed"
+    result.diagnosis = {"backend": backend.key, "step": 0, "before_race": True, **report}
+    theirs_name = "autograd" if report["reference"].startswith("torch_impl") else report["reference"]
+    result.message = (f"{backend.key} fails compare.check_network at its starting weights, before the race: "
+                      f"{CHECK_KINDS.get(first['kind'], first['kind'])} {first['layer']} for {samples}{call} is "
+                      f"{first['relative']:.3g} from {theirs_name}'s (relative), beyond the tolerance "
+                      f"{first['tolerance']:.3g}.")
+    if cause:
+        label = "what was seen" if cause["name"] == "unexplained" else "likely cause"
+        result.message += f"\n  {label}: {cause['sentence']}"
 
 
 def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) -> dict:
@@ -245,6 +303,13 @@ def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) ->
     restore(network, snapshot(reference.network))
     report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key])
     return {"backend": failure.backend, "step": failure.step, **report.to_json()}
+
+
+def _saturation(backend: Backend, data: Dataset, scorecards: dict[str, Scorecard]) -> dict:
+    """:func:`compare.saturation.saturation` of ``backend``'s final weights on the test images."""
+    measured = saturation(backend.network.get_weights(), Architecture.of(backend.network),
+                          scale_inputs(data.test_images[:1000]), scorecards[backend.key].accuracy, data.test_labels)
+    return {**measured, "backend": backend.key}
 
 
 def _timed_segment(backend: Backend, inputs, targets, batch, n_steps, first_step, epoch) -> None:

@@ -3,6 +3,7 @@
 Nothing here is timed: speed targets live in benchmarks/bench.py, not in the tests.
 """
 import numpy as np
+import pytest
 import torch
 
 from benchmarks.baselines import BatchFloor, BookLoop, Floor, Port2017, TorchBatchFloor, TorchFloor
@@ -40,15 +41,22 @@ def test_2017_port_steps_twice_the_gradient_of_half_squared_error():
         assert_close(a.detach().numpy(), b, tolerance("float64").single, "2017 port against Network at 2 lr")
 
 
+def as_numpy(weight: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A floor's weight as an ndarray: ``Tensor.numpy()`` for torch's (``np.array(tensor)`` is
+    deprecated in NumPy 2: torch's ``__array__`` takes no ``copy`` keyword)."""
+    return weight.numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight)
+
+
+@pytest.mark.filterwarnings("error")
 def test_floors_touch_the_whole_first_layer():
     weights = initial_weights(20, 8, 4, seed=4)
     x, _ = sample()
     batch = np.random.default_rng(5).uniform(size=(6, 20))
     for floor, inputs in ((Floor(weights, 0.1), x), (TorchFloor(weights, 0.1), torch.from_numpy(x)),
                           (BatchFloor(weights, 0.1), batch), (TorchBatchFloor(weights, 0.1), torch.from_numpy(batch))):
-        before = np.array(floor.wih).copy()
+        before = as_numpy(floor.wih).copy()
         floor.train(inputs)
-        changed = np.array(floor.wih) != before
+        changed = as_numpy(floor.wih) != before
         assert changed.all(), type(floor).__name__
 
 

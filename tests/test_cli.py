@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -193,8 +194,10 @@ def test_perturbed_backend_exits_1_with_a_table_of_where_and_by_how_much(nudged)
 def test_perturbed_backend_record_says_the_agreement_failed(nudged):
     run, record = exited(nudged, 1).run, nudged.record()
     assert record["status"] == "disagreed" and record["agreement"]["passed"] is False
-    (line,) = run.stderr.splitlines()
-    assert line.startswith(f"{PROG}: disagreed: ") and "weights W_ih of NudgedAt200 after 300 steps" in line
+    (line,) = run.stderr.splitlines()  # what failed first and where; the planted layer among the step's failures
+    assert line.startswith(f"{PROG}: disagreed: The backends disagree: weights ")
+    assert "of NudgedAt200 after 300 steps (epoch 1)" in line
+    assert "weights W_ih of NudgedAt200 after 300 steps" in record["message"]
 
 
 def test_nan_in_one_backend_exits_3_naming_the_backend_and_step(diverged):
@@ -242,6 +245,15 @@ BAD_INPUTS = {  # case: (options given a fresh tmp_path, what the one line says 
     "hidden 2.5": (lambda tmp: ["--hidden", "2.5"], "argument --hidden: must be a whole number >= 1, got '2.5'"),
     "batch -3": (lambda tmp: ["--batch-size", "-3"], "argument --batch-size: must be a whole number >= 1, got '-3'"),
     "float16": (lambda tmp: ["--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
+    "lr float32 cannot hold": (lambda tmp: ["--dtype", "float32", "--lr", "1e39"],
+                               "error: --lr must be a number float32 can hold, from 1.4e-45 to 3.4e+38. "
+                               "Got 1e+39 instead."),
+    "lr 1e300 in float32": (lambda tmp: ["--lr", "1e300", "--dtype", "float32"],
+                            "error: --lr must be a number float32 can hold"),
+    "lr float32 rounds to 0": (lambda tmp: ["--dtype", "float32", "--lr", "1e-50"],
+                               "error: --lr must be a number float32 can hold"),
+    "a backend named twice": (lambda tmp: ["--backends", "torch_impl", "torch_impl"],
+                              "error: --backends names 'torch_impl' twice; each network races once."),
     "missing data folder": (lambda tmp: ["--data-dir", tmp / "nowhere"], "{tmp}/nowhere: no such folder."),
     "corrupt IDX file": (lambda tmp: ["--data-dir", truncated_copy(tmp / "cut")],
                          "{tmp}/cut/train-images-idx3-ubyte.gz: corrupt gzip data"),
@@ -271,6 +283,57 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
     assert line.startswith(f"{PROG}: error: ") and message.format(tmp=tmp_path) in line, run
     assert run.stdout == ""
     assert snapshot(tmp_path) == before  # the earlier record untouched, nothing new
+
+
+def test_errors_on_the_command_line_name_the_option_not_the_parameter():
+    from compare.cli import in_option_names
+
+    assert in_option_names("The 'backends' parameter names 'x' twice.") == "--backends names 'x' twice."
+    assert in_option_names("The 'batch_size' parameter must be an int >= 1.") == "--batch-size must be an int >= 1."
+    assert in_option_names("The 'devices' parameter must list some of ('cpu',).").startswith("--device must ")
+    assert in_option_names("the 'hidden_nodes' parameter") == "--hidden"
+
+
+def test_a_run_that_overflows_after_a_learning_rate_float32_holds_is_a_divergence(capsys):
+    from compare.cli import EXIT_DIVERGED, main
+
+    for backends in (("from_scratch", "torch_impl"), ("torch_impl",)):
+        code = main([*SMALL, "--dtype", "float32", "--lr", "3e38", "--activation", "relu", "--quiet",
+                     "--backends", *backends])
+        out = capsys.readouterr().out
+        assert code == EXIT_DIVERGED and out.startswith("diverged: Training diverged in "), out
+
+
+def test_a_network_too_large_for_memory_exits_2_with_one_sentence_naming_it(capsys, monkeypatch):
+    from compare import memory
+    from compare.cli import EXIT_USAGE, main
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: 16 * 2**30)
+    code = main([*SMALL, "--hidden", "1000000000", "--quiet"])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert code == EXIT_USAGE and line == (
+        f"{PROG}: error: --hidden asks for 784-1000000000-10, whose 794,000,000,000 weights take 5.78 TiB in "
+        "float64; with at least 5 copies of them (each backend's network and its twin, and the starting weights) "
+        "the run needs 28.9 TiB, more than this machine's 16 GiB of memory."), line
+
+
+@pytest.mark.parametrize("backends, said", [
+    (("from_scratch", "torch_impl"), "NumPy could not allocate 5.70 TiB for an array with shape (1000000000, 784)"),
+    (("torch_impl",), "torch could not allocate "),
+])
+def test_an_allocation_that_fails_in_the_run_is_one_sentence_naming_what_did_not_fit(backends, said, capsys,
+                                                                                     monkeypatch):
+    """Where the machine's memory is not known beforehand, the allocation itself fails: no traceback, and
+    none of the library's frames called the network's own."""
+    from compare import memory
+    from compare.cli import EXIT_USAGE, main
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: None)
+    code = main([*SMALL, "--hidden", "1000000000", "--quiet", "--backends", *backends])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert code == EXIT_USAGE and line.startswith(f"{PROG}: error: 784-1000000000-10, sigmoid, half squared error, "
+                                                  "no bias, in float64, does not fit in this machine's memory: "), line
+    assert said in line
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
@@ -417,3 +480,30 @@ def test_a_report_sent_elsewhere_leaves_the_reason_on_stderr(nudged):
     run = exited(nudged, 1).run  # stdout a pipe, so stderr says why the run ended
     (line,) = run.stderr.splitlines()
     assert line.startswith(f"{PROG}: disagreed: ")
+
+
+def test_the_disagreement_is_said_once_what_and_where_first_then_the_details(nudged):
+    run, record = exited(nudged, 1).run, nudged.record()
+    first, *details = record["message"].splitlines()
+    # the first step's failures are named from the output layer down: W_ho (the nudge has reached it), then W_ih
+    failure = next(f for f in record["agreement"]["failures"] if (f["kind"], f["layer"]) == ("weights", "W_ho"))
+    assert "\n  also weights W_ih of NudgedAt200 after 300 steps: " in record["message"]
+    assert first.startswith(f"The backends disagree: weights {failure['layer']} of NudgedAt200 after 300 steps "
+                            f"(epoch 1) is {failure['relative']:.3g} from torch_impl's (relative), beyond the "
+                            f"tolerance {failure['tolerance']:.3g} and what rounding explains (")
+    assert len(first) < 200, first
+    assert details and all(line.startswith("  ") for line in details), details
+    assert run.stdout.count("The backends disagree") == 1 and f"disagreed: {record['message']}" in run.stdout
+    assert run.stderr == f"{PROG}: disagreed: {first}\n"  # the first line only, where the report went elsewhere
+    from compare.report import summary_line
+
+    assert summary_line(record) == f"disagreed: {first}"  # --quiet: one line
+
+
+def test_a_report_and_its_errors_sent_to_one_place_say_the_disagreement_once(tmp_path):
+    with open(tmp_path / "out.txt", "w") as out:  # as `python -m compare ... > out.txt 2>&1`
+        process = start(*SMALL, "--hidden", "30,20", "--backends", "torch_impl", "tests.planted:NudgedAt200",
+                        stdout=out, stderr=subprocess.STDOUT)
+        assert process.wait(timeout=120) == 1
+    shown = (tmp_path / "out.txt").read_text()
+    assert shown.count("The backends disagree") == 1, shown

@@ -7,9 +7,11 @@ failures, which end before any training, run in this process through ``compare.c
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from compare.cli import EXIT_USAGE, main
+from compare.cli import EXIT_DISAGREE, EXIT_USAGE, main
 from tests import gallery
 from tests.cli_helpers import SMALL, exited, outcome
 
@@ -39,24 +41,49 @@ def test_a_network_given_by_its_file_races_autograd_and_agrees(by_file):
     assert "predictions   MyNetwork: identical on 50 of 50 test images" in by_file.run.stdout
 
 
-def test_a_network_given_by_module_path_is_blamed_at_its_first_step_and_layer_with_a_diagnosis(by_module):
+def test_a_network_given_by_module_path_is_checked_before_the_race_and_blamed_with_a_diagnosis(by_module):
     run, record = exited(by_module, 1).run, by_module.record()
     agreement = record["agreement"]
     assert agreement["reference"] == "torch_impl"  # autograd is the reference, whatever the order given
-    first = agreement["failures"][0]
-    assert (first["kind"], first["backend"], first["step"]) == ("gradient", "BookNetwork", 0)
+    assert agreement["passed"] is False
+    (first,) = agreement["failures"]  # compare.check_network at the starting weights, before any step
+    assert (first["kind"], first["backend"], first["step"], first["layer"]) == ("check_network", "BookNetwork", 0,
+                                                                               "h2")
     diagnosis = record["runs"][0]["diagnosis"]
-    assert (diagnosis["backend"], diagnosis["step"]) == ("BookNetwork", 0)
+    assert (diagnosis["backend"], diagnosis["step"], diagnosis["before_race"]) == ("BookNetwork", 0, True)
     assert (diagnosis["cause"]["name"], diagnosis["cause"]["layer"]) == ("missing_derivative", "W2")
-    assert "BookNetwork at step 0, checked against torch_impl (autograd, torch.optim)" in run.stdout
+    assert "BookNetwork at its starting weights, before the race, checked against torch_impl (autograd, torch.optim)" in run.stdout
     assert "likely cause (missing_derivative, W2)" in run.stdout
-    # named from the output layer down, the way the mistake spreads: W3 agrees, W2 is the first to part
-    assert record["message"].startswith("The backends disagree beyond the tolerance: gradient W2 of BookNetwork "
-                                        "after 0 steps")
+    # named from the output layer down, the way the mistake spreads: W3 agrees, dL/dh h2 is the first to part
+    assert record["message"].startswith("BookNetwork fails compare.check_network at its starting weights, before "
+                                        "the race: dL/dh h2 for one sample is ")
     assert "of torch_impl" not in record["message"]
+    assert [b["steps"] for b in record["backends"].values()] == [0, 0]
 
 
 # -- failures before the race, in this process ---------------------------------------------------
+
+def test_a_batch_only_mistake_is_caught_before_a_race_at_one_sample_a_step(capsys, tmp_path):
+    """The batch's gradient summed where the mean belongs: a sum equals the mean at --batch-size 1, so only
+    check_network's batch, tried before the race, shows it."""
+    code = main(["--backends", "torch_impl", "tests.gallery:SummedBatch", "--hidden", "20", "--train-limit", "20",
+                 "--test-limit", "10", "--json", str(tmp_path / "record.json")])
+    out = capsys.readouterr().out
+    assert code == EXIT_DISAGREE, out
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert (record["status"], record["agreement"]["passed"]) == ("disagreed", False)
+    (failure,) = record["agreement"]["failures"]
+    assert (failure["kind"], failure["backend"], failure["step"]) == ("check_network", "SummedBatch", 0)
+    diagnosis = record["runs"][0]["diagnosis"]
+    assert diagnosis["first_failure"]["mode"] == "batch" and diagnosis["cause"]["name"] == "sum_not_mean"
+    assert record["message"].startswith("SummedBatch fails compare.check_network at its starting weights, before the "
+                                        "race: gradient W_ho for a batch of 8 is ")
+    assert "SummedBatch at its starting weights, before the race, checked against torch_impl (autograd, torch.optim)" in out
+    assert "likely cause (sum_not_mean, W_ho)" in out and "batch of 8" in out
+    assert ("no training step was taken (torch_impl, SummedBatch): SummedBatch failed compare.check_network at its "
+            "starting weights, so the race did not begin (its table is below).") in out
+    assert [b["steps"] for b in record["backends"].values()] == [0, 0]
+
 
 class CrashesInTrain(gallery.RowNetwork):
     def train(self, inputs, targets):

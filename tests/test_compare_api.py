@@ -2,6 +2,7 @@
 import json
 import os
 import stat
+from statistics import median
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,6 +25,7 @@ from compare.report import backend_table
     (dict(bias="yes"), "'bias' parameter must be True or False"),
     (dict(rule="book", loss="cross_entropy"), "--rule book is the book's rule, defined for sigmoid hidden layers"),
     (dict(lr=float("inf")), "'lr' parameter must be a finite float > 0"),
+    (dict(lr=1e39, dtype="float32"), r"'lr' parameter must be a number float32 can hold, from 1.4e-45 to 3.4e\+38"),
     (dict(dtype="int8"), "'dtype' parameter must be one of"),
     (dict(backends=("torch_impl",), rule="book"), "--rule book trains from_scratch's BookNetwork"),
     (dict(threads=usable_cores() + 1), "more than the .* processors this process may use"),
@@ -90,11 +92,51 @@ def test_book_rule_quiet_line_says_what_was_measured_not_that_the_backends_agree
     line = summary_line(record)
     assert "agree" not in line, line
     hidden = [c for c in record["agreement"]["checks"] if c["kind"] == "book step" and c["layer"] == "W_ih"]
-    cosine = sorted(c["cosine"] for c in hidden)[len(hidden) // 2]
-    ratio = sorted(c["norm_ratio"] for c in hidden)[len(hidden) // 2]
+    cosine = median(c["cosine"] for c in hidden)
+    ratio = median(c["norm_ratio"] for c in hidden)
     assert cosine < 1 - 1e-6 and ratio > 1  # the book's hidden-layer step is not the gradient
-    assert (f"the book's output-layer step equals the gradient; its hidden-layer step has median cosine "
-            f"{cosine:.4f} with the gradient and is {ratio:.1f}x as long") in line
+    assert (f"the book's output-layer step equals the gradient; its hidden-layer steps, at the median of "
+            f"{len(hidden)} checks: W_ih {ratio:.1f}x as long (cosine {cosine:.4f})") in line
+
+
+@pytest.fixture(scope="module")
+def book_deep():
+    """The book's rule at 784-200-100-10 on 100 images, checked twice: autograd's network stays at chance."""
+    return run_comparison(rule="book", hidden=((200, 100),), train_limit=100, test_limit=100, check_every=50)
+
+
+def test_book_rule_medians_are_per_layer_and_the_same_in_the_report_and_the_quiet_line(book_deep):
+    from compare.report import summary_line, text_report
+
+    report, line = text_report(book_deep), summary_line(book_deep)
+    checks = [c for c in book_deep["agreement"]["checks"] if c["kind"] == "book step"]
+    assert "at the median of the 2 checks (the first batch of each segment)" in report
+    for layer in ("W1", "W2"):
+        ratios = [c["norm_ratio"] for c in checks if c["layer"] == layer]
+        cosine = median(c["cosine"] for c in checks if c["layer"] == layer)
+        assert len(ratios) == 2 and min(ratios) < median(ratios) < max(ratios)  # of two checks, their mean
+        assert (f"  {layer:<5} {median(ratios):.1f} (from {min(ratios):.1f} to {max(ratios):.1f}), "
+                f"cosine {cosine:.6f}") in report.splitlines()
+        assert f"{layer} {median(ratios):.1f}x as long (cosine {cosine:.4f})" in line
+    assert "W3 " not in line  # the output layer is the gradient, not a departure
+
+
+def test_book_rule_notes_the_autograd_network_that_did_not_learn(book_deep):
+    from compare.report import summary_line, text_report
+
+    measured = book_deep["runs"][0]["others_saturation"]["torch_impl"]
+    assert measured["saturated"] and measured["accuracy"] <= measured["chance"]
+    assert "note: torch_impl's network did not learn: test accuracy " in text_report(book_deep)
+    assert "; torch_impl's network did not learn (try a smaller --lr); " in summary_line(book_deep)
+
+
+def test_book_rule_without_a_hidden_layer_speaks_of_none():
+    from compare.report import agreement_text
+
+    record = run_comparison(rule="book", hidden=((),), train_limit=20, test_limit=10, check_every=10)
+    text = agreement_text(record["runs"][0], "book")
+    assert "without a hidden layer the book's rule is the gradient" in text
+    assert "hidden-layer step" not in text and "\n\n" not in text and "" not in text.splitlines()
 
 
 def test_help_names_the_2017_preset_and_says_what_seed_seeds():
@@ -159,3 +201,50 @@ def test_plot_of_a_run_sensitive_to_rounding_shows_the_measured_growth():
     assert "sensitive to rounding: a 1e-16 nudge grows to 1e-12 in 100 steps" in note.get_text().replace("\n", " ")
     labels = [t.get_text() for t in difference_axes.get_legend().get_texts()]
     assert "what rounding explains" in labels and "a 1-rounding-error nudge, grown" in labels
+
+
+def test_the_blas_line_names_whose_each_blas_is_in_one_order(monkeypatch):
+    """threadpoolctl lists the libraries in the order they happened to load; the record and the line
+    keep one order, NumPy's first, and name whose each is."""
+    import scipy.linalg  # noqa: F401  (SciPy's BLAS loaded)
+    from compare import environment
+
+    listed = environment.threadpool_info()
+    libraries = environment.blas_libraries()
+    monkeypatch.setattr(environment, "threadpool_info", lambda: listed[::-1])
+    assert environment.blas_libraries() == libraries
+    paths = [b["filepath"] for b in libraries]
+    if any("numpy.libs" in p for p in paths) and any("scipy.libs" in p for p in paths):  # PyPI's wheels, each its own
+        assert [b["owner"] for b in libraries][:2] == ["numpy", "scipy"], libraries
+
+    blas = dict(internal_api="openblas", architecture="Haswell", num_threads=1)
+    record = {"blas": [dict(blas, version="0.3.31", filepath="/x/numpy.libs/b.so", owner="numpy"),
+                       dict(blas, version="0.3.30", filepath="/x/scipy.libs/b.so", owner="scipy"),
+                       dict(blas, version="0.3.29", filepath="/usr/lib/libopenblas.so", owner=None)],
+              "torch": "2.13.0", "torch_threads": 1, "torch_blas": "mkl", "cpu": "a processor"}
+    assert environment.one_line(record).startswith(
+        "BLAS NumPy's openblas 0.3.31 (Haswell, 1 thread), SciPy's openblas 0.3.30 (Haswell, 1 thread), "
+        "openblas 0.3.29 (Haswell, 1 thread) | torch ")
+
+
+def test_book_rule_alone_has_a_quiet_line_too():
+    from compare.report import summary_line
+
+    record = run_comparison(rule="book", backends=("from_scratch",), train_limit=20, test_limit=10)
+    assert summary_line(record).startswith("completed: only the book's network ran, nothing to compare; from_scratch ")
+
+
+def test_a_run_stopped_before_its_first_step_says_why_instead_of_a_table_of_blanks(monkeypatch):
+    from compare import runner
+    from compare.report import text_report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_timed_segment", interrupted)  # Ctrl-C as the first segment begins
+    record = run_comparison(train_limit=20, test_limit=10)
+    assert record["status"] == "interrupted" and all(b["samples"] == 0 for b in record["backends"].values())
+    report = text_report(record)
+    assert ("no training step was taken (from_scratch, torch_impl): the run was interrupted before the first "
+            "step.") in report.split("\n\n")
+    assert not [line for line in report.splitlines() if line.startswith(("from_scratch ", "torch_impl "))]

@@ -326,6 +326,8 @@ def test_seed_autograd_example_by_hand():
     (dict(loss="mse"), "'loss' parameter must be one of"),
     (dict(learning_rate=-1), "'lr' parameter must be a finite float > 0. Got -1"),
     (dict(learning_rate=float("nan")), "'lr' parameter must be a finite float > 0. Got nan"),
+    (dict(learning_rate=1e39, dtype="float32"), r"'lr' parameter must be a number float32 can hold, .* Got 1e\+39"),
+    (dict(learning_rate=1e-50, dtype="float32"), r"'lr' parameter must be a number float32 can hold, .* Got 1e-50"),
     (dict(dtype="float16"), "'dtype' parameter must be one of"),
 ])
 def test_bad_parameters_are_refused_with_one_sentence(bad, message):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import pytest
 
 import from_scratch
 import torch_impl
 from common.architecture import Architecture
 from common.errors import ConformanceError, ParameterError
+from compare.conformance import call_user
 from compare.plugins import build_network, load_class
 from tests import gallery
 
@@ -95,3 +97,39 @@ def test_an_exception_in_a_constructor_shows_the_users_frames(user_file):
     with pytest.raises(ConformanceError, match=r"^Explodes\(\) raised RuntimeError: no weights yet") as caught:
         build_network(cls, Architecture(784, 20, 10), 0.1)
     assert "in setup" in str(caught.value) and "plugins.py" not in str(caught.value)
+
+
+# -- whose frames an exception shows --------------------------------------------------------------
+
+def calls_the_library_wrongly():
+    return from_scratch.Network(3, 2, 1, 0.1).query(np.zeros(5))  # raises inside from_scratch
+
+
+def draws_with_a_negative_scale():
+    return np.random.default_rng(0).normal(0.0, -1.0, 3)  # raises inside NumPy's compiled code
+
+
+@pytest.mark.parametrize("function, said", [(calls_the_library_wrongly, "ParameterError: inputs must have shape"),
+                                            (draws_with_a_negative_scale, "ValueError: scale < 0")])
+def test_only_the_users_own_frames_are_labelled_its_own(function, said):
+    with pytest.raises(ConformanceError) as caught:
+        call_user("MyNetwork.query", function)
+    first, label, *frames = str(caught.value).splitlines()
+    assert said in first and label == "Traceback (the network's own frames, most recent call last):"
+    files = [line for line in frames if line.strip().startswith("File ")]
+    assert len(files) == 1 and "tests/test_plugins.py" in files[0] and function.__name__ in files[0], frames
+    assert "from_scratch/" not in str(caught.value) and ".pyx" not in str(caught.value)
+
+
+def test_an_exception_in_the_librarys_own_network_is_not_labelled_the_users():
+    with pytest.raises(ParameterError) as caught:
+        build_network(from_scratch.Network, Architecture(784, 20, 10), 1e39, "float32")
+    assert "own frames" not in str(caught.value) and "Network() raised" not in str(caught.value)
+
+
+def test_a_memory_error_in_a_users_network_passes_through_to_be_named():
+    def allocates_too_much():
+        raise MemoryError("Unable to allocate 5.70 TiB for an array with shape (1000000000, 784) and data type float64")
+
+    with pytest.raises(MemoryError):
+        call_user("MyNetwork.train", allocates_too_much)

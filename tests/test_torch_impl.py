@@ -76,6 +76,14 @@ def test_unknown_device_and_missing_cuda_are_refused():
     assert Network(3, 2, 1, 0.1, device="auto").device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def test_a_learning_rate_the_dtype_cannot_hold_is_refused_before_a_step():
+    """torch.optim.SGD would take it, then fail at its first step: "value cannot be converted to type
+    float without overflow"."""
+    with pytest.raises(ParameterError, match=r"'lr' parameter must be a number float32 can hold, .* Got 1e\+39"):
+        Network(3, 2, 1, 1e39, dtype="float32")
+    assert Network(3, 2, 1, 1e39, dtype="float64").lr == 1e39
+
+
 def test_bad_input_shapes_are_refused():
     network = Network(3, 2, 1, 0.1, seed=0)
     with pytest.raises(ParameterError, match=r"inputs must have shape \(n, 3\)"):

@@ -1,0 +1,75 @@
+"""Networks too large for the machine: refused before anything is allocated where the weights
+alone outgrow its memory, and named in one sentence where an allocation fails during the run.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import numpy as np
+
+from common.architecture import Architecture
+from common.errors import ParameterError
+
+UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def size(n_bytes: float) -> str:
+    """``"5.8 TiB"``: a number of bytes in binary units, as NumPy's own MemoryError says them."""
+    power = min(int(math.log(max(n_bytes, 1), 1024)), len(UNITS) - 1)
+    return f"{n_bytes / 1024 ** power:.3g} {UNITS[power]}" if power else f"{n_bytes:.0f} bytes"
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def weights_bytes(architecture: Architecture, dtype: str) -> tuple[int, int]:
+    """The number of parameters of ``architecture`` and the bytes one copy of them takes in ``dtype``."""
+    count = sum(math.prod(shape) for shape in architecture.parameter_shapes())
+    return count, count * np.dtype(dtype).itemsize
+
+
+def check_memory(architectures: tuple[Architecture, ...], dtype: str, backends: int,
+                 memory: int | None = None) -> None:
+    """Refuse a network whose weights, in the copies a run holds, outgrow the machine's memory.
+
+    A run holds at least two copies per backend (its network, and the twin that checks its
+    steps) and the starting weights: a lower bound, so that what is refused here could never run.
+
+    Raises
+    ------
+    ParameterError
+        "The 'hidden' parameter asks for 784-1000000000-10, whose ... weights take ...".
+    """
+    memory = physical_memory() if memory is None else memory
+    if memory is None:
+        return
+    copies = 2 * backends + 1
+    for architecture in architectures:
+        count, one = weights_bytes(architecture, dtype)
+        if one * copies > memory:
+            raise ParameterError(
+                f"The 'hidden' parameter asks for {'-'.join(map(str, architecture.layer_sizes))}, whose {count:,} "
+                f"weights take {size(one)} in {dtype}; with at least {copies} copies of them (each backend's "
+                f"network and its twin, and the starting weights) the run needs {size(one * copies)}, more than "
+                f"this machine's {size(memory)} of memory.")
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """What did not fit, in words, when ``error`` is an allocation that failed (NumPy's MemoryError,
+    or torch's RuntimeError from its CPU allocator, or its OutOfMemoryError on a GPU); else None."""
+    text = str(error)
+    if isinstance(error, MemoryError):
+        said = re.sub(r"^Unable to allocate", "NumPy could not allocate", text)
+        return said if said else "an allocation failed (MemoryError)"
+    if type(error).__name__ == "OutOfMemoryError" or (
+            isinstance(error, RuntimeError) and re.search(r"can't allocate memory|not enough memory", text)):
+        tried = re.search(r"allocate (\d+) bytes", text)
+        return f"torch could not allocate {size(int(tried[1]))}" if tried else f"torch ran out of memory ({text})"
+    return None
