@@ -39,7 +39,6 @@ NOTEBOOKS = DOCS / "notebooks"
 FENCE = re.compile(r"^```\s*(\S*)\s*$")
 SECTION = re.compile(r"^## (\d+)\. (.+)$")
 PAGE_TITLE = re.compile(r"^# (.+)$")
-IMAGE_LINK = re.compile(r"\]\((figures/[^)]+)\)")
 # A page's links to files beside it (a figure, another page, ../README.md), which from
 # docs/notebooks/ are one folder further up. (The tutorial's notebooks rewrite figures only,
 # as they always have.)
@@ -119,12 +118,13 @@ def sections(text: str) -> list[Section]:
         if not found:
             return None
         number, title = found.groups()
+        # The first cell's lines, its link written as the tutorial's own are (and rewritten with them).
         return Section(int(number), title), [
             f"# {number}. {title}", "",
-            "*A lesson of [the tutorial](../tutorial.md), generated from it by "
+            "*A lesson of [the tutorial](tutorial.md), generated from it by "
             "`docs/make_notebooks.py`; it starts on its own, so it can be run alone.*"]
 
-    return _lessons(text, heading, ("### ",), IMAGE_LINK)
+    return _lessons(text, heading, ("### ",), RELATIVE_LINK)
 
 
 def page(path: Path) -> Section:
