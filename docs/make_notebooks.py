@@ -39,9 +39,8 @@ NOTEBOOKS = DOCS / "notebooks"
 FENCE = re.compile(r"^```\s*(\S*)\s*$")
 SECTION = re.compile(r"^## (\d+)\. (.+)$")
 PAGE_TITLE = re.compile(r"^# (.+)$")
-# A page's links to files beside it (a figure, another page, ../README.md), which from
-# docs/notebooks/ are one folder further up. (The tutorial's notebooks rewrite figures only,
-# as they always have.)
+# A lesson's links to files beside it (a figure, another page, ../README.md), which from
+# docs/notebooks/ are one folder further up.
 RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#|/)([^)]+)\)")
 SOLUTION = "**Solution.**"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
