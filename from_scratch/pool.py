@@ -11,7 +11,8 @@ The maximum depends on one entry of its window only, so the whole gradient goes 
 (spreading it over the window, as average pooling would, is the classic mistake). Where the
 window holds its maximum more than once, torch sends the gradient to the first in row-major
 order, (0, 0), (0, 1), (1, 0), (1, 1), and so does this module. Ties are common: blank
-background gives equal numbers in many windows.
+background gives equal numbers in many windows. (A NaN makes its window's maximum NaN here as
+in torch, but torch sends that window's gradient to its last NaN, and this module does not.)
 
 No window is ever copied out: the entries (k, l) of all windows are the strided view
 ``x[:, :, k::2, l::2]``, so each step below is one NumPy operation over every window at once.
