@@ -49,6 +49,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from common.errors import ParameterError
+from from_scratch.pool import PoolCache, maxpool_backward, maxpool_forward
 
 
 class ConvCache(NamedTuple):
@@ -168,3 +169,55 @@ def _check(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, padding: int) -> 
                              f"{x.shape[2:]} at least as large as the kernel ({w.shape[2]}). Got {padding!r} "
                              "instead.")
     return x.shape
+
+
+# -- one convolution layer of a network: convolution, activation, 2×2 max pool -------------------
+
+class LayerCache(NamedTuple):
+    """What :func:`conv_layer_backward` needs from :func:`conv_layer_forward`."""
+
+    conv: ConvCache
+    pool: PoolCache  # its x is the activation's output a = f(z), which f' is written through
+
+
+def conv_layer_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, padding: int, activate,
+                       reuse: ConvCache | None = None) -> tuple[np.ndarray, LayerCache]:
+    """h = maxpool(f(conv2d(x, w, b, padding))): a convolution layer as ``nn.Sequential(nn.Conv2d,
+    activation, nn.MaxPool2d(2))`` computes it, in that order.
+
+    .. math::
+
+        z = W * x + b, \\qquad a = f(z), \\qquad h = \\mathrm{maxpool}_{2 \\times 2}(a)
+
+    ``activate`` is f, applied in place on z (``activate(z, out=z)``, as
+    :mod:`from_scratch.activations` writes each); ``reuse`` is :func:`conv_forward`'s.
+
+    Returns
+    -------
+    h : ndarray of shape (n, F, H' // 2, W' // 2)
+    cache : LayerCache
+    """
+    z, conv = conv_forward(x, w, b, padding, reuse)
+    a = activate(z, out=z)  # a = f(z), in place
+    h, pool = maxpool_forward(a)
+    return h, LayerCache(conv, pool)
+
+
+def conv_layer_backward(dLdh: np.ndarray, cache: LayerCache, derivative,
+                        need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    """dL/dx, dL/dz, dL/dw and dL/db of :func:`conv_layer_forward`, given dL/dh.
+
+    .. math::
+
+        \\frac{\\partial L}{\\partial a} = \\text{dL/dh at each window's argmax, 0 elsewhere}, \\qquad
+        \\frac{\\partial L}{\\partial z} = \\frac{\\partial L}{\\partial a} \\cdot f'(z), \\qquad
+        \\frac{\\partial L}{\\partial W}, \\frac{\\partial L}{\\partial b}, \\frac{\\partial L}{\\partial x}
+        \\text{ by } :func:`conv\\_backward`
+
+    ``derivative`` is f' written through f's output a (:mod:`from_scratch.activations`).
+    """
+    dLda = maxpool_backward(dLdh, cache.pool)  # the max's gradient goes to its argmax alone
+    dLdz = derivative(cache.pool.x)  # f'(z), through a = f(z)
+    dLdz *= dLda
+    dLdx, dLdw, dLdb = conv_backward(dLdz, cache.conv, need_dx)
+    return dLdx, dLdz, dLdw, dLdb
