@@ -165,10 +165,10 @@ def check_loss(value: object, what: str) -> float:
 
 
 def intermediate_shapes(architecture: Architecture, n: int | None) -> dict[str, list[tuple[int, ...]]]:
-    """Shapes of ``intermediate_gradients``: dL/dz of every layer, dL/dh of every hidden layer."""
+    """Shapes of ``intermediate_gradients``: dL/dz of every layer, dL/dh of every hidden layer
+    (a convolution layer's as maps, :meth:`Architecture.intermediate_shapes`)."""
     rows = () if n is None else (n,)
-    return {"dLdz": [rows + (size,) for size in architecture.layer_sizes[1:]],
-            "dLdh": [rows + (size,) for size in architecture.hidden_nodes]}
+    return {key: [rows + shape for shape in shapes] for key, shapes in architecture.intermediate_shapes().items()}
 
 
 def check_intermediates(value: object, architecture: Architecture, n: int | None, dtype: np.dtype,

@@ -221,7 +221,8 @@ class Network:
 
     # -- forward and backward --------------------------------------------------------------
 
-    def _forward(self, inputs: np.ndarray, remember: bool = True) -> tuple[list[np.ndarray], np.ndarray, list]:
+    def _forward(self, inputs: np.ndarray, remember: bool = True,
+                 maps: list | None = None) -> tuple[list[np.ndarray], np.ndarray, list]:
         """Each dense layer's outputs ``[x, h_1, ..., h_L]`` (x the inputs, or the convolutions'
         last maps flattened), the output logits z_o, and each convolution layer's cache.
 
@@ -229,6 +230,7 @@ class Network:
         counts when a layer has ten nodes. The activations work in place on fresh arrays.
         ``remember``: keep each convolution's cache, whose im2col buffer the next call writes
         over instead of allocating (False for :meth:`query`, whose batches may be large).
+        ``maps``: a list to which each convolution layer's pooled output h is appended.
         """
         a, caches = inputs, []
         if self._conv_layers:
@@ -237,6 +239,8 @@ class Network:
             for i, (W, b, padding) in enumerate(self._conv_layers):
                 a, cache = conv_layer_forward(a, W, b, padding, self._activate, reuse=self._reuse[i])
                 caches.append(cache)
+                if maps is not None:
+                    maps.append(a)
                 if remember:
                     self._reuse[i] = cache.conv
             a = a.reshape(n, -1) if inputs.ndim == 2 else a.reshape(-1)  # flatten, in (C, H, W) order
@@ -268,6 +272,28 @@ class Network:
             return np.concatenate([self.query(inputs[i:i + QUERY_CHUNK]) for i in range(0, len(inputs), QUERY_CHUNK)])
         _, z_o, _ = self._forward(inputs, remember=False)
         return self._output(z_o)
+
+    def hidden_outputs(self, inputs: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each hidden layer's output h, input side first, and the output logits z_o; no update.
+
+        A convolution layer's h is its pooled map, ``(n, C, H, W)``; a dense hidden layer's
+        ``(n, nodes)``; z_o ``(n, output_nodes)``, of which :meth:`query` is the output function.
+
+        Parameters
+        ----------
+        inputs : ndarray of shape (n, input_nodes)
+        """
+        inputs = self._check_inputs(inputs)
+        if inputs.ndim != 2:
+            raise ParameterError(f"inputs must have shape (n, {self.input_nodes}). Got {inputs.shape} instead.")
+        chunk = QUERY_CHUNK if self._conv_layers else max(len(inputs), 1)
+        hidden, logits = [], []
+        for start in range(0, len(inputs), chunk):
+            maps: list[np.ndarray] = []
+            layer_outputs, z_o, _ = self._forward(inputs[start:start + chunk], remember=False, maps=maps)
+            hidden.append(maps + layer_outputs[1:])
+            logits.append(z_o)
+        return [np.concatenate(layer) for layer in zip(*hidden)], np.concatenate(logits)
 
     def _backward(self, inputs: np.ndarray, targets: np.ndarray) -> Backward:
         """Forward pass and backpropagation, per sample.
