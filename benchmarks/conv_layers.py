@@ -1,22 +1,30 @@
-"""LeNet-5's training step built from from_scratch's conv kernels, against the same LeNet in torch.
+"""LeNet-5's training step: from_scratch.Network against torch_impl.Network, and the bare kernels against torch eager.
 
     env -u OPENBLAS_CORETYPE python benchmarks/conv_layers.py           # batch 1 and 64
     env -u OPENBLAS_CORETYPE python benchmarks/conv_layers.py --quick   # fewer steps and repeats
 
-Both sides train the same network from the same weights on the same digits, float32, one
+Every candidate trains the same network from the same weights on the same digits, float32, one
 thread (BLAS and torch): conv 6×5 pad 2 → relu → 2×2 max pool → conv 16×5 → relu → pool →
-flatten → dense 400-120-84-10 with relu, softmax cross-entropy, one plain SGD step. torch is
-eager, written as a torch user writes it: ``nn.Sequential`` of ``nn.Conv2d``, ``nn.MaxPool2d``
-and ``nn.Linear``, then ``zero_grad``, forward, loss, ``backward``, ``optimizer.step()``.
+flatten → dense 400-120-84-10 with relu, softmax cross-entropy, one plain SGD step:
 
-Before anything is timed, one step of each from identical weights is compared (L and the
+- ``from_scratch.Network(784, [120, 84], 10, conv=((6, 5, 2), (16, 5, 0)), ...)`` and
+  ``torch_impl.Network`` with the same arguments: the library's two backends, as ``python -m
+  compare --conv 6x5p2,16x5 --hidden 120,84`` races them. Their ratio is the one issue 16's
+  targets are about.
+- the same LeNet from from_scratch's conv kernels with its dense layers written out here
+  (:class:`ScratchLeNet`), and torch eager written as a torch user writes it
+  (:class:`TorchLeNet`: ``nn.Sequential`` of ``nn.Conv2d``, ``nn.MaxPool2d`` and ``nn.Linear``,
+  then ``zero_grad``, forward, loss, ``backward``, ``optimizer.step()``): what the classes'
+  generality costs, or saves, beside them.
+
+Before anything is timed, one step of each pair from identical weights is compared (L and the
 gradient of every parameter, at float32's ``single`` tolerance), so that no side wins the race
 by doing less; tests/test_conv_layers.py runs the same check. The candidates then run
-interleaved (A, B, A, B, ...) in this one process; each figure is the median over repeats of
-a timed stretch of steps. Issue 16's targets, from_scratch's time over torch's per step: at
-most 1.0 at batch 1 and 1.5 at batch 64. They are goals, not tests: the script reports them
-and exits 0. Unset OPENBLAS_CORETYPE for this command, if it is set, to let OpenBLAS pick the
-kernel for this processor; the first line says which BLAS ran, with its threads.
+interleaved (A, B, C, D, A, B, ...) in this one process; each figure is the median over repeats
+of a timed stretch of steps, in µs per sample. Issue 16's targets, from_scratch.Network's time
+over torch_impl.Network's: at most 1.0 at batch 1 and 1.5 at batch 64. They are goals, not
+tests: the script reports them and exits 0. Unset OPENBLAS_CORETYPE for this command, if it is
+set, to let OpenBLAS pick the kernel for this processor; the first line says which BLAS ran.
 """
 from __future__ import annotations
 
@@ -37,6 +45,8 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
 
+import from_scratch  # noqa: E402
+import torch_impl  # noqa: E402
 from benchmarks.bench import race  # noqa: E402
 from common.data import load_embedded, one_hot_targets, scale_inputs  # noqa: E402
 from common.tolerances import relative_difference, tolerance  # noqa: E402
@@ -46,7 +56,8 @@ from from_scratch.losses import cross_entropy  # noqa: E402
 from from_scratch.pool import maxpool_backward, maxpool_forward  # noqa: E402
 
 LR = 0.01
-TARGETS = {1: 1.0, 64: 1.5}  # batch: the most from_scratch's time per step may be, over torch's
+TARGETS = {1: 1.0, 64: 1.5}  # batch: the most from_scratch.Network's time per step may be, over torch_impl's
+LENET = dict(activation="relu", loss="cross_entropy", bias=True, conv=((6, 5, 2), (16, 5, 0)), dtype="float32")
 
 
 def torch_lenet() -> nn.Sequential:
@@ -155,16 +166,73 @@ def same_step(batch: int) -> tuple[float, str]:
     return worst, f"batch {batch:>2}: L and every gradient agree with torch's to {worst:.2g} (relative)"
 
 
+def library_networks(parameters: list[np.ndarray]):
+    """from_scratch.Network and torch_impl.Network built as LeNet-5, both loaded with ``parameters``."""
+    networks = (from_scratch.Network(784, [120, 84], 10, LR, **LENET), torch_impl.Network(784, [120, 84], 10, LR, **LENET))
+    for network in networks:
+        network.set_weights(parameters)
+    return networks
+
+
+def same_network_step(batch: int) -> tuple[float, str]:
+    """The library's two networks from the same weights: the largest relative difference of L and of
+    the gradients of one step."""
+    torch.manual_seed(batch)
+    parameters = [p.detach().numpy().copy() for p in torch_lenet().parameters()]
+    images, targets, _, _ = data(batch, 1)
+    rows = images.reshape(batch, 784)
+    mine, theirs = library_networks(parameters)
+    worst = max(relative_difference(a, b) for a, b in zip(mine.gradients(rows, targets), theirs.gradients(rows, targets)))
+    loss, torch_loss = mine.train(rows, targets), theirs.train(rows, targets)
+    worst = max(worst, abs(loss - torch_loss) / abs(torch_loss))
+    return worst, (f"batch {batch:>2}: from_scratch.Network's L and gradients agree with torch_impl.Network's to "
+                   f"{worst:.2g} (relative)")
+
+
 def steppers(batch: int, steps: int):
-    """``step(i)`` for each side: one training step on the i-th of ``steps`` batches, cycling."""
+    """``step(i)`` for each candidate: one training step on the i-th of ``steps`` batches, cycling.
+    The library's networks take rows of 784 pixels (one sample a step: one row), the kernels images."""
     torch.manual_seed(0)
     parameters = [p.detach().numpy().copy() for p in torch_lenet().parameters()]
     images, targets, timages, tlabels = data(batch, steps)
+    rows, trows, ttargets = images.reshape(-1, 784), timages.reshape(-1, 784), torch.from_numpy(targets)
+    ours, twin = library_networks(parameters)
     mine, theirs = ScratchLeNet(parameters, LR), TorchLeNet(parameters, LR)
+    span = [slice(i * batch, (i + 1) * batch) if batch > 1 else i for i in range(steps)]
     batches = [(images[i * batch:(i + 1) * batch], targets[i * batch:(i + 1) * batch]) for i in range(steps)]
     tbatches = [(timages[i * batch:(i + 1) * batch], tlabels[i * batch:(i + 1) * batch]) for i in range(steps)]
-    return {"from_scratch": lambda i: mine.train(*batches[i % steps]),
+    return {"from_scratch.Network": lambda i: ours.train(rows[span[i % steps]], targets[span[i % steps]]),
+            "torch_impl.Network": lambda i: twin.train(trows[span[i % steps]], ttargets[span[i % steps]]),
+            "from_scratch": lambda i: mine.train(*batches[i % steps]),
             "torch eager": lambda i: theirs.train(*tbatches[i % steps])}
+
+
+def cuda_lines(args) -> list[str]:
+    """torch_impl.Network's LeNet on CUDA, its step as a CUDA graph and launched op by op, beside the CPU."""
+    if not torch.cuda.is_available():
+        return ["cuda: skipped, no CUDA device"]
+    lines = [f"{'batch':>5} {'cuda graph':>11} {'cuda eager':>11} {'cpu':>9} {'from_scratch':>13}   (torch_impl.Network, "
+             "µs per sample, float32)"]
+    for batch in args.batch:
+        torch.manual_seed(0)
+        parameters = [p.detach().numpy().copy() for p in torch_lenet().parameters()]
+        images, targets, _, _ = data(batch, 50)
+        rows, trows = images.reshape(-1, 784), torch.from_numpy(images.reshape(-1, 784))
+        graph = torch_impl.Network(784, [120, 84], 10, LR, device="cuda", **LENET)
+        eager = torch_impl.Network(784, [120, 84], 10, LR, device="cuda", cuda_graphs=False, **LENET)
+        ours, cpu = library_networks(parameters)
+        for network in (graph, eager):
+            network.set_weights(parameters)
+        gpu = {"x": trows.cuda(), "t": torch.from_numpy(targets).cuda()}
+        span = [slice(i * batch, (i + 1) * batch) if batch > 1 else i for i in range(50)]
+        r = race({"graph": lambda i: graph.train(gpu["x"][span[i % 50]], gpu["t"][span[i % 50]]),
+                  "eager": lambda i: eager.train(gpu["x"][span[i % 50]], gpu["t"][span[i % 50]]),
+                  "cpu": lambda i: cpu.train(trows[span[i % 50]], torch.from_numpy(targets)[span[i % 50]]),
+                  "from_scratch": lambda i: ours.train(rows[span[i % 50]], targets[span[i % 50]])},
+                 batch, max(args.calls // (1 if batch == 1 else 10), 2), args.repeats)
+        lines.append(f"{batch:5d} {r['graph']['median']:11.1f} {r['eager']['median']:11.1f} {r['cpu']['median']:9.1f} "
+                     f"{r['from_scratch']['median']:13.1f}")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -174,6 +242,8 @@ def main(argv=None) -> int:
                                                                "(default 400)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 64], help="batch sizes (default 1 64)")
     parser.add_argument("--quick", action="store_true", help="100 steps, 3 repeats")
+    parser.add_argument("--cuda", action="store_true", help="also torch_impl.Network on a CUDA device, as a CUDA graph "
+                                                            "and eager (benchmarks/gpu_sweep.sh)")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.repeats = 100, 3
@@ -181,20 +251,25 @@ def main(argv=None) -> int:
     with threadpool_limits(limits=1):
         print(f"threads 1 | {one_line(describe())}")
         for batch in args.batch:
-            worst, line = same_step(batch)
-            print(line)
-            if not worst <= tolerance("float32").single:
-                raise AssertionError(f"from_scratch's LeNet does not compute torch's: {line}")
-        print(f"\n{'batch':>5} {'from_scratch':>13} {'torch eager':>12} {'ratio':>6} {'target':>7}   "
-              "(ms per training step, median; min in brackets)")
+            for check in (same_step, same_network_step):
+                worst, line = check(batch)
+                print(line)
+                if not worst <= tolerance("float32").single:
+                    raise AssertionError(f"from_scratch's LeNet does not compute torch's: {line}")
+        print(f"\n{'':5} {'the library (python -m compare)':^44} {'the bare loops':^31}\n"
+              f"{'batch':>5} {'from_scratch':>13} {'torch_impl':>11} {'ratio':>6} {'target':>11} {'kernels':>11} "
+              f"{'torch eager':>12} {'ratio':>6}   (µs per sample, median of interleaved runs, float32, 1 thread)")
         for batch in args.batch:
-            calls = max(args.calls // (1 if batch == 1 else 10), 5)
-            r = race(steppers(batch, 50), 1, calls, args.repeats)
-            mine, theirs = (r[k]["median"] / 1e3 for k in ("from_scratch", "torch eager"))
-            ratio, target = mine / theirs, TARGETS.get(batch)
-            verdict = "" if target is None else f"{target:5.1f}x {'met' if ratio <= target else 'MISSED'}"
-            print(f"{batch:5d} {mine:7.3f} ({r['from_scratch']['min'] / 1e3:.3f}) {theirs:6.3f} "
-                  f"({r['torch eager']['min'] / 1e3:.3f}) {ratio:6.2f} {verdict}", flush=True)
+            calls = max(args.calls // (1 if batch == 1 else 10), 2)
+            r = race(steppers(batch, 50), batch, calls, args.repeats)
+            ours, twin, mine, theirs = (r[k]["median"] for k in ("from_scratch.Network", "torch_impl.Network",
+                                                                 "from_scratch", "torch eager"))
+            ratio, target = ours / twin, TARGETS.get(batch)
+            verdict = "" if target is None else f"{target:.1f}x {'met' if ratio <= target else 'MISSED'}"
+            print(f"{batch:5d} {ours:13.1f} {twin:11.1f} {ratio:6.2f} {verdict:>11} {mine:11.1f} {theirs:12.1f} "
+                  f"{mine / theirs:6.2f}", flush=True)
+        if args.cuda:
+            print("\n" + "\n".join(cuda_lines(args)), flush=True)
     return 0
 
 
