@@ -160,10 +160,11 @@ class Recipe:
         set_("alpha", _real("alpha", self.alpha))
         set_("gamma", _real("gamma", self.gamma, positive=True))
         betas = self.betas
-        if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2 or not all(
+                not isinstance(b, bool) and isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas):
             raise ParameterError(f"The 'betas' parameter must be two floats (beta1, beta2), each in [0, 1). "
                                  f"Got {betas!r} instead.")
-        set_("betas", tuple(_real(f"betas[{i}]", b, below=1.0) for i, b in enumerate(betas)))
+        set_("betas", tuple(float(b) for b in betas))
         for name in ("nesterov", "amsgrad", "centered", "decay_biases"):
             set_(name, _flag(name, getattr(self, name)))
         set_("milestones", _milestones(self.milestones))
@@ -178,7 +179,8 @@ class Recipe:
                 raise ParameterError(f"The '{name}' parameter applies to schedule {kinds[0]!r}; this recipe's "
                                      f"schedule is {self.schedule!r}.")
         if self.schedule == "step" and not self.milestones:
-            raise ParameterError("The 'step' schedule needs milestones: the steps at which lr is multiplied by gamma.")
+            raise ParameterError("The 'milestones' parameter is what the 'step' schedule needs: when lr is multiplied "
+                                 "by gamma. Got none.")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ParameterError("Nesterov momentum needs momentum > 0 and dampening 0 (as torch.optim.SGD). "
                                  f"Got momentum {self.momentum:g} and dampening {self.dampening:g} instead.")

@@ -11,9 +11,11 @@ import numpy as np
 from common.architecture import Architecture
 from common.errors import DataError, ParameterError
 from common.files import atomic_write
+from common.recipe import Recipe
 from common.validation import check_dtype
 
 ARCHITECTURE_KEY = "architecture"  # the .npz entry holding the architecture as JSON text
+RECIPE_KEY = "recipe"  # the .npz entry holding the training recipe as JSON text, when one was given
 
 
 def initial_weights(
@@ -59,12 +61,14 @@ def initial_weights(
     return parameters
 
 
-def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architecture: Architecture | None = None) -> Path:
-    """Write the parameters (and their architecture) to a NumPy ``.npz`` file, atomically.
+def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architecture: Architecture | None = None,
+                 recipe: Recipe | None = None) -> Path:
+    """Write the parameters (and their architecture and training recipe) to a NumPy ``.npz`` file, atomically.
 
     Each array is stored under its name in ``architecture.parameter_names()``, and the
     architecture itself as JSON text, so :func:`load_weights` can refuse the file for a
-    network of another shape. Without ``architecture`` only the book's ``[W_ih, W_ho]``
+    network of another shape; the recipe the weights were trained with, when given, as JSON
+    text too (:func:`load_recipe`). Without ``architecture`` only the book's ``[W_ih, W_ho]``
     can be saved (the format of earlier versions, without the record).
 
     The file is written under a temporary name in the same folder and renamed into place
@@ -83,6 +87,8 @@ def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architectur
                                  f"{architecture.describe()}. Got {len(weights)} instead.")
         arrays = dict(zip(names, weights))
         arrays[ARCHITECTURE_KEY] = np.array(json.dumps(architecture.to_json()))
+        if recipe is not None:
+            arrays[RECIPE_KEY] = np.array(json.dumps(recipe.to_json()))
     with atomic_write(path) as f:
         np.savez(f, **arrays)
     return path
@@ -123,3 +129,17 @@ def load_weights(path: str | os.PathLike, architecture: Architecture | None = No
         raise DataError(f"{path} holds weights for {saved.describe()}, not for {architecture.describe()}: "
                         f"{'; '.join(differences).replace(' there', ' in the file')}.")
     return weights
+
+
+def load_recipe(path: str | os.PathLike) -> Recipe | None:
+    """The training recipe a weights file records, or None for a file saved without one."""
+    path = Path(path)
+    try:
+        with np.load(path) as archive:
+            if RECIPE_KEY not in archive.files:
+                return None
+            return Recipe.from_json(json.loads(str(archive[RECIPE_KEY])))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such weights file.") from None
+    except (KeyError, ValueError, OSError, ParameterError) as error:
+        raise DataError(f"{path}: not a weights file of this library ({error}).") from None

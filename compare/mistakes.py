@@ -39,6 +39,12 @@ from common.recipe import Recipe
 from from_scratch.optimizers import SGD, Adam, make_optimizer
 
 
+# Every mistake candidates() can name, in the table's order.
+NAMES = ("adam_bias_correction", "adam_eps_inside_sqrt", "adam_eps_before_correction", "step_count_off_by_one",
+         "momentum_buffer_dampened", "lr_inside_velocity", "decay_reaches_biases", "decay_misses_biases",
+         "decay_missing", "l2_strength", "coupled_decay", "bce_mean_not_sum", "bce_sum_not_mean")
+
+
 @dataclass(frozen=True)
 class StepRecord:
     """One ``train()`` call as check_network made it: from ``before``, at ``lr``, with autograd's

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from common.tolerances import STEP_ROUNDING_MARGIN
 from compare.diagnosis import Cause, Cell, Row
 
 KINDS = {"outputs": "outputs", "dL/dz": "dL/dz", "gradient": "gradient", "dL/dh": "dL/dh",
@@ -78,21 +79,20 @@ def render(record: dict) -> str:
         f"Checked {record['where']}; training {record['state']}.",
         "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
         "",
-        f"{'':<18} {'layer':<10} {'one sample':<35}  batch of {n}",
-        f"{'':<18} {'':<10} " + "  ".join([f"{'relative':>9}  {'cosine':>9}  {'ratio':>7}      "] * 2).rstrip(),
+        f"{'':<18} {'layer':<15} {'one sample':<35}  batch of {n}",
+        f"{'':<18} {'':<15} " + "  ".join([f"{'relative':>9}  {'cosine':>9}  {'ratio':>7}      "] * 2).rstrip(),
     ]
     kind = None
     for row in record["rows"]:
         if row["kind"] in ("step 1", "state", "again") and kind != row["kind"]:
             lines.append("")
         kind = row["kind"]
-        lines.append(f"{KINDS[row['kind']]:<18} {row['layer']:<10} {_cell_text(row['single'])}  "
+        lines.append(f"{KINDS[row['kind']]:<18} {row['layer']:<15} {_cell_text(row['single'])}  "
                      f"{_cell_text(row['batch'])}".rstrip())
     lines.append("")
-    widened = any(cell["tolerance"] > record["tolerance"] for row in record["rows"] for cell in (row["single"], row["batch"])
-                  if cell is not None and row["kind"].startswith("step"))
-    tolerance = (f"tolerance {record['tolerance']:.3g} ({record['dtype']}, common.tolerances"
-                 + ("; wider for the steps this recipe's rounding moves further, as measured" if widened else "") + ")")
+    tolerance = (f"tolerance {record['tolerance']:.3g} ({record['dtype']}, common.tolerances; a step's, the larger of "
+                 f"that and {STEP_ROUNDING_MARGIN:g}x what a one-rounding nudge of the weights does to the reference's "
+                 "own step)")
     first = record["first_failure"]
     if first is None:
         lines.append(f"PASSED: every comparison within its tolerance; {tolerance}.")

@@ -94,7 +94,7 @@ def write_outputs(config: Config, record: dict, results: list) -> None:
             for backend in result.backends:
                 name = backend.key.replace("[", "_").replace("]", "")
                 save_weights(config.save_dir / f"{name}{suffix}.npz", backend.network.get_weights(),
-                             result.architecture)
+                             result.architecture, result.recipe)
         write_json(config.save_dir / "record.json", record)
     if config.plot_path and results:
         from compare.plot import plot

@@ -1,11 +1,14 @@
-"""Write the tutorial's sections as Jupyter notebooks, one per section, so a lesson opens in Jupyter.
+"""Write the lessons as Jupyter notebooks, one per lesson, so a lesson opens in Jupyter.
 
-    python docs/make_notebooks.py            # writes docs/notebooks/*.ipynb from docs/tutorial.md
+    python docs/make_notebooks.py            # writes docs/notebooks/*.ipynb from the Markdown in SOURCES
     python docs/make_notebooks.py --check    # exit 1 if the committed notebooks are out of date
 
 The Markdown is the one source; the notebooks are generated from it and never edited by hand
 (``tests/test_notebooks.py`` fails when they differ from a fresh generation, and executes them).
-Each ``## N. Title`` section becomes ``docs/notebooks/NN-title.ipynb``; the text between code
+Two kinds of page hold lessons. In the tutorial (``TUTORIAL``) each ``## N. Title`` section is a
+lesson and becomes ``docs/notebooks/NN-title.ipynb``. A page of ``PAGES`` is one lesson from its
+``# Title`` on, and becomes ``docs/notebooks/<page>.ipynb`` (``optimizers.md`` gives
+``optimizers.ipynb``), its ``##`` sections cells of their own. In both, the text between code
 blocks becomes Markdown cells; each ```python block, a doctest session, becomes code cells:
 the doctest parser splits it into examples, and every example that has an expected output ends
 a cell, so the expected output sits under the code that prints it, stored as that cell's
@@ -29,11 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-TUTORIAL = DOCS / "tutorial.md"
+TUTORIAL = DOCS / "tutorial.md"  # a lesson in each numbered section
+PAGES = (DOCS / "optimizers.md",)  # a lesson each, the whole page
+SOURCES = (TUTORIAL, *PAGES)
 NOTEBOOKS = DOCS / "notebooks"
 FENCE = re.compile(r"^```\s*(\S*)\s*$")
 SECTION = re.compile(r"^## (\d+)\. (.+)$")
+PAGE_TITLE = re.compile(r"^# (.+)$")
 IMAGE_LINK = re.compile(r"\]\((figures/[^)]+)\)")
+# A page's links to files beside it (a figure, another page, ../README.md), which from
+# docs/notebooks/ are one folder further up. (The tutorial's notebooks rewrite figures only,
+# as they always have.)
+RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#|/)([^)]+)\)")
 SOLUTION = "**Solution.**"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -52,17 +62,25 @@ class Cell:
 
 @dataclass
 class Section:
-    """One ``## N. Title`` section of the tutorial: one lesson, one notebook."""
+    """One lesson, one notebook: a ``## N. Title`` section of the tutorial, or a whole page."""
 
-    number: int
+    number: int  # the tutorial's section number; 0 for a page
     title: str
     cells: list[Cell] = field(default_factory=list)
     suffix: str = ""  # "-without-solutions" for an exercise sheet
+    source: str = TUTORIAL.name  # the Markdown file it comes from, in docs/
+    page: str = ""  # a page's name ("optimizers"), which names its notebook; "" for the tutorial's
 
     @property
     def filename(self) -> str:
+        if self.page:
+            return f"{self.page}{self.suffix}.ipynb"
         slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"`", "", self.title.lower())).strip("-")
         return f"{self.number:02d}-{slug}{self.suffix}.ipynb"
+
+    @property
+    def cell_id_prefix(self) -> str:
+        return self.page + self.suffix[:2] if self.page else f"{self.number:02d}{self.suffix[:2]}"
 
 
 def _is_expression(source: str) -> bool:
@@ -95,6 +113,44 @@ def code_cells(lines: list[str], first_line: int) -> list[Cell]:
 
 def sections(text: str) -> list[Section]:
     """The numbered sections of the tutorial, each as cells; the text before the first is left out."""
+
+    def heading(line: str) -> tuple[Section, list[str]] | None:
+        found = SECTION.match(line)
+        if not found:
+            return None
+        number, title = found.groups()
+        return Section(int(number), title), [
+            f"# {number}. {title}", "",
+            "*A lesson of [the tutorial](../tutorial.md), generated from it by "
+            "`docs/make_notebooks.py`; it starts on its own, so it can be run alone.*"]
+
+    return _lessons(text, heading, ("### ",), IMAGE_LINK)
+
+
+def page(path: Path) -> Section:
+    """A page that is one lesson, from its ``# Title`` on, as cells; each ``##`` or ``###`` heading
+    starts a cell of its own."""
+
+    def heading(line: str) -> tuple[Section, list[str]] | None:
+        found = PAGE_TITLE.match(line)
+        if not found:
+            return None
+        # The first cell's lines, its link written as the page's own are (and rewritten with them).
+        return Section(0, found.group(1), source=path.name, page=path.stem), [
+            line, "",
+            f"*A lesson generated from [{path.name}]({path.name}) by `docs/make_notebooks.py`; "
+            "it starts on its own, so it can be run alone.*"]
+
+    found = _lessons(path.read_text(encoding="utf-8"), heading, ("## ", "### "), RELATIVE_LINK)
+    if len(found) != 1:
+        raise ValueError(f"{path} must be one lesson, from one '# Title' line on; it has {len(found)} such lines.")
+    return found[0]
+
+
+def _lessons(text: str, heading, subheadings: tuple[str, ...], links: re.Pattern) -> list[Section]:
+    """The lessons of a Markdown text as cells. ``heading(line)`` gives a new lesson and the
+    first lines of its first cell, or None; each of ``subheadings`` starts a cell of its own;
+    ``links`` are made relative to docs/notebooks/."""
     found: list[Section] = []
     prose: list[str] = []
     prose_line = 1
@@ -104,7 +160,7 @@ def sections(text: str) -> list[Section]:
     def flush_prose() -> None:
         body = "\n".join(prose).strip("\n")
         if found and body:
-            found[-1].cells.append(Cell("markdown", IMAGE_LINK.sub(r"](../\1)", body), prose_line))
+            found[-1].cells.append(Cell("markdown", links.sub(r"](../\1)", body), prose_line))
         prose.clear()
 
     for number, line in enumerate(text.splitlines(), start=1):
@@ -115,26 +171,29 @@ def sections(text: str) -> list[Section]:
             else:
                 block.append(line)
             continue
-        fence, heading = FENCE.match(line), SECTION.match(line)
+        fence, lesson = FENCE.match(line), heading(line)
         if fence and fence.group(1) == "python" and found:
             flush_prose()
             block, block_line = [], number + 1
-        elif line.startswith("### ") and found:  # a subsection starts a cell of its own
+        elif line.startswith(subheadings) and found:  # a subsection starts a cell of its own
             flush_prose()
             prose_line = number
             prose.append(line)
-        elif heading:
+        elif lesson:
             flush_prose()
-            found.append(Section(int(heading.group(1)), heading.group(2)))
+            section, first_lines = lesson
+            found.append(section)
             prose_line = number
-            prose.append(f"# {heading.group(1)}. {heading.group(2)}")
-            prose.append("")
-            prose.append(f"*A lesson of [the tutorial](../tutorial.md), generated from it by "
-                         f"`docs/make_notebooks.py`; it starts on its own, so it can be run alone.*")
+            prose.extend(first_lines)
         else:
             prose.append(line)
     flush_prose()
     return found
+
+
+def lessons() -> list[Section]:
+    """Every lesson of every source: the tutorial's sections, then each page."""
+    return sections(TUTORIAL.read_text(encoding="utf-8")) + [page(path) for path in PAGES]
 
 
 def notebook(section: Section):
@@ -155,7 +214,7 @@ def notebook(section: Section):
         cells.append(v4.new_code_cell(cell.source, outputs=outputs))
     book = v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC, "language_info": {"name": "python"}})
     for index, cell in enumerate(book.cells):  # stable ids, so regenerating changes nothing
-        cell.id = f"{section.number:02d}{section.suffix[:2]}-{index:03d}"
+        cell.id = f"{section.cell_id_prefix}-{index:03d}"
     return book
 
 
@@ -180,15 +239,15 @@ def without_solutions(section: Section) -> Section | None:
             cells.append(cell)
     if not any(SOLUTION in cell.source for cell in section.cells):
         return None
-    return Section(section.number, section.title, cells, suffix="-without-solutions")
+    return Section(section.number, section.title, cells, "-without-solutions", section.source, section.page)
 
 
-def generate(markdown: Path = TUTORIAL) -> dict[str, str]:
-    """File name -> notebook JSON text: every section of ``markdown``, and exercises without solutions."""
+def generate() -> dict[str, str]:
+    """File name -> notebook JSON text: every lesson of every source, and exercises without solutions."""
     import nbformat
 
     books = {}
-    for section in sections(markdown.read_text(encoding="utf-8")):
+    for section in lessons():
         for variant in (section, without_solutions(section)):
             if variant is not None:
                 books[variant.filename] = nbformat.writes(notebook(variant)) + "\n"
@@ -196,7 +255,7 @@ def generate(markdown: Path = TUTORIAL) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the tutorial's sections as notebooks.")
+    parser = argparse.ArgumentParser(description="Write the lessons in the docs' Markdown as notebooks.")
     parser.add_argument("--out", type=Path, default=NOTEBOOKS, help=f"folder to write into (default {NOTEBOOKS})")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a notebook is out of date")
     args = parser.parse_args(argv)

@@ -73,8 +73,10 @@ DERIVATIVES = {"sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda y: y * (1 - y)
                "tanh": (np.tanh, lambda y: 1 - y * y)}
 
 
-def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray], inputs: np.ndarray) -> float:
-    """The smallest, over the sigmoid and tanh layers, of the layer's largest f'(z), in float64.
+def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray], inputs: np.ndarray,
+                           unit: bool = False) -> float:
+    """The smallest, over the sigmoid and tanh layers, of the layer's largest f'(z), in float64
+    (with ``unit``, of every unit's f'(z)).
 
     Both backends compute f'(z) from the output y (y (1 − y), 1 − y²), which keeps only
     eps / f'(z) of relative precision: a layer whose every unit is saturated scales every
@@ -82,6 +84,11 @@ def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray]
     unit in a layer, weights ×4 and tanh, hypothesis found dL/dW1 scaled by 1e-6 and
     agreeing to 5,400 eps in float32. Such a layer passes no signal and no gradient:
     nothing to compare, and no one trains there.
+
+    One saturated unit is enough for Adam and RMSprop, which divide each gradient entry by its own
+    running size: where one backend's sigmoid rounds to exactly 1 (f' = 0) and the other's to
+    1 − eps, a gradient entry of pure rounding, 0 in one and ~eps in the other, becomes a step of 0
+    in one and of the full lr in the other.
     """
     a, least = inputs.astype(np.float64), 1.0
     layers = list(zip(weights[0::2], weights[1::2])) if architecture.bias else [(w, 0) for w in weights]
@@ -113,7 +120,7 @@ def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray]
             continue
         forward, derivative = DERIVATIVES[name]
         a = forward(z)
-        least = min(least, float(derivative(a).max()))
+        least = min(least, float(derivative(a).min() if unit else derivative(a).max()))
     return least
 
 
@@ -140,3 +147,36 @@ def cases(draw, max_nodes: int = 30, max_batch: int = 8, conv: bool = False) -> 
     assume(least_layer_derivative(architecture, weights, inputs) >= 2.0**-8)
     cast = np.dtype(dtype)
     return Case(architecture, lr, dtype, [w.astype(cast) for w in weights], inputs.astype(cast), targets.astype(cast))
+
+
+@st.composite
+def recipes(draw) -> "Recipe":
+    """Every optimizer with its options drawn, weight decay and L2 with or without the biases, and
+    a schedule: what a reader's network trains with (common.recipe.Recipe)."""
+    from common.recipe import Recipe
+
+    optimizer = draw(st.sampled_from(["sgd", "adam", "adamw", "rmsprop"]))
+    options: dict = {"optimizer": optimizer}
+    if optimizer == "sgd" and draw(st.booleans()):
+        options["momentum"] = draw(st.sampled_from([0.5, 0.9, 0.99]))
+        if draw(st.booleans()):
+            options["nesterov"] = True
+        else:
+            options["dampening"] = draw(st.sampled_from([0.0, 0.1, 0.5]))
+    if optimizer in ("adam", "adamw"):
+        options["betas"] = draw(st.sampled_from([(0.9, 0.999), (0.8, 0.99), (0.5, 0.9)]))
+        options["eps"] = draw(st.sampled_from([1e-8, 1e-7, 1e-3]))
+        options["amsgrad"] = draw(st.booleans())
+    if optimizer == "rmsprop":
+        options["alpha"] = draw(st.sampled_from([0.9, 0.99]))
+        options["momentum"] = draw(st.sampled_from([0.0, 0.5]))
+        options["centered"] = draw(st.booleans())
+    options["weight_decay"] = draw(st.sampled_from([0.0, 1e-3, 0.05]))
+    options["l2"] = draw(st.sampled_from([0.0, 1e-3, 0.05]))
+    options["decay_biases"] = draw(st.booleans())
+    schedule = draw(st.sampled_from(["constant", "step", "inverse_time"]))
+    if schedule == "step":
+        options.update(schedule="step", milestones=(1, draw(st.integers(2, 4))), gamma=draw(st.sampled_from([0.1, 0.5])))
+    elif schedule == "inverse_time":
+        options.update(schedule="inverse_time", lr_decay=draw(st.sampled_from([0.01, 0.5])))
+    return Recipe(**options)

@@ -2,9 +2,10 @@
 
 Each ```python block is a doctest session (``>>>`` prompts with their expected output); all the
 blocks of one file run in order, in one namespace, as a single doctest whose line numbers are
-the Markdown file's. The tutorial is the exception: it is run as the Jupyter notebooks generated
-from it, one per section, each in an emptied namespace (tests/test_notebooks.py), and not a
-second time here. Each ```console block holds ``$ python -m compare ...`` lines, which are
+the Markdown file's. The lessons are the exception (the tutorial, whose sections are lessons, and
+the pages that are one lesson each, as docs/make_notebooks.py lists them): they are run as the
+Jupyter notebooks generated from them, each in an emptied namespace (tests/test_notebooks.py),
+and not a second time here. Each ```console block holds ``$ python -m compare ...`` lines, which are
 parsed (not run: some need the full data set or a GPU) so that every option they use exists.
 No other kind of code block is allowed, so none can go untested.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import doctest
 import io
 import re
+import runpy
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 MARKDOWN = sorted(DOCS.glob("*.md"))
-LESSONS = {"tutorial.md"}  # executed as notebooks by tests/test_notebooks.py
+# executed as notebooks by tests/test_notebooks.py
+LESSONS = {path.name for path in runpy.run_path(str(DOCS / "make_notebooks.py"))["SOURCES"]}
 LANGUAGES = ("python", "console")
 # Fewer examples than this and the tutorial has lost a section (it has about 316).
 MIN_EXAMPLES = {"tutorial.md": 300}

@@ -1,15 +1,17 @@
-"""The tutorial's lessons, as Jupyter notebooks: generated from the Markdown, and executed.
+"""The lessons, as Jupyter notebooks: generated from the Markdown, and executed.
 
-docs/tutorial.md is the one source. ``docs/make_notebooks.py`` turns each of its numbered
-sections into a notebook under docs/notebooks/ (the doctest parser splits each ```python
-session into code cells, each with the output the Markdown shows for it). Here:
+The Markdown is the one source: docs/tutorial.md, whose numbered sections are lessons, and the
+pages that are a lesson each (``PAGES`` of ``docs/make_notebooks.py``: docs/optimizers.md).
+``docs/make_notebooks.py`` turns each lesson into a notebook under docs/notebooks/ (the doctest
+parser splits each ```python session into code cells, each with the output the Markdown shows
+for it). Here:
 
 - the committed notebooks must equal a fresh generation, so the two forms cannot drift;
 - each lesson runs, as a notebook, in a Jupyter kernel (nbclient driving ipykernel), and each
   cell's output must match what the Markdown shows, compared as doctest compares (``...``
-  matches anything, runs of whitespace are equal). This run is the tutorial's only execution:
+  matches anything, runs of whitespace are equal). This run is the lessons' only execution:
   the notebooks' code is the Markdown's code, so running the Markdown again as a doctest would
-  only double the time.
+  only double the time (tests/test_docs.py runs the other pages).
 
 One kernel serves all lessons (starting one and importing torch costs seconds), and its
 namespace is emptied (``%reset -f``) before each lesson, so a lesson that leans on a name from
@@ -30,7 +32,7 @@ pytest.importorskip("ipykernel")
 
 REPO = Path(__file__).resolve().parents[1]
 MAKE_NOTEBOOKS = runpy.run_path(str(REPO / "docs" / "make_notebooks.py"))
-SECTIONS = MAKE_NOTEBOOKS["sections"](MAKE_NOTEBOOKS["TUTORIAL"].read_text(encoding="utf-8"))
+SECTIONS = MAKE_NOTEBOOKS["lessons"]()
 SHEETS = [sheet for sheet in map(MAKE_NOTEBOOKS["without_solutions"], SECTIONS) if sheet is not None]
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 CELL_TIMEOUT_S = 300
@@ -48,13 +50,21 @@ def test_every_notebook_is_valid_and_has_a_kernel():
         assert book.metadata.kernelspec.name == "python3", path.name
 
 
-def test_every_doctest_example_of_the_tutorial_is_in_a_lesson():
-    """No example is left out of the notebooks, and so out of the tests (one before section 1 would be)."""
+@pytest.mark.parametrize("source", MAKE_NOTEBOOKS["SOURCES"], ids=lambda path: path.name)
+def test_every_doctest_example_of_a_source_is_in_a_lesson(source):
+    """No example is left out of the notebooks, and so out of the tests (one before the tutorial's
+    section 1, or before a page's title, would be)."""
     from tests.test_docs import parse
 
-    test, _ = parse(MAKE_NOTEBOOKS["TUTORIAL"])
-    in_lessons = sum(cell.examples for section in SECTIONS for cell in section.cells)
+    test, _ = parse(source)
+    in_lessons = sum(cell.examples for section in SECTIONS if section.source == source.name for cell in section.cells)
     assert in_lessons == len(test.examples) > 0
+
+
+def test_every_page_is_one_notebook_named_after_it():
+    for path in MAKE_NOTEBOOKS["PAGES"]:
+        assert [s.filename for s in SECTIONS if s.source == path.name] == [f"{path.stem}.ipynb"], path.name
+        assert (MAKE_NOTEBOOKS["NOTEBOOKS"] / f"{path.stem}.ipynb").is_file(), f"run: python docs/make_notebooks.py"
 
 
 def test_exercise_sheets_leave_out_every_solution_and_nothing_else():
@@ -66,7 +76,7 @@ def test_exercise_sheets_leave_out_every_solution_and_nothing_else():
         if in_solution and line.startswith(">>> "):
             solution_code.append(line[4:])
     for sheet in SHEETS:
-        full = next(section for section in SECTIONS if section.number == sheet.number)
+        full = next(section for section in SECTIONS if (section.source, section.number) == (sheet.source, sheet.number))
         sheet_code = "\n".join(cell.source for cell in sheet.cells if cell.kind == "code")
         assert not [line for line in solution_code if line in sheet_code.splitlines()], sheet.filename
         kept = [cell.source for cell in sheet.cells if cell.kind == "code" and cell.source]
@@ -114,7 +124,7 @@ def test_lesson_runs_on_its_own_and_shows_what_the_markdown_shows(section, kerne
     assert len(executed) == len(code_cells) == sum(c.cell_type == "code" for c in expected)
     checker, failures = doctest.OutputChecker(), []
     for source, cell in zip(code_cells, executed):
-        where = f"docs/tutorial.md:{source.line}"
+        where = f"docs/{section.source}:{source.line}"
         error = first_error(cell)
         if error:
             failures.append(f"{where}: raised {error}\n{cell.source}")

@@ -391,5 +391,38 @@ class CoupledAdamW(NnfsAdamW):
     OPTIMIZERS = {**NnfsNetwork.OPTIMIZERS, "adamw": Optimizer_AdamW_Coupled}
 
 
+class Loss_BinaryCrossentropy_Summed(Loss_BinaryCrossentropy):
+    """The sample's loss summed over its outputs (Nielsen's), with its backward to match."""
+
+    def forward(self, y_pred, y_true):
+        return super().forward(y_pred, y_true) * y_pred.shape[-1]
+
+    def backward(self, dvalues, y_true):
+        super().backward(dvalues, y_true)
+        self.dinputs = self.dinputs * len(dvalues[0])
+
+
+class SummedBinaryCrossentropy(NnfsBinaryNetwork):
+    """States nnfs's binary cross-entropy, averaged over the outputs, and sums it over them instead."""
+
+    CAUSE = "bce_sum_not_mean"
+
+    def __init__(self, *args, **keywords):
+        super().__init__(*args, **keywords)
+        self.loss_function = Loss_BinaryCrossentropy_Summed()
+
+
+class BiasesLeftUnregularized(NnfsNetwork):
+    """States L2 on the biases too (decay_biases=True) and gives the layers no bias_regularizer_l2."""
+
+    CAUSE = "decay_misses_biases"
+
+    def __init__(self, *args, l2=1e-3, decay_biases=True, **keywords):
+        super().__init__(*args, l2=l2, decay_biases=decay_biases, **keywords)
+        for layer in self.layers:
+            layer.bias_regularizer_l2 = 0
+
+
 CORRECT = [NnfsNetwork, NnfsBinaryNetwork, NnfsAdamW]
-MISTAKES = [NoBiasCorrection, EpsInsideSqrt, IterationsCountedEarly, CoupledAdamW]
+MISTAKES = [NoBiasCorrection, EpsInsideSqrt, IterationsCountedEarly, CoupledAdamW, SummedBinaryCrossentropy,
+            BiasesLeftUnregularized]
