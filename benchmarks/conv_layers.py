@@ -25,6 +25,13 @@ of a timed stretch of steps, in µs per sample. Issue 16's targets, from_scratch
 over torch_impl.Network's: at most 1.0 at batch 1 and 1.5 at batch 64. They are goals, not
 tests: the script reports them and exits 0. Unset OPENBLAS_CORETYPE for this command, if it is
 set, to let OpenBLAS pick the kernel for this processor; the first line says which BLAS ran.
+
+The last two columns count the minor page faults of a step of each library network: memory
+that the allocator gave back to the system and faulted in again. glibc serves a block above its
+mmap threshold (128 KB, rising to 32 MB as blocks are freed) by mmap and unmaps it when freed, so
+a step that allocates many large arrays pays for every page of each, every step;
+``MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=4000000000`` before the command keeps
+them in the heap instead, and shows what the faults cost.
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ if __name__ == "__main__":  # one thread, before NumPy and torch load (not when 
         os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -207,6 +215,15 @@ def steppers(batch: int, steps: int):
             "torch eager": lambda i: theirs.train(*tbatches[i % steps])}
 
 
+def page_faults(step, calls: int) -> float:
+    """Minor page faults per call of ``step``: memory the allocator handed back to the system and
+    took again, each page faulted in afresh (0 where buffers are reused)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for i in range(calls):
+        step(i)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def cuda_lines(args) -> list[str]:
     """torch_impl.Network's LeNet on CUDA, its step as a CUDA graph and launched op by op, beside the CPU."""
     if not torch.cuda.is_available():
@@ -216,7 +233,8 @@ def cuda_lines(args) -> list[str]:
     for batch in args.batch:
         torch.manual_seed(0)
         parameters = [p.detach().numpy().copy() for p in torch_lenet().parameters()]
-        images, targets, _, _ = data(batch, 50)
+        steps = max(1, min(50, 6000 // batch))  # the embedded set's 6,000 images
+        images, targets, _, _ = data(batch, steps)
         rows, trows = images.reshape(-1, 784), torch.from_numpy(images.reshape(-1, 784))
         graph = torch_impl.Network(784, [120, 84], 10, LR, device="cuda", **LENET)
         eager = torch_impl.Network(784, [120, 84], 10, LR, device="cuda", cuda_graphs=False, **LENET)
@@ -224,11 +242,11 @@ def cuda_lines(args) -> list[str]:
         for network in (graph, eager):
             network.set_weights(parameters)
         gpu = {"x": trows.cuda(), "t": torch.from_numpy(targets).cuda()}
-        span = [slice(i * batch, (i + 1) * batch) if batch > 1 else i for i in range(50)]
-        r = race({"graph": lambda i: graph.train(gpu["x"][span[i % 50]], gpu["t"][span[i % 50]]),
-                  "eager": lambda i: eager.train(gpu["x"][span[i % 50]], gpu["t"][span[i % 50]]),
-                  "cpu": lambda i: cpu.train(trows[span[i % 50]], torch.from_numpy(targets)[span[i % 50]]),
-                  "from_scratch": lambda i: ours.train(rows[span[i % 50]], targets[span[i % 50]])},
+        span = [slice(i * batch, (i + 1) * batch) if batch > 1 else i for i in range(steps)]
+        r = race({"graph": lambda i: graph.train(gpu["x"][span[i % steps]], gpu["t"][span[i % steps]]),
+                  "eager": lambda i: eager.train(gpu["x"][span[i % steps]], gpu["t"][span[i % steps]]),
+                  "cpu": lambda i: cpu.train(trows[span[i % steps]], torch.from_numpy(targets)[span[i % steps]]),
+                  "from_scratch": lambda i: ours.train(rows[span[i % steps]], targets[span[i % steps]])},
                  batch, max(args.calls // (1 if batch == 1 else 10), 2), args.repeats)
         lines.append(f"{batch:5d} {r['graph']['median']:11.1f} {r['eager']['median']:11.1f} {r['cpu']['median']:9.1f} "
                      f"{r['from_scratch']['median']:13.1f}")
@@ -256,18 +274,21 @@ def main(argv=None) -> int:
                 print(line)
                 if not worst <= tolerance("float32").single:
                     raise AssertionError(f"from_scratch's LeNet does not compute torch's: {line}")
-        print(f"\n{'':5} {'the library (python -m compare)':^44} {'the bare loops':^31}\n"
+        print(f"\n{'':5} {'the library (python -m compare)':^44} {'the bare loops':^31} {'page faults':^15}\n"
               f"{'batch':>5} {'from_scratch':>13} {'torch_impl':>11} {'ratio':>6} {'target':>11} {'kernels':>11} "
-              f"{'torch eager':>12} {'ratio':>6}   (µs per sample, median of interleaved runs, float32, 1 thread)")
+              f"{'torch eager':>12} {'ratio':>6} {'ours':>7} {'torch':>7}   (µs per sample, median of interleaved "
+              "runs, float32, 1 thread; page faults per step)")
         for batch in args.batch:
             calls = max(args.calls // (1 if batch == 1 else 10), 2)
-            r = race(steppers(batch, 50), batch, calls, args.repeats)
+            candidates = steppers(batch, max(1, min(50, 6000 // batch)))  # of the embedded set's 6,000 images
+            r = race(candidates, batch, calls, args.repeats)
             ours, twin, mine, theirs = (r[k]["median"] for k in ("from_scratch.Network", "torch_impl.Network",
                                                                  "from_scratch", "torch eager"))
+            faults = [page_faults(candidates[k], calls) for k in ("from_scratch.Network", "torch_impl.Network")]
             ratio, target = ours / twin, TARGETS.get(batch)
             verdict = "" if target is None else f"{target:.1f}x {'met' if ratio <= target else 'MISSED'}"
             print(f"{batch:5d} {ours:13.1f} {twin:11.1f} {ratio:6.2f} {verdict:>11} {mine:11.1f} {theirs:12.1f} "
-                  f"{mine / theirs:6.2f}", flush=True)
+                  f"{mine / theirs:6.2f} {faults[0]:7.0f} {faults[1]:7.0f}", flush=True)
         if args.cuda:
             print("\n" + "\n".join(cuda_lines(args)), flush=True)
     return 0
