@@ -11,7 +11,7 @@ code               symbol      meaning
 ``final_outputs``  o           the network's outputs, sigmoid(W_ho sigmoid(W_ih x))
 ``b_h``, ``b_o``   b           biases, when ``bias=True``
 ``targets``        t           0.99 at the label, 0.01 elsewhere
-``lr``             lr          the learning rate of plain SGD
+``lr``             lr          the learning rate (of plain SGD, unless the recipe says otherwise)
 ``loss``           L           ½ Σ_k (t_k − o_k)² (or −Σ_k t_k log o_k with softmax outputs),
                                averaged over the samples of a batch
 =================  ==========  ===========================================================
@@ -51,6 +51,9 @@ class Network(Protocol):
     conv : tuple of (int, int, int), optional
         Convolution layers in front of the dense ones, (channels, kernel, padding) each; ``()``
         (none, the book) when absent. The inputs stay rows of ``input_nodes`` pixels either way.
+    optimizer, momentum, weight_decay, l2, ... : optional
+        The training recipe, by the fields of :class:`common.recipe.Recipe` (torch.optim's
+        names); each one absent means its default, and all absent the book's plain SGD.
 
     Parameters, everywhere (``set_weights``, ``get_weights``, ``gradients``): a list in the order
     of the torch twin's ``model.parameters()``, which is ``architecture.parameter_names()``:
@@ -80,7 +83,26 @@ class Network(Protocol):
         """dL/d(every parameter) at the current weights, averaged over the batch; no update."""
 
     def train(self, inputs: np.ndarray, targets: np.ndarray) -> float:
-        """One SGD step on the batch, ``W -= lr * dL/dW``; return L before the step."""
+        """One step of the recipe on the batch (plain SGD: ``W -= lr * dL/dW``); return L before the
+        step (with the recipe's L2 penalty, if any)."""
+
+
+class HasOptimizerState(Protocol):
+    """Optional, and needed by a network whose steps depend on more than its weights (momentum,
+    Adam, RMSprop, a schedule): both backends' networks have it. ``compare`` compares the state and
+    loads it into the twin it checks each step with, so that "the same step" means the same step.
+
+    The state is ``{"step": t, buffer: [one array per parameter]}`` with torch.optim's buffer names
+    (``momentum_buffer``; ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``; ``square_avg``,
+    ``grad_avg``), as :func:`common.recipe.check_optimizer_state` checks it; ``t`` counts the
+    ``train()`` calls taken, and while it is 0 every buffer is zeros.
+    """
+
+    def get_optimizer_state(self) -> dict:
+        """Copies of the state, in torch's form (cs231n's velocity v is ``momentum_buffer`` −v / lr)."""
+
+    def set_optimizer_state(self, state: dict) -> None:
+        """Load a state, so that the next ``train()`` takes the step torch.optim would take from it."""
 
 
 class HasIntermediateGradients(Protocol):

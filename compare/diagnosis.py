@@ -124,8 +124,16 @@ def _close(value: float, target: float, tolerance: float) -> bool:
     return abs(value / target - 1.0) <= tolerance
 
 
+def _cosine(value: float) -> str:
+    """A cosine with the digits that show how far from ±1 it is: 0.999408, or 0.99999997."""
+    digits = 6
+    while digits < 15 and f"{abs(value):.{digits}f}" == "1." + "0" * digits and abs(value) != 1.0:
+        digits += 2
+    return f"{value:.{digits}f}"
+
+
 def _numbers(cell: Cell) -> str:
-    cosine = "" if cell.cosine is None else f", cosine {cell.cosine:.6f}"
+    cosine = "" if cell.cosine is None else f", cosine {_cosine(cell.cosine)}"
     return f"relative {cell.relative:.3g}{cosine}, length ratio {cell.ratio:.4g}"
 
 
@@ -285,14 +293,30 @@ def col2im_overwrites(e: Evidence) -> Cause | None:
         "that repeat."))
 
 
+# The output error of each loss, and what the right gradient at the output is, for the sentences.
+OUTPUT_ERRORS = {
+    "half_sse": "dL/do = o − t for L = ½ Σ (t − o)²; the book's output_errors, t − o, is the negative",
+    "cross_entropy": "dL/dz = softmax(z) − t for softmax cross-entropy; t − softmax(z) is the negative",
+    "binary_cross_entropy": "dL/dz = σ(z) − t for binary cross-entropy on sigmoid outputs; t − σ(z) is the negative",
+    "binary_cross_entropy_mean": "dL/dz = (σ(z) − t) / K for binary cross-entropy averaged over the K outputs; "
+                                 "t − σ(z) is the negative",
+}
+DOUBLED = {  # factor: (for the half squared error, for the other losses)
+    2.0: ("the ½ is missing: the loss is Σ (t − o)² where L = ½ Σ (t − o)² belongs (torch's "
+          "MSELoss(reduction='sum') is 2L), so dL/do = 2 (o − t)",
+          "the loss is counted twice, or its derivative at the output doubled"),
+    0.5: ("a ½ too many: dL/do = ½ (o − t) where L = ½ Σ (t − o)² gives o − t",
+          "the loss's derivative at the output is halved"),
+}
+
+
 def wrong_sign(e: Evidence) -> Cause | None:
     failing = e.failing(GRADIENT_KINDS)
     if failing and e.same_direction(failing[0][2], sign=-1.0):
         row, _, cell = failing[0]
         return Cause("wrong_sign", _weight_layer(failing), (
             f"The gradient has the wrong sign from {row.kind} {row.layer} down: cosine {cell.cosine:.6f} with autograd, length "
-            f"ratio {cell.ratio:.4g}; it points uphill. At the output, dL/do = o − t for ½ Σ (t − o)² and "
-            "dL/dz = softmax − t for cross-entropy; the book's output_errors, t − o, is the negative."))
+            f"ratio {cell.ratio:.4g}; it points uphill. At the output, {OUTPUT_ERRORS[e.loss]}."))
     return None
 
 
@@ -300,13 +324,11 @@ def half_missing_or_doubled(e: Evidence) -> Cause | None:
     cells = [c for _, _, c in e.cells(("gradient",))]
     if not cells or e.failing(("outputs",)):
         return None
-    for factor, story in ((2.0, "the ½ is missing: the loss is Σ (t − o)² where L = ½ Σ (t − o)² belongs "
-                                "(torch's MSELoss(reduction='sum') is 2L), so dL/do = 2 (o − t)"),
-                          (0.5, "a ½ too many: dL/do = ½ (o − t) where L = ½ Σ (t − o)² gives o − t")):
+    for factor, (book, other) in DOUBLED.items():
         if all(_close(c.ratio, factor, e.tolerance) and e.same_direction(c) for c in cells):
             return Cause("half_missing_or_doubled", "all", (
                 f"Every gradient is exactly {factor:g}x autograd's, cosine 1, for one sample and for a batch: "
-                f"{story}."))
+                f"{book if e.loss == 'half_sse' else other}."))
     return None
 
 
@@ -366,7 +388,7 @@ def update_not_gradient(e: Evidence) -> Cause | None:
         digits = ".4g" if abs(cell.ratio - 1.0) > 1e-3 else ".12g"  # a step 1e-9 too long shows as such
         how = f"it steps {cell.ratio:{digits}}x as far" + (f", as if lr were {cell.ratio * e.lr:{digits}}" if plain else "")
     else:
-        how = f"its step points elsewhere (cosine {cell.cosine:.6f}, length ratio {cell.ratio:.4g})"
+        how = f"its step points elsewhere (cosine {_cosine(cell.cosine)}, length ratio {cell.ratio:.4g})"
     since = ""
     if cell.call > 1 and plain:
         since = (f" The first train() call agrees and call {cell.call} does not: something carries over from one call "

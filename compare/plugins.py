@@ -166,19 +166,34 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
     if is_library_class(cls):  # what the library's own networks raise is not the user's code failing
         return cls(*sizes, learning_rate, **keywords)
     network = call_user(f"{cls.__name__}()", cls, *sizes, learning_rate, **keywords)
-    check_stated_recipe(network, recipe)
+    check_stated_recipe(network, recipe, passed=set(keywords))
     return network
 
 
-def check_stated_recipe(network: Any, recipe: Recipe) -> None:
-    """One sentence unless ``network`` states ``recipe`` (:meth:`Recipe.of`), field by field."""
+def check_stated_recipe(network: Any, recipe: Recipe, passed: set[str] = frozenset()) -> None:
+    """One sentence unless ``network`` states ``recipe`` (:meth:`Recipe.of`), field by field.
+
+    ``passed``: the keywords it was built with; a field not among them was left at its default,
+    which the network may set otherwise itself (nnfs's eps of 1e-7)."""
     name = type(network).__name__
-    stated = recipe_of(network)
+    stated = recipe_of(network).to_json()
     for key, value in recipe.to_json().items():
-        if stated.to_json()[key] != value:
+        if stated[key] == value:
+            continue
+        option = "--" + key.replace("_", "-")
+        if key in passed:
             raise ConformanceError(f"{name} was built to train with {key}={value!r} but states {key} = "
-                                   f"{stated.to_json()[key]!r}: set the attribute {key!r} from the argument, as "
+                                   f"{stated[key]!r}: set the attribute {key!r} from the argument, as "
                                    "activation, loss and bias are.")
+        raise ConformanceError(f"{name} states {key} = {stated[key]!r} of its own, where this run trains with the "
+                               f"default {key}={value!r}: race it with its own ({option} {_option_value(stated[key])} "
+                               "on the command line), or state the default.")
+
+
+def _option_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value).replace("_", "-")
 
 
 def is_library_class(cls: type) -> bool:

@@ -69,6 +69,17 @@ def test_benchmark_runs_and_reports_its_targets(capsys):
         assert line in out
 
 
+def test_optimizers_table_prices_every_recipe_in_both_backends_beside_plain_sgd(capsys):
+    from benchmarks.bench import RECIPES
+
+    assert bench_main(["--only", "optimizers", "--calls", "4", "--repeats", "1", "--dtypes", "float32"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.split("  ")[0].strip() in RECIPES]
+    assert len(rows) == 2 * len(RECIPES)  # batch 1 and 64
+    assert all(line.split()[-3] == "1.00" for line in rows if line.startswith("SGD  "))  # SGD against itself
+    assert "from_scratch's Adam within 1.5x its plain SGD step, batch 1, float32" in out
+
+
 def test_benchmark_says_a_missed_target_is_not_a_failure_unless_strict(capsys):
     """A MISSED target is explained in the output; only --strict turns it into exit status 1."""
     assert bench_main(["--only", "targets", "--calls", "10", "--repeats", "1"]) == 0

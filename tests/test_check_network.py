@@ -236,3 +236,24 @@ def test_an_exception_in_the_networks_code_shows_only_its_own_frames():
 def test_a_network_that_is_not_mnist_shaped_is_refused():
     with pytest.raises(ParameterError, match="784 inputs and 10 outputs. Got 20 inputs and 10 outputs"):
         check_network(gallery.RowNetwork(20, 4, 10, 0.1))
+
+
+class NegatedCrossEntropy(Network):
+    """from_scratch's softmax network with the output error the wrong way round, t − p."""
+
+    def gradients(self, inputs, targets):
+        return [-g for g in super().gradients(inputs, targets)]
+
+
+class DoubledCrossEntropy(Network):
+    def gradients(self, inputs, targets):
+        return [2 * g for g in super().gradients(inputs, targets)]
+
+
+def test_each_cause_speaks_of_the_networks_own_loss():
+    wrong = check_network(NegatedCrossEntropy(784, HIDDEN, 10, 0.1, loss="cross_entropy", bias=True)).cause
+    assert wrong.name == "wrong_sign" and "softmax(z) − t for softmax cross-entropy" in wrong.sentence
+    assert "½" not in wrong.sentence and "output_errors" not in wrong.sentence
+    doubled = check_network(DoubledCrossEntropy(784, HIDDEN, 10, 0.1, loss="binary_cross_entropy")).cause
+    assert doubled.name == "half_missing_or_doubled" and "counted twice" in doubled.sentence
+    assert "½" not in doubled.sentence

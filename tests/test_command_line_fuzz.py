@@ -2,7 +2,7 @@
 
 Hypothesis draws values for every training option (the hidden layers, the convolutions, lr, batch size, dtype,
 epochs, activation, loss, check-every, threads, seed, rule, the data limits, the backends, among
-them networks of a reader's own) and the flags, each from the values a user might type, the ones
+them networks of a reader's own, and the training recipe's options) and the flags, each from the values a user might type, the ones
 that should work and the ones that should not. Whatever is drawn, the run ends as a run of the
 library should: exit 0 (agree), 1 (disagree), 2 (bad input) or 3 (diverged), never a traceback,
 and a bad input is one line on stderr. The runs are in this process, through ``compare.cli.main``,
@@ -21,6 +21,7 @@ from compare.cli import EXIT_DISAGREE, EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, main
 
 PROG = "python -m compare"
 EXAMPLES = 1500 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 150
+USERS_FRAMES = "Traceback (the network's own frames, most recent call last):"
 
 
 def numbers(low: int, high: int) -> st.SearchStrategy[str]:
@@ -41,7 +42,9 @@ LEARNING_RATES = either(st.one_of(st.sampled_from(["0.1", "0.01", "1", "3", "1e-
 BACKENDS = either(st.sampled_from([("from_scratch",), ("torch_impl",), ("torch_impl", "from_scratch"),
                                    ("torch_impl", "docs/examples/mynet.py:MyNetwork"),
                                    ("torch_impl", "docs/examples/mynet.py:MyFirstTry"),
-                                   ("tests.gallery:SummedBatch", "torch_impl")]),
+                                   ("tests.gallery:SummedBatch", "torch_impl"),
+                                   ("torch_impl", "tests/users/nnfs.py:NnfsNetwork"),
+                                   ("torch_impl", "docs/examples/momentum.py:MyMomentumNetwork")]),
                   ("torch_impl", "torch_impl"), ("from_scratch", "docs/examples/mynet.py:MyNetwork"),
                   ("torch_impl", "nosuch:Net"), ("torch_impl", "docs/examples/mynet.py"))
 OPTIONS = {  # option: the values drawn for it
@@ -53,7 +56,8 @@ OPTIONS = {  # option: the values drawn for it
     "--dtype": either(st.sampled_from(["float32", "float64"]), "float16", "double"),
     "--epochs": either(numbers(1, 2), "0", "x"),
     "--activation": either(st.sampled_from(["sigmoid", "tanh", "relu"]), "elu", "Sigmoid"),
-    "--loss": either(st.sampled_from(["half-sse", "cross-entropy", "half_sse", "cross_entropy"]), "mse"),
+    "--loss": either(st.sampled_from(["half-sse", "cross-entropy", "half_sse", "cross_entropy", "binary-cross-entropy",
+                                      "binary-cross-entropy-mean"]), "mse", "bce"),
     "--check-every": either(numbers(1, 50), "0", "-1", "x"),
     "--threads": either(st.just("1"), "0", "100000", "x"),
     "--seed": either(st.integers(0, 2**64).map(str), "-1", "x", "1e3"),
@@ -61,8 +65,22 @@ OPTIONS = {  # option: the values drawn for it
     "--train-limit": either(numbers(1, 40), "0", "-5", "x"),
     "--test-limit": either(numbers(1, 20), "0", "x"),
     "--backends": BACKENDS,
+    # the training recipe
+    "--optimizer": either(st.sampled_from(["sgd", "adam", "adamw", "rmsprop"]), "adagrad", "Adam", ""),
+    "--momentum": either(st.sampled_from(["0", "0.5", "0.9", "0.99"]), "-0.9", "nan", "x", "1e400"),
+    "--dampening": either(st.sampled_from(["0", "0.1", "0.5"]), "-1", "x"),
+    "--betas": either(st.sampled_from(["0.9,0.999", "0.8,0.99", "0,0"]), "0.9", "0.9,1", "1,0.9", "0.9,x", ""),
+    "--eps": either(st.sampled_from(["1e-8", "1e-7", "0.1", "0"]), "-1e-8", "inf"),
+    "--alpha": either(st.sampled_from(["0.99", "0.9", "0"]), "-0.5"),
+    "--weight-decay": either(st.sampled_from(["0", "1e-4", "0.01", "10"]), "-0.01", "x"),
+    "--l2": either(st.sampled_from(["0", "1e-4", "0.01", "100"]), "-1", "nan"),
+    "--schedule": either(st.sampled_from(["constant", "step", "inverse-time", "inverse_time"]), "cosine"),
+    "--milestones": either(st.sampled_from(["0.5", "1", "0.25,0.75", "1,2"]), "0", "2,1", "0.5,0.5", "-1", "x",
+                           "1e-9"),
+    "--gamma": either(st.sampled_from(["0.1", "0.5", "2"]), "0", "-0.1"),
+    "--lr-decay": either(st.sampled_from(["0", "0.01", "1"]), "-1"),
 }
-FLAGS = ("--bias", "--shuffle", "--quiet")
+FLAGS = ("--bias", "--shuffle", "--quiet", "--nesterov", "--amsgrad", "--centered", "--decay-biases")
 OFTEN = ("--hidden", "--lr", "--dtype")  # given one time in two; every other option one time in three
 
 
@@ -108,6 +126,11 @@ def test_any_options_exit_0_1_2_or_3_without_a_traceback_and_bad_input_in_one_li
     event(f"exit {code}")
     shown = f"argv: {' '.join(argv)}\nexit {code}\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
     assert code in (EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED), shown
+    sentence, _, frames = err.partition("\n")
+    if frames.startswith(USERS_FRAMES):  # an exception in a reader's own code: its own frames follow the sentence
+        assert code == EXIT_USAGE and all(line.startswith("    ") or f"{os.sep}tests{os.sep}users{os.sep}" in line
+                                          for line in frames.splitlines()[1:] if line.strip()), shown
+        err = sentence + "\n"
     assert "Traceback" not in out + err, shown
     if code == EXIT_USAGE:
         assert err.startswith(f"{PROG}: error: ") and err.count("\n") == 1 and out == "", shown

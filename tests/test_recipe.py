@@ -284,3 +284,14 @@ def test_a_retrained_segment_starts_from_the_optimizer_state_not_only_the_weight
     _, forgetting = sensitivity.measure_growth(fresh, train, TrainingState(start.weights, None), reference.get_weights(),
                                                seed=1)
     assert max(forgetting) > 1e-3
+
+
+def test_the_configuration_takes_every_field_of_the_recipe_with_its_default():
+    """compare.Config mirrors common.recipe.Recipe field by field (its milestones in epochs), so the
+    command line and run_comparison take every recipe keyword, and a new field cannot be missed."""
+    from dataclasses import fields
+
+    from compare import Config
+
+    defaults = {f.name: f.default for f in fields(Config)}
+    assert all(defaults[f.name] == f.default for f in fields(Recipe))

@@ -4,6 +4,7 @@ is caught and named through both paths, and a checked network is left as it was 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,5 +240,5 @@ def test_a_missing_relu_mask_is_worded_for_relu():
 def test_check_network_stands_without_the_race():
     """It measures with common.tolerances.measure, not with the race's compare.checks."""
     assert network_check.measure.__module__ == "common.tolerances"
-    source = open(network_check.__file__, encoding="utf-8").read()
+    source = Path(network_check.__file__).read_text(encoding="utf-8")
     assert "compare.checks" not in source and "compare.runner" not in source
