@@ -203,6 +203,17 @@ class Architecture:
         """``(flat_nodes, *hidden_nodes, output_nodes)``: the dense layers' sizes (``layer_sizes`` without convolutions)."""
         return (self.flat_nodes, *self.hidden_nodes, self.output_nodes)
 
+    @property
+    def conv_floats_per_sample(self) -> int:
+        """Numbers one image needs on its way through the convolution layers, at the least: each
+        layer's im2col columns (C_in·K·K per output position) and its output z; 0 without any."""
+        return sum(math.prod(s.z[1:]) * (s.inputs[0] * s.kernel ** 2 + s.z[0]) for s in self.conv_shapes())
+
+    def query_chunk(self, limit: int = 256, floats: int = 2 ** 25) -> int:
+        """Rows a convolutional network answers at a time, so that a chunk's convolutions take at
+        most about ``floats`` numbers (256 MB in float64), and never more than ``limit`` rows."""
+        return max(1, min(limit, floats // max(self.conv_floats_per_sample, 1)))
+
     def conv_names(self) -> list[str]:
         """``["conv1", "conv2", ...]``: the convolution layers, as every check and report names them."""
         return [f"conv{i}" for i in range(1, len(self.conv) + 1)]

@@ -49,7 +49,6 @@ from from_scratch.conv import conv_layer_backward, conv_layer_forward
 from from_scratch.losses import LOSSES
 from from_scratch.optimizers import _blas, add_scaled, make_optimizer
 
-QUERY_CHUNK = 256  # rows a convolutional network's query() takes at a time: its im2col buffers stay small
 
 
 class Backward(NamedTuple):
@@ -155,6 +154,7 @@ class Network:
                                  f"conv={self.conv!r}; use Network for the gradient.")
         self._conv_shapes = self.architecture.conv_shapes()
         self._reuse: list = [None] * len(self._conv_shapes)  # each convolution's last cache: its im2col buffer
+        self._query_chunk = self.architecture.query_chunk()  # rows query() answers at a time (256 for LeNet)
         self._activate, self._derivative = ACTIVATIONS[activation]  # f and f' (through f's output)
         self._output, self._output_and_loss = LOSSES[loss]
         shapes = self.architecture.parameter_shapes()
@@ -268,8 +268,9 @@ class Network:
             Scaled inputs, e.g. from :func:`common.data.scale_inputs`.
         """
         inputs = self._check_inputs(inputs)
-        if self._conv_layers and inputs.ndim == 2 and len(inputs) > QUERY_CHUNK:
-            return np.concatenate([self.query(inputs[i:i + QUERY_CHUNK]) for i in range(0, len(inputs), QUERY_CHUNK)])
+        chunk = self._query_chunk
+        if self._conv_layers and inputs.ndim == 2 and len(inputs) > chunk:  # the im2col buffers stay small
+            return np.concatenate([self.query(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)])
         _, z_o, _ = self._forward(inputs, remember=False)
         return self._output(z_o)
 
@@ -286,7 +287,7 @@ class Network:
         inputs = self._check_inputs(inputs)
         if inputs.ndim != 2:
             raise ParameterError(f"inputs must have shape (n, {self.input_nodes}). Got {inputs.shape} instead.")
-        chunk = QUERY_CHUNK if self._conv_layers else max(len(inputs), 1)
+        chunk = self._query_chunk if self._conv_layers else max(len(inputs), 1)
         hidden, logits = [], []
         for start in range(0, len(inputs), chunk):
             maps: list[np.ndarray] = []

@@ -156,3 +156,21 @@ def test_a_conv_network_on_cuda_matches_the_cpu(dtype):
         gpu.train(x, t)  # a CUDA graph, captured once per shape
     for a, b in zip(cpu.get_weights(), gpu.get_weights()):
         assert_close(b, a, tolerance(dtype).single, "weights after two steps")
+
+
+def test_a_conv_network_too_large_for_memory_exits_2_with_one_sentence_naming_conv(capsys, monkeypatch):
+    """Its convolution maps for one image, not its weights, outgrow the machine (16 GiB here)."""
+    from compare import memory
+
+    monkeypatch.setattr(memory, "physical_memory", lambda: 16 * 2**30)
+    code = main(["--conv", "200000x5p2", "--hidden", "none", "--train-limit", "10", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE and captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert line == ("python -m compare: error: --conv asks for 784-conv200000x5p2-10, whose convolution layers need "
+                    "9.35 GiB in float64 for a single image in 2 backends (4 times each layer's im2col columns and "
+                    "outputs: the activations and their gradients), beside 14.8 GiB for 5 copies of its weights: more "
+                    "than this machine's 16 GiB of memory."), line
+    code = main(["--conv", "2000000x5p2", "--train-limit", "10", "--quiet"])
+    assert code == EXIT_USAGE and "--conv asks for 784-conv2000000x5p2-200-10, whose 78,450,002,000 weights" in \
+        capsys.readouterr().err

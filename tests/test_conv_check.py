@@ -146,3 +146,19 @@ def test_hypotheses_fit_only_the_numbers_of_their_own_mistake():
     assert [(h.name, h.layer) for h in found] == [("pool_gradient", "conv2")]
     assert "each max pool (after conv1, conv2) hands dL/dy / 4" in found[0].words
 
+
+
+class Unstated(ConvNet):
+    """A convolutional network that does not state its convolutions: described as a dense one."""
+
+    def __init__(self, *args, **keywords):
+        super().__init__(*args, **keywords)
+        del self.conv
+
+
+def test_a_conv_network_that_does_not_state_conv_is_told_to_in_one_sentence():
+    from common.errors import ConformanceError
+    with pytest.raises(ConformanceError, match=r"Unstated.get_weights returned 8 arrays; expected 4: W_ih \(20, 784\), "
+                                               r".* \(a convolution's weight among them: the network describes dense "
+                                               r"layers only; a convolutional network states its layers as conv = "):
+        check_network(Unstated(784, HIDDEN, 10, 0.01, conv=CONV))

@@ -204,8 +204,13 @@ class Network:
 
         Sigmoid outputs for ``loss="half_sse"``; for ``"cross_entropy"`` the softmax of the
         logits the model returns: the probabilities; for the binary cross-entropies their sigmoid.
+        A convolutional network answers a large batch in chunks (``architecture.query_chunk()``
+        rows), so that its maps take a few hundred MB at most.
         """
         inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
+        chunk = self.architecture.query_chunk()
+        if self.architecture.conv and inputs.dim() == 2 and len(inputs) > chunk:  # each chunk's maps stay small
+            return np.concatenate([self.query(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)])
         with torch.no_grad():
             outputs = self.model(inputs)
             if self.architecture.loss == "cross_entropy":
