@@ -50,7 +50,6 @@ from from_scratch.losses import LOSSES
 from from_scratch.optimizers import _blas, add_scaled, make_optimizer
 
 
-
 class Backward(NamedTuple):
     """What one forward and backward pass found, per sample (not yet divided by the batch size)."""
 
@@ -357,7 +356,7 @@ class Network:
         if into is None:  # what gradients() returns: the math as written
             grads = []
             for dLdW, dLdb in conv_grads:  # the convolutions' sums over the batch, / n
-                grads += [dLdW / n] + ([] if dLdb is None or not self.bias else [dLdb / n])
+                grads += [dLdW / n, dLdb / n] if self.bias else [dLdW / n]
             for a, dLdz, b in zip(layer_outputs, dLdz_per_layer[dense], self.biases[dense]):
                 if inputs.ndim == 1:  # z = W a + b  ⇒  dL/dW = dL/dz aᵀ, an outer product; dL/db = dL/dz
                     grads.append(np.outer(dLdz, a))
