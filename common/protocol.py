@@ -48,14 +48,17 @@ class Network(Protocol):
         without them is taken to be the book's (``common.architecture.Architecture.of``).
     bias : bool, optional
         Whether each layer has a bias; False (the book) when absent.
+    conv : tuple of (int, int, int), optional
+        Convolution layers in front of the dense ones, (channels, kernel, padding) each; ``()``
+        (none, the book) when absent. The inputs stay rows of ``input_nodes`` pixels either way.
     optimizer, momentum, weight_decay, l2, ... : optional
         The training recipe, by the fields of :class:`common.recipe.Recipe` (torch.optim's
         names); each one absent means its default, and all absent the book's plain SGD.
 
     Parameters, everywhere (``set_weights``, ``get_weights``, ``gradients``): a list in the order
     of the torch twin's ``model.parameters()``, which is ``architecture.parameter_names()``:
-    each layer's weight ``(n_out, n_in)``, then its bias ``(n_out,)`` when there is one. For
-    the book's network ``[W_ih, W_ho]``.
+    each layer's weight ``(n_out, n_in)`` (a convolution's ``(C_out, C_in, K, K)``, first), then
+    its bias ``(n_out,)`` when there is one. For the book's network ``[W_ih, W_ho]``.
     """
 
     input_nodes: int
@@ -113,4 +116,11 @@ class HasIntermediateGradients(Protocol):
         layer's output h; each of shape ``(n, nodes)``, or ``(nodes,)`` for one sample. From
         the backward pass in ``from_scratch`` (for ``BookNetwork``, the quantities its rule
         uses in their place), from ``torch.autograd.grad`` in ``torch_impl``.
+
+        A convolution layer counts as a layer and, below the output, as a hidden one: its z is
+        the convolution's output before the activation, ``(n, C, H', W')``, and its h the map
+        after the activation and the 2×2 max pool, ``(n, C, H'/2, W'/2)``, which the next layer
+        reads (before any flatten); one sample's have no n. The activation's output before the
+        pool has no entry: dL/dz already shows whether the pool's gradient went where it should.
+        ``Architecture.intermediate_names()`` and ``intermediate_shapes()`` list them.
         """

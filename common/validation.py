@@ -63,7 +63,8 @@ def check_weights(weights: Sequence[np.ndarray], architecture: "Architecture", d
     weights : sequence of array_like
         Every parameter in ``architecture.parameter_names()`` order (the torch twin's
         ``model.parameters()`` order): each weight ``(n_out, n_in)``, like
-        ``torch.nn.Linear.weight``, then its bias ``(n_out,)`` when the architecture has biases.
+        ``torch.nn.Linear.weight`` (a convolution's ``(C_out, C_in, K, K)``, like
+        ``torch.nn.Conv2d.weight``), then its bias ``(n_out,)`` when the architecture has biases.
         The book's network: ``[W_ih, W_ho]``.
     architecture : common.architecture.Architecture
     dtype : numpy.dtype
@@ -77,7 +78,7 @@ def check_weights(weights: Sequence[np.ndarray], architecture: "Architecture", d
     for name, matrix, shape in zip(names, weights, shapes):
         matrix = np.asarray(matrix)
         if matrix.shape != shape:
-            layout = "(n_out, n_in)" if len(shape) == 2 else "(n_out,)"
+            layout = {2: "(n_out, n_in)", 4: "(C_out, C_in, K, K)"}.get(len(shape), "(n_out,)")
             raise ParameterError(f"{name} must have shape {shape} {layout}. Got {matrix.shape} instead.")
         if not np.all(np.isfinite(matrix)):
             raise ParameterError(f"{name} holds non-finite values (nan or inf).")

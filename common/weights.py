@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def initial_weights(
 ) -> list[np.ndarray]:
     """Draw every parameter as the book does: weights normal(0, ``n_in ** -0.5``), biases 0.
 
+    A convolution's ``n_in`` is what each of its outputs reads, ``C_in · K · K`` (its fan-in).
+
     Two forms: ``initial_weights(architecture, seed=0)`` or, for the sizes alone (sigmoid,
     no bias), ``initial_weights(784, 200, 10, seed=0)``. The matrices are drawn one after
     the other, from the input side, from one ``numpy.random.default_rng(seed)``, in float64,
@@ -36,8 +39,9 @@ def initial_weights(
     -------
     list of ndarray
         In ``architecture.parameter_names()`` order: each weight of shape ``(n_out, n_in)``
-        (the layout of ``nn.Linear.weight``), then its bias ``(n_out,)`` if the architecture
-        has biases. The book's network: ``[W_ih, W_ho]``.
+        (the layout of ``nn.Linear.weight``; a convolution's ``(C_out, C_in, K, K)``, as
+        ``nn.Conv2d.weight``), then its bias ``(n_out,)`` if the architecture has biases. The
+        book's network: ``[W_ih, W_ho]``.
     """
     if isinstance(architecture, Architecture):
         if hidden_nodes is not None or output_nodes is not None:
@@ -49,8 +53,9 @@ def initial_weights(
     rng = np.random.default_rng(seed)
     parameters = []
     for shape in architecture.parameter_shapes():
-        if len(shape) == 2:  # a weight (n_out, n_in)
-            parameters.append(rng.normal(0.0, shape[1] ** -0.5, size=shape).astype(dtype))
+        if len(shape) >= 2:  # a weight (n_out, n_in), or (C_out, C_in, K, K): n_in is the rest of the shape
+            fan_in = math.prod(shape[1:])
+            parameters.append(rng.normal(0.0, fan_in ** -0.5, size=shape).astype(dtype))
         else:  # a bias
             parameters.append(np.zeros(shape, dtype=dtype))
     return parameters

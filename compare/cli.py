@@ -69,6 +69,25 @@ def hidden_layers(text: str) -> int | tuple[int, ...]:
     return sizes[0] if len(sizes) == 1 and "," not in text else sizes
 
 
+CONV_LAYER = re.compile(r"^(\d+)x(\d+)(?:p(\d+))?$")
+
+
+def conv_layers(text: str) -> tuple[tuple[int, int, int], ...]:
+    """An argparse type for the convolution layers: ``6x5p2,16x5`` is 6 filters of 5x5 padded by 2,
+    then 16 of 5x5 unpadded (CxK, with an optional pP); ``none`` is none."""
+    if text.strip().lower() == "none":
+        return ()
+    layers = []
+    for part in text.split(","):
+        found = CONV_LAYER.match(part.strip().lower())
+        if not found or int(found[1]) < 1 or int(found[2]) < 1:
+            raise argparse.ArgumentTypeError(
+                f"must be convolution layers CxK or CxKpP separated by commas (C filters of KxK, padding P, "
+                f"C and K >= 1), e.g. 6x5p2,16x5; got {text!r}")
+        layers.append((int(found[1]), int(found[2]), int(found[3] or 0)))
+    return tuple(layers)
+
+
 def learning_rate(text: str) -> float:
     try:
         value = float(text)
@@ -120,7 +139,12 @@ def build_parser() -> Parser:
     net.add_argument("--hidden", type=hidden_layers, nargs="+", metavar="N[,N...]",
                      help="each network's hidden layers: 200 is one layer of 200 nodes (the default), 200,100 two "
                           "layers, none no hidden layer; several networks, separated by spaces, run a sweep")
-    net.add_argument("--activation", choices=ACTIVATIONS, help="of the hidden layers (default sigmoid, the book's)")
+    net.add_argument("--conv", type=conv_layers, metavar="CxK[pP],...",
+                     help="convolution layers in front of the hidden layers: 6x5p2,16x5 is 6 filters of 5x5 padded "
+                          "by 2, then 16 of 5x5, each followed by the activation and a 2x2 max pool, then a flatten "
+                          "(LeNet-5 with --hidden 120,84); default none, as the book")
+    net.add_argument("--activation", choices=ACTIVATIONS,
+                     help="of the hidden and convolution layers (default sigmoid, the book's)")
     net.add_argument("--loss", choices=[name.replace("_", "-") for name in LOSSES], type=lambda t: t.replace("_", "-"),
                      help="half-sse: sigmoid outputs and L = ½ Σ (t − o)², targets 0.01/0.99 (default, the book's); "
                           "cross-entropy: softmax outputs, targets 0/1")

@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from common.architecture import ACTIVATIONS, LOSSES, Architecture
+from common.architecture import ACTIVATIONS, LOSSES, Architecture, conv_words
 from common.recipe import Recipe
 from common.data import DATASETS
 from common.errors import ParameterError
@@ -59,6 +59,7 @@ class Config:
     test_limit: int | None = None
     epochs: int = 1
     hidden: tuple = (200,)  # one entry a network: an int (one hidden layer) or a tuple of sizes (any number)
+    conv: tuple = ()  # convolution layers in front of every network's hidden layers: (channels, kernel, padding)
     activation: str = "sigmoid"
     loss: str = "half_sse"
     bias: bool = False
@@ -112,7 +113,8 @@ class Config:
             if value not in allowed:
                 raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
         architectures = tuple(Architecture(self.input_nodes, sizes, self.output_nodes, self.activation, self.loss,
-                                           self.bias) for sizes in self.hidden)
+                                           self.bias, self.conv) for sizes in self.hidden)
+        object.__setattr__(self, "conv", architectures[0].conv)
         object.__setattr__(self, "architectures", architectures)
         object.__setattr__(self, "hidden", tuple(a.hidden_nodes if not isinstance(h, int) else h
                                                  for a, h in zip(architectures, self.hidden)))
@@ -138,6 +140,9 @@ class Config:
             raise ParameterError("--rule book trains from_scratch's BookNetwork: include from_scratch in --backends.")
         if self.rule == "book" and not self.recipe(10**9).is_plain:
             raise ParameterError(f"--rule book is the book's rule, plain SGD; got {self.recipe(10**9).describe()}.")
+        if self.rule == "book" and self.conv:
+            raise ParameterError(f"--rule book is the book's rule, defined for fully connected layers only; got --conv "
+                                 f"{','.join(conv_words(layer) for layer in self.conv)}.")
         if self.rule == "book" and (self.activation, self.loss) != ("sigmoid", "half_sse"):
             raise ParameterError(f"--rule book is the book's rule, defined for sigmoid hidden layers and the half "
                                  f"squared error only; got --activation {self.activation} and --loss "
@@ -168,5 +173,6 @@ class Config:
         record = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
                   for k, v in asdict(self).items() if k != "architectures"}
         record["hidden"] = [list(h) if isinstance(h, tuple) else h for h in self.hidden]
+        record["conv"] = [list(layer) for layer in self.conv]
         record["architectures"] = [a.to_json() for a in self.architectures]
         return record

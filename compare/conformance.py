@@ -127,6 +127,10 @@ def network_dtype(network: object) -> np.dtype:
 
 # -- what its methods return ---------------------------------------------------------------------
 
+CONV_HINT = ("the network describes dense layers only; a convolutional network states its layers as "
+             "conv = ((channels, kernel, padding), ...), as it takes them")
+
+
 def check_array(value: object, shape: tuple[int, ...], dtype: np.dtype, what: str, name: str = "") -> np.ndarray:
     """``value`` if it is an ndarray of ``shape`` and ``dtype``, else one sentence saying what it is."""
     expected = f"an ndarray of shape {shape} and dtype {dtype.name}"
@@ -135,7 +139,9 @@ def check_array(value: object, shape: tuple[int, ...], dtype: np.dtype, what: st
         raise ConformanceError(f"{what} returned {label}as a {type(value).__name__}; expected {expected}.")
     if value.shape != shape:
         hint = (" (the transpose: weights are laid out (n_out, n_in), as nn.Linear.weight)"
-                if len(shape) == 2 and value.shape == shape[::-1] else "")
+                if len(shape) == 2 and value.shape == shape[::-1] else
+                f" (a convolution's weight where a dense one belongs: {CONV_HINT})" if value.ndim == 4 and len(shape) != 4
+                else "")
         raise ConformanceError(f"{what} returned {label}of shape {value.shape}; expected {shape}{hint}.")
     if value.dtype != dtype:
         raise ConformanceError(f"{what} returned {label}of dtype {value.dtype}; expected {dtype.name}, "
@@ -151,7 +157,9 @@ def check_arrays(values: object, names: Sequence[str], shapes: Sequence[tuple[in
         raise ConformanceError(f"{what} returned a {type(values).__name__}; expected a list of {len(names)} "
                                f"arrays: {listed}.")
     if len(values) != len(names):
-        raise ConformanceError(f"{what} returned {len(values)} arrays; expected {len(names)}: {listed}.")
+        unstated = any(np.ndim(v) == 4 for v in values) and not any(len(shape) == 4 for shape in shapes)
+        raise ConformanceError(f"{what} returned {len(values)} arrays; expected {len(names)}: {listed}"
+                               + (f" (a convolution's weight among them: {CONV_HINT})." if unstated else "."))
     return [check_array(v, s, dtype, what, n) for v, n, s in zip(values, names, shapes)]
 
 
@@ -165,10 +173,10 @@ def check_loss(value: object, what: str) -> float:
 
 
 def intermediate_shapes(architecture: Architecture, n: int | None) -> dict[str, list[tuple[int, ...]]]:
-    """Shapes of ``intermediate_gradients``: dL/dz of every layer, dL/dh of every hidden layer."""
+    """Shapes of ``intermediate_gradients``: dL/dz of every layer, dL/dh of every hidden layer
+    (a convolution layer's as maps, :meth:`Architecture.intermediate_shapes`)."""
     rows = () if n is None else (n,)
-    return {"dLdz": [rows + (size,) for size in architecture.layer_sizes[1:]],
-            "dLdh": [rows + (size,) for size in architecture.hidden_nodes]}
+    return {key: [rows + shape for shape in shapes] for key, shapes in architecture.intermediate_shapes().items()}
 
 
 def check_intermediates(value: object, architecture: Architecture, n: int | None, dtype: np.dtype,

@@ -18,6 +18,12 @@ recipe_mistake           every step (and gradient) is what one of :mod:`compare.
                          the wrong strength or on the wrong parameters, a BCE reduction
 query_not_forward        outputs differ, every gradient agrees
 transposed_weight        outputs equal autograd's with one weight transposed (or reshaped)
+flipped_kernel           outputs equal autograd's with a convolution's kernel flipped (a true convolution)
+flatten_order            outputs equal autograd's with the maps flattened in another order than (C, H, W)
+padding_mismatch         outputs equal autograd's with a convolution padded otherwise (one side, edge, reflect)
+pool_gradient            outputs agree; the gradients are those of a max pool whose gradient is spread
+                         over its window
+col2im_overwrites        outputs agree; the gradients are those of a col2im that overwrites instead of adding
 wrong_sign               the first gradient that differs has cosine −1
 half_missing_or_doubled  every gradient is exactly 2x (or ½x) autograd's, cosine 1
 sum_not_mean             single samples agree; at a batch of n, length ratio n and cosine 1
@@ -92,6 +98,7 @@ class Evidence:
     loss: str = "half_sse"
     state_words: str = ""  # where the optimizer state started, for the report
     mistakes: list[Any] = field(default_factory=list)  # compare.mistakes.Mistake: those whose steps fit
+    conv_hypotheses: list[Any] = field(default_factory=list)  # compare.conv_check.Hypothesis: those whose numbers fit
 
     @property
     def cosine_floor(self) -> float:
@@ -227,6 +234,65 @@ def transposed_weight(e: Evidence) -> Cause | None:
         f"{layer}.reshape{shape}.T. reshape keeps the numbers in their order; .T swaps the axes."))
 
 
+def _conv(e: Evidence, name: str):
+    """The first of the convolution hypotheses named ``name`` whose numbers fit, if any."""
+    return next((h for h in e.conv_hypotheses if h.name == name), None)
+
+
+def flipped_kernel(e: Evidence) -> Cause | None:
+    found = _conv(e, "flipped_kernel")
+    if found is None:
+        return None
+    return Cause("flipped_kernel", found.layer, (
+        f"A true convolution where torch cross-correlates: the outputs equal autograd's with {found.words} "
+        "(w[:, :, ::-1, ::-1]). nn.Conv2d computes y[i, j] = Σ w[k, l] x[i + k, j + l], the "
+        "kernel as it lies, as im2col's columns do; a convolution, x[i − k, j − l], flips it (scipy.signal's "
+        "convolve2d flips, correlate2d does not). Drop the flip."))
+
+
+def flatten_order(e: Evidence) -> Cause | None:
+    found = _conv(e, "flatten_order")
+    if found is None:
+        return None
+    return Cause("flatten_order", found.layer, (
+        f"The flatten order differs from torch's: the outputs equal autograd's where {found.words}, the first dense "
+        "weight's columns permuted to match. nn.Flatten keeps (C, H, W) order, as x.reshape(n, -1) of an (n, C, H, "
+        "W) array does; a transpose to channels last first (TensorFlow's layout) permutes the features. Flatten the "
+        "(n, C, H, W) maps as they are, and unflatten dL/dx the same way."))
+
+
+def padding_mismatch(e: Evidence) -> Cause | None:
+    found = _conv(e, "padding_mismatch")
+    if found is None:
+        return None
+    return Cause("padding_mismatch", found.layer, (
+        f"A padding of the right size but another kind: the outputs equal autograd's where {found.words}. "
+        "nn.Conv2d(padding=P) adds P zeros on every side: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))), and its "
+        "backward cuts the same P off each side of dL/dx_padded."))
+
+
+def pool_gradient(e: Evidence) -> Cause | None:
+    found = _conv(e, "pool_gradient")
+    if found is None:
+        return None
+    return Cause("pool_gradient", found.layer, (
+        f"The max pool's gradient is spread over its window: the outputs agree and every gradient equals autograd's "
+        f"where {found.words}. The maximum depends on one entry of its window only, so dL/dy goes to the argmax "
+        "alone (torch: the first maximum in row-major order where several tie), 0 to the other three; spreading "
+        "it is average pooling's gradient."))
+
+
+def col2im_overwrites(e: Evidence) -> Cause | None:
+    found = _conv(e, "col2im_overwrites")
+    if found is None:
+        return None
+    return Cause("col2im_overwrites", found.layer, (
+        f"col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where "
+        f"{found.words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K columns and "
+        "its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for indices "
+        "that repeat."))
+
+
 # The output error of each loss, and what the right gradient at the output is, for the sentences.
 OUTPUT_ERRORS = {
     "half_sse": "dL/do = o − t for L = ½ Σ (t − o)²; the book's output_errors, t − o, is the negative",
@@ -350,7 +416,8 @@ def batch_only(e: Evidence) -> Cause | None:
 
 
 RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
-    non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, transposed_weight, wrong_sign,
+    non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, transposed_weight,
+    flipped_kernel, flatten_order, padding_mismatch, pool_gradient, col2im_overwrites, wrong_sign,
     half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from common.architecture import Architecture
 from common.errors import ParameterError
 
+IMAGE_COPIES = 4  # one image's convolution maps a backend holds at once, at the least (z, f(z), their gradients)
 UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
@@ -41,6 +42,8 @@ def check_memory(architectures: tuple[Architecture, ...], dtype: str, backends: 
 
     A run holds at least two copies per backend (its network, and the twin that checks its
     steps) and the starting weights: a lower bound, so that what is refused here could never run.
+    A convolutional network must also hold, in each backend, a few times one image's way through
+    its convolution layers (its im2col columns and outputs, the activations and their gradients).
 
     Raises
     ------
@@ -55,10 +58,19 @@ def check_memory(architectures: tuple[Architecture, ...], dtype: str, backends: 
         count, one = weights_bytes(architecture, dtype)
         if one * copies > memory:
             raise ParameterError(
-                f"The 'hidden' parameter asks for {'-'.join(map(str, architecture.layer_sizes))}, whose {count:,} "
+                f"The '{'conv' if architecture.conv else 'hidden'}' parameter asks for "
+                f"{architecture.describe().split(',')[0]}, whose {count:,} "
                 f"weights take {size(one)} in {dtype}; with at least {copies} copies of them (each backend's "
                 f"network and its twin, and the starting weights) the run needs {size(one * copies)}, more than "
                 f"this machine's {size(memory)} of memory.")
+        image = architecture.conv_floats_per_sample * np.dtype(dtype).itemsize * IMAGE_COPIES * backends
+        if one * copies + image > memory:
+            raise ParameterError(
+                f"The 'conv' parameter asks for {architecture.describe().split(',')[0]}, whose convolution layers "
+                f"need {size(image)} in {dtype} for a single image in {backends} backends ({IMAGE_COPIES} times each "
+                f"layer's im2col columns and outputs: the activations and their gradients), beside "
+                f"{size(one * copies)} for {copies} copies of its weights: more than this machine's {size(memory)} "
+                "of memory.")
 
 
 def out_of_memory(error: BaseException) -> str | None:

@@ -241,11 +241,8 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     limit = tolerance(mine.dtype).single
     single, batch = (inputs[0], targets[0]), (inputs[:n], targets[:n])
     layers = architecture.per_layer(names)
-    if len(architecture.hidden_nodes) == 1:  # the book's names
-        z_labels, h_labels = ["z_h", "z_o"], ["h"]
-    else:
-        z_labels = [f"z{i + 1}" for i in range(len(layers))]
-        h_labels = [f"h{i + 1}" for i in range(len(layers) - 1)]
+    labels = architecture.intermediate_names()  # z_h, z_o, h (the book's) or z1, ..., h1, ...; z_conv1, h_conv1, ...
+    z_labels, h_labels = labels["dLdz"], labels["dLdh"]
     original = mine.get_weights()
     start = TrainingState(original, mine.get_optimizer_state() if mine.has_state else None)
     theirs = make_reference()
@@ -286,12 +283,14 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     training = _training(copies, mine, make_reference, start, inputs, targets, n, layers, widened)
     rows += training.rows
     rows.append(Row("again", "all", None, _cell(_flat(again), _flat(gradients["batch"]), limit)))
+    conv_hypotheses = _conv_hypotheses(mine, original, single, batch, outputs, gradients, theirs_gradients, widened,
+                                       limit)
     evidence = Evidence(rows=rows, batch_size=n, tolerance=limit, lr=float(mine.network.lr),
                         output_layer=tuple(layers[-1]), weights_moved=moved,
                         previous=relative_difference(_flat(gradients["batch"]), _flat(gradients["single"])),
                         hypotheses=_hypotheses(mine, theirs, original, batch[0], outputs["batch"], limit),
                         recipe=recipe, activation=architecture.activation if architecture.hidden_nodes else None,
-                        loss=architecture.loss, state_words=state_words)
+                        loss=architecture.loss, state_words=state_words, conv_hypotheses=conv_hypotheses)
     if evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}")):
         evidence.mistakes = _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
                                               original, widened)
@@ -418,6 +417,27 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
     if kept is None or (kept.passed and (not new.passed or new.relative > kept.relative)):
         return new
     return kept
+
+
+def _conv_hypotheses(mine: _Checked, original, single, batch, outputs: dict[str, Cell], gradients, theirs_gradients,
+                     widened, limit) -> list:
+    """For a convolutional network that departs: the convolution mistakes of :mod:`compare.conv_check`
+    whose numbers are the network's. Its outputs, where they differ from autograd's; else its
+    gradients, where they differ."""
+    architecture = mine.architecture
+    if not architecture.conv:
+        return []
+    from compare.conv_check import backward_hypotheses, forward_hypotheses  # imports torch
+
+    mine.set_weights(original)
+    if not all(cell.passed for cell in outputs.values()):
+        return forward_hypotheses(architecture, mine.recipe, original, batch[0], mine.query(batch[0]), limit)
+    modes = {"single": single, "batch": batch}
+    if all(relative_difference(a, b) <= widened[mode] for mode in modes
+           for a, b in zip(gradients[mode], theirs_gradients[mode])):
+        return []
+    return backward_hypotheses(architecture, mine.recipe, original,
+                               [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()])
 
 
 def _hypotheses(mine: _Checked, theirs: Any, original, inputs, outputs: Cell, limit) -> list[tuple[str, str, str]]:

@@ -11,7 +11,8 @@ A name is one of
 
 and each is built as the library builds its own networks: ``input_nodes, hidden_nodes,
 output_nodes, learning_rate`` and ``dtype=``, plus ``activation``, ``loss`` and ``bias`` when the
-class takes them (read from its signature), and the training recipe's keywords
+class takes them (read from its signature), ``conv=((6, 5, 2), (16, 5, 0))`` (each convolution
+layer's channels, kernel and padding) only for a convolutional network, and the training recipe's keywords
 (``optimizer="adam"``, ``momentum=0.9``, ``l2=1e-3``, ...; :mod:`common.recipe`) that the run sets
 away from their defaults, so that a network of plain SGD needs none. Every bad name fails with
 one sentence.
@@ -31,9 +32,10 @@ from common.recipe import Recipe
 from compare.conformance import call_user, recipe_of
 
 BUILT_IN = {"from_scratch": "from_scratch:Network", "torch_impl": "torch_impl:Network"}
-ARCHITECTURE_KEYWORDS = ("activation", "loss", "bias")
+ARCHITECTURE_KEYWORDS = ("activation", "loss", "bias", "conv")
 # The value a class that does not take the keyword computes with: the book's network.
-BOOK_VALUES = {"activation": "sigmoid", "loss": "half_sse", "bias": False}
+BOOK_VALUES = {"activation": "sigmoid", "loss": "half_sse", "bias": False, "conv": ()}
+PASSED_WHERE_CHANGED = ("conv",)  # passed only away from the book's value: a fully connected network needs none
 
 
 def is_user_network(name: str) -> bool:
@@ -126,7 +128,8 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
 
     ``hidden_nodes`` is an int for one hidden layer (what every network takes) and a list
     otherwise. ``activation``, ``loss`` and ``bias`` are passed when the class's signature takes
-    them; a class that does not take one can only build the book's value of it. The recipe's
+    them (``conv`` only where there are convolutions); a class that does not take one can only
+    build the book's value of it. The recipe's
     keywords are passed only where they differ from their defaults, and a class must take each
     of those. ``options`` (``device=``, ``seed=``) go only to a class that takes them.
 
@@ -143,6 +146,8 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
     keywords: dict[str, Any] = {"dtype": dtype}
     for key in ARCHITECTURE_KEYWORDS:
         value = getattr(architecture, key)
+        if key in PASSED_WHERE_CHANGED and value == BOOK_VALUES[key]:
+            continue
         if takes_all or key in parameters:
             keywords[key] = value
         elif value != BOOK_VALUES[key]:

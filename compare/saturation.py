@@ -7,7 +7,8 @@ weights, in float64:
 
 - **hidden units**: the share of hidden activations within ``MARGIN`` of a bound of their
   activation (sigmoid: 0 or 1; tanh: −1 or 1); for ReLU, whose zeros are ordinary, the share
-  of units that are 0 on every image (dead units);
+  of units that are 0 on every image (dead units). A convolution layer's units are the entries
+  of its pooled map, (channel, row, column);
 - **outputs** (sigmoid outputs): the share within ``MARGIN`` of 0 or 1;
 - **chance**: test accuracy no better than always answering the most common test label.
 
@@ -19,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from common.architecture import Architecture
-from from_scratch.activations import ACTIVATIONS, sigmoid
+from from_scratch.activations import sigmoid
+from from_scratch.network import Network
 
 MARGIN = 1e-6
 MOST = 0.5
@@ -46,17 +48,14 @@ def saturation(weights: list[np.ndarray], architecture: Architecture, inputs: np
     labels : ndarray of shape (n,)
         The test labels, for the chance level.
     """
-    activations = np.asarray(inputs[:SAMPLES], dtype=np.float64)
-    layers = architecture.per_layer(weights)
-    activate = ACTIVATIONS[architecture.activation][0]
+    a = architecture
+    network = Network(a.input_nodes, list(a.hidden_nodes), a.output_nodes, 1.0, a.activation, a.loss, a.bias,
+                      conv=a.conv)  # float64
+    network.set_weights(weights)
+    hidden, z = network.hidden_outputs(np.asarray(inputs[:SAMPLES], dtype=np.float64))
     hidden_shares = []
-    for i, layer in enumerate(layers):
-        z = activations @ np.asarray(layer[0], dtype=np.float64).T
-        if architecture.bias:
-            z += np.asarray(layer[1], dtype=np.float64)
-        if i == len(layers) - 1:
-            break
-        activations = activate(z)
+    for activations in hidden:  # a convolution layer's units: each entry of its pooled map
+        activations = activations.reshape(len(activations), -1)
         if architecture.activation == "relu":
             hidden_shares.append(float(np.mean(np.all(activations == 0.0, axis=0))))  # dead units
         else:

@@ -8,6 +8,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from common.architecture import ACTIVATIONS, LOSSES, Architecture
+from common.errors import ParameterError
 from common.weights import initial_weights
 
 
@@ -29,7 +30,8 @@ class Case:
     def keywords(self) -> dict:
         """The constructor's arguments for this case, after ``learning_rate``."""
         a = self.architecture
-        return dict(activation=a.activation, loss=a.loss, bias=a.bias, dtype=self.dtype)
+        conv = {"conv": a.conv} if a.conv else {}
+        return dict(activation=a.activation, loss=a.loss, bias=a.bias, dtype=self.dtype, **conv)
 
     def networks(self):
         """The NumPy and the torch network, both loaded with this case's weights."""
@@ -50,6 +52,21 @@ def architectures(draw, max_nodes: int = 30, max_hidden_layers: int = 3) -> Arch
     hidden = draw(st.lists(st.integers(1, max_nodes), max_size=max_hidden_layers))
     return Architecture(draw(st.integers(1, max_nodes)), hidden, draw(st.integers(1, 10)),
                         draw(st.sampled_from(ACTIVATIONS)), draw(st.sampled_from(LOSSES)), draw(st.booleans()))
+
+
+@st.composite
+def conv_architectures(draw, max_nodes: int = 12) -> Architecture:
+    """One or two convolution layers (1..4 channels, kernel 1..5, padding 0..2) on square images of
+    6x6 to 12x12, then 0..2 hidden layers of 1..12 nodes, 1..6 outputs, each activation, loss and
+    bias; drawn until the image stays large enough for each kernel and pool."""
+    side = draw(st.integers(6, 12))
+    conv = draw(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(0, 2)), min_size=1, max_size=2))
+    hidden = draw(st.lists(st.integers(1, max_nodes), max_size=2))
+    try:
+        return Architecture(side * side, hidden, draw(st.integers(1, 6)), draw(st.sampled_from(ACTIVATIONS)),
+                            draw(st.sampled_from(LOSSES)), draw(st.booleans()), conv=conv)
+    except ParameterError:
+        assume(False)
 
 
 DERIVATIVES = {"sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda y: y * (1 - y)),
@@ -75,6 +92,23 @@ def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray]
     """
     a, least = inputs.astype(np.float64), 1.0
     layers = list(zip(weights[0::2], weights[1::2])) if architecture.bias else [(w, 0) for w in weights]
+    if architecture.conv:  # each convolution layer's f'(z), then the dense layers on the flattened maps
+        from from_scratch.conv import conv_forward
+        from from_scratch.pool import maxpool_forward
+
+        images = a.reshape(len(a), *architecture.image_shape)
+        for (W, b), shape in zip(layers, architecture.conv_shapes()):
+            z, _ = conv_forward(images, W.astype(np.float64), None, shape.padding)
+            z = z + (np.asarray(b, dtype=np.float64)[:, None, None] if architecture.bias else 0.0)
+            if architecture.activation == "relu":
+                images = maxpool_forward(np.maximum(z, 0.0))[0]
+                continue
+            forward, derivative = DERIVATIVES[architecture.activation]
+            with np.errstate(over="ignore"):  # e^-z overflows to inf where sigmoid(z) is 0: fine
+                y = forward(z)
+            least = min(least, float(derivative(y).max()))
+            images = maxpool_forward(y)[0]
+        a, layers = images.reshape(len(a), -1), layers[len(architecture.conv):]
     for layer, (W, b) in enumerate(layers, start=1):
         z = a @ W.T + b
         name = architecture.activation if layer < len(layers) else (
@@ -91,19 +125,20 @@ def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray]
 
 
 @st.composite
-def cases(draw, max_nodes: int = 30, max_batch: int = 8) -> Case:
-    """An architecture from :func:`architectures`; weights from the book's initialisation scaled
-    by 0.25..4 and biases normal(0, 0.5) (so that they matter from the first step); inputs in
-    (0, 1); targets in (0, 1), or on the simplex for cross-entropy (torch's probability
-    targets); learning rates 0.001..10; batches of 1..8; both dtypes."""
-    architecture = draw(architectures(max_nodes))
+def cases(draw, max_nodes: int = 30, max_batch: int = 8, conv: bool = False) -> Case:
+    """An architecture from :func:`architectures` (:func:`conv_architectures` with ``conv``);
+    weights from the book's initialisation scaled by 0.25..4 and biases normal(0, 0.5) (so that
+    they matter from the first step); inputs in (0, 1); targets in (0, 1), or on the simplex for
+    cross-entropy (torch's probability targets); learning rates 0.001..10; batches of 1..8; both
+    dtypes."""
+    architecture = draw(conv_architectures() if conv else architectures(max_nodes))
     dtype = draw(st.sampled_from(["float32", "float64"]))
     lr = draw(st.floats(1e-3, 10.0))
     scale = draw(st.floats(0.25, 4.0))
     seed = draw(st.integers(0, 2**32 - 1))
     batch = draw(st.integers(1, max_batch))
     rng = np.random.default_rng(seed)
-    weights = [w * scale if w.ndim == 2 else rng.normal(0.0, 0.5, size=w.shape)
+    weights = [w * scale if w.ndim >= 2 else rng.normal(0.0, 0.5, size=w.shape)
                for w in initial_weights(architecture, seed=seed)]
     inputs = rng.uniform(0.01, 1.0, size=(batch, architecture.input_nodes))
     targets = rng.uniform(0.01, 0.99, size=(batch, architecture.output_nodes))

@@ -100,3 +100,15 @@ def test_architectures_script_reports_agreement_and_the_book_rule_per_layer(caps
     assert len(rows) == 3 and all("1000/1000" in row for row in rows), lines
     epochs = [line.split() for line in lines if line.strip().startswith(("0 ", "1 "))]
     assert [e[0] for e in epochs] == ["0", "1"] and all(e[-3:] == ["W3", "1.000", "x1.00"] for e in epochs), lines
+
+
+def test_conv_benchmark_races_the_library_networks_beside_the_bare_kernels(capsys):
+    """benchmarks/conv_layers.py: LeNet-5 through from_scratch.Network and torch_impl.Network, checked to
+    compute the same step first, then timed with the targets marked; the bare kernels beside them."""
+    from benchmarks.conv_layers import main as conv_main
+    assert conv_main(["--calls", "2", "--repeats", "1", "--batch", "1", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "from_scratch.Network's L and gradients agree with torch_impl.Network's" in out
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["1"], ["64"])]
+    assert [row[0] for row in rows] == ["1", "64"] and [row[4] for row in rows] == ["1.0x", "1.5x"]
+    assert all(row[5] in ("met", "MISSED") for row in rows)

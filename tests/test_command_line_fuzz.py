@@ -1,6 +1,6 @@
 """``python -m compare`` under any combination of options, valid or not, on tiny data.
 
-Hypothesis draws values for every training option (the hidden layers, lr, batch size, dtype,
+Hypothesis draws values for every training option (the hidden layers, the convolutions, lr, batch size, dtype,
 epochs, activation, loss, check-every, threads, seed, rule, the data limits, the backends, among
 them networks of a reader's own, and the training recipe's options) and the flags, each from the values a user might type, the ones
 that should work and the ones that should not. Whatever is drawn, the run ends as a run of the
@@ -49,6 +49,8 @@ BACKENDS = either(st.sampled_from([("from_scratch",), ("torch_impl",), ("torch_i
                   ("torch_impl", "nosuch:Net"), ("torch_impl", "docs/examples/mynet.py"))
 OPTIONS = {  # option: the values drawn for it
     "--hidden": HIDDEN,
+    "--conv": either(st.sampled_from(["2x3", "2x5p2", "2x3,3x3p1", "none", "1x27"]), "6x", "0x5", "2x29", "2x28",
+                     "2x5,2x5,2x5", "x", "2x3,", "2x3p-1"),
     "--lr": LEARNING_RATES,
     "--batch-size": either(numbers(1, 40), "0", "-2", "1.5", "x"),
     "--dtype": either(st.sampled_from(["float32", "float64"]), "float16", "double"),
@@ -117,6 +119,8 @@ def run(argv: list[str]) -> tuple[int, str, str]:
 @example(["--train-limit", "5", "--test-limit", "5", "--lr", "1e300", "--dtype", "float32", "--batch-size", "3"])
 @example(["--train-limit", "5", "--test-limit", "5", "--hidden", "20", "1000000000"])
 @example(["--train-limit", "5", "--test-limit", "5", "--rule", "book", "--backends", "from_scratch", "--quiet"])
+@example(["--train-limit", "5", "--test-limit", "5", "--conv", "2x3,3x3p1", "--hidden", "none", "--batch-size", "3",
+          "--backends", "torch_impl", "tests.gallery:SummedBatch"])
 def test_any_options_exit_0_1_2_or_3_without_a_traceback_and_bad_input_in_one_line(argv):
     code, out, err = run(argv)
     event(f"exit {code}")

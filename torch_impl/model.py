@@ -49,7 +49,8 @@ class SummedBinaryCrossEntropy(nn.Module):
 
 
 def make_model(architecture: Architecture) -> nn.Sequential:
-    """``nn.Linear`` layers with the hidden activation between them, as one ``nn.Sequential``.
+    """``nn.Linear`` layers with the hidden activation between them, as one ``nn.Sequential``;
+    with convolutions, ``nn.Conv2d``, the activation and ``nn.MaxPool2d(2)`` in front of them.
 
     With ``loss="half_sse"`` the model ends in ``nn.Sigmoid`` and returns the outputs o; with
     ``"cross_entropy"`` and the binary cross-entropies it returns the logits z_o, which
@@ -60,10 +61,24 @@ def make_model(architecture: Architecture) -> nn.Sequential:
     between the two without a transpose. At other depths the layers are ``w1``, ``w2``, ...
     with activations ``tanh1``, ``tanh2``, ... (``model.parameters()`` lists them in the order of
     ``architecture.parameter_names()``).
+
+    A convolutional network (``architecture.conv``) starts with ``nn.Unflatten``, which sees each
+    row of pixels as an image (1, H, W), then has, per convolution layer, ``conv1`` (an
+    ``nn.Conv2d``, stride 1, its ``weight`` of shape ``(C_out, C_in, K, K)``), ``relu_conv1`` (the
+    activation) and ``pool1`` (``nn.MaxPool2d(2)``), and ``flatten`` (``nn.Flatten``, in (C, H, W)
+    order) before the dense layers. Both work on a batch (n, ...) and on one sample alike.
     """
-    sizes, activation = architecture.layer_sizes, architecture.activation
-    names = [name.replace("_", "").lower() for name in architecture.layer_names()]  # wih, who / w1, w2, ...
+    sizes, activation = architecture.dense_sizes, architecture.activation
+    dense = architecture.layer_names()[len(architecture.conv):]
+    names = [name.replace("_", "").lower() for name in dense]  # wih, who / w1, w2, ...
     modules: list[tuple[str, nn.Module]] = []
+    if architecture.conv:
+        modules.append(("image", nn.Unflatten(-1, architecture.image_shape)))
+        for i, shape in enumerate(architecture.conv_shapes(), start=1):
+            modules += [(f"conv{i}", nn.Conv2d(shape.inputs[0], shape.z[0], shape.kernel, padding=shape.padding,
+                                                bias=architecture.bias)),
+                        (f"{activation}_conv{i}", ACTIVATIONS[activation]()), (f"pool{i}", nn.MaxPool2d(2))]
+        modules.append(("flatten", nn.Flatten(-3)))  # the last 3 axes, (C, H, W): a batch's or one sample's
     for layer, (name, n_in, n_out) in enumerate(zip(names, sizes[:-1], sizes[1:]), start=1):
         modules.append((name, nn.Linear(n_in, n_out, bias=architecture.bias)))
         if layer < len(names):  # a hidden layer

@@ -67,12 +67,18 @@ class Network:
         ``nn.Linear(..., bias=True)``, each bias starting at 0.
     dtype : {"float32", "float64"}, default "float64"
     device : {"cpu", "cuda", "auto"}, default "cpu"
+        A convolutional network on CUDA turns cuDNN's TF32 off for the process
+        (``torch.backends.cudnn.allow_tf32 = False``), so that float32 convolutions round as float32.
     seed : int or None, default None
         Seed for :func:`common.weights.initial_weights`; the same seed gives the same
         starting weights as the NumPy network.
     cuda_graphs : bool or None, default None
         Replay each training step as a CUDA graph (:mod:`torch_impl.graphs`), captured once
         per input shape. None: on for a CUDA device with the plain SGD recipe, else off.
+    conv : sequence of (int, int, int), default ()
+        Convolution layers in front of the dense ones, (channels, kernel, padding) each:
+        ``nn.Conv2d``, the activation and ``nn.MaxPool2d(2)`` per layer, then ``nn.Flatten``
+        (:func:`~torch_impl.model.make_model`). LeNet-5: ``conv=((6, 5, 2), (16, 5, 0))``.
     **recipe
         The training recipe, :class:`common.recipe.Recipe`'s fields with torch.optim's names
         (``optimizer="adam"``, ``momentum=0.9``, ``weight_decay``, ``l2``, ``schedule``, ...);
@@ -114,11 +120,16 @@ class Network:
         device: str = "cpu",
         seed: int | None = None,
         cuda_graphs: bool | None = None,
+        conv: Sequence[tuple[int, int, int]] = (),
         **recipe: Any,
     ) -> None:
         set_network_attributes(self, input_nodes, hidden_nodes, output_nodes, learning_rate, activation, loss,
-                               bias, dtype, recipe)
+                               bias, dtype, recipe, conv)
         self.device = resolve_device(device)
+        if self.device.type == "cuda" and self.architecture.conv:
+            # cuDNN's convolutions round float32 to TF32 (a 10-bit mantissa) by default on Ampere and later
+            # GPUs: 1e-3 relative, far beyond float32's rounding, which the twins are compared to.
+            torch.backends.cudnn.allow_tf32 = False
         self.torch_dtype = getattr(torch, self.dtype.name)
         self.model = make_model(self.architecture).to(self.device, self.torch_dtype)
         self.loss_function = make_loss_function(self.architecture)
@@ -199,8 +210,13 @@ class Network:
 
         Sigmoid outputs for ``loss="half_sse"``; for ``"cross_entropy"`` the softmax of the
         logits the model returns: the probabilities; for the binary cross-entropies their sigmoid.
+        A convolutional network answers a large batch in chunks (``architecture.query_chunk()``
+        rows), so that its maps take a few hundred MB at most.
         """
         inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
+        chunk = self.architecture.query_chunk()
+        if self.architecture.conv and inputs.dim() == 2 and len(inputs) > chunk:  # each chunk's maps stay small
+            return np.concatenate([self.query(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)])
         with torch.no_grad():
             outputs = self.model(inputs)
             if self.architecture.loss == "cross_entropy":
@@ -229,24 +245,29 @@ class Network:
     def intermediate_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, list[np.ndarray]]:
         """Autograd's derivatives of L (the batch mean) with respect to the intermediate tensors.
 
-        Runs the model's modules one by one, keeping each ``nn.Linear`` output z and each hidden
-        activation's output h, and asks ``torch.autograd.grad`` for dL/dz and dL/dh.
+        Runs the model's modules one by one, keeping each ``nn.Linear`` and ``nn.Conv2d`` output z
+        and each hidden layer's output h, the tensor the next of those layers reads (a hidden
+        activation's output; a convolution layer's pooled map, before ``nn.Flatten``), and asks
+        ``torch.autograd.grad`` for dL/dz and dL/dh.
 
         Returns
         -------
         dict
             ``"dLdz"``: for each layer's z, input side first, the output logits last;
             ``"dLdh"``: for each hidden layer's h. Shapes ``(n, nodes)``, or ``(nodes,)`` for
-            one sample, as ``from_scratch.Network.intermediate_gradients`` returns them.
+            one sample, as ``from_scratch.Network.intermediate_gradients`` returns them; a
+            convolution layer's ``(n, C, H, W)`` (``architecture.intermediate_shapes()``).
         """
         inputs, targets = self._batch(inputs, targets)
-        pre_activations, hidden_outputs, outputs = [], [], inputs
-        for name, module in self.model.named_children():
+        pre_activations, hidden_outputs, outputs, h = [], [], inputs, None
+        for module in self.model.children():
             outputs = module(outputs)
-            if isinstance(module, nn.Linear):
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                if h is not None:  # the layer below's output, which this layer read
+                    hidden_outputs.append(h)
                 pre_activations.append(outputs)
-            elif name != "output_sigmoid":
-                hidden_outputs.append(outputs)
+            elif not isinstance(module, (nn.Flatten, nn.Unflatten)):  # an activation or a pool: h so far
+                h = outputs
         loss = self.objective(outputs, targets)
         grads = [g.cpu().numpy() for g in torch.autograd.grad(loss, pre_activations + hidden_outputs)]
         return {"dLdz": grads[:len(pre_activations)], "dLdh": grads[len(pre_activations):]}
@@ -290,7 +311,7 @@ class Network:
         would keep the wrapper it put on the original optimizer's ``step``.
         """
         twin = Network(self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.activation, self.loss,
-                       self.bias, self.dtype, str(self.device), cuda_graphs=self.cuda_graphs,
+                       self.bias, self.dtype, str(self.device), cuda_graphs=self.cuda_graphs, conv=self.conv,
                        **self.recipe.changed_keywords())
         twin.set_weights(self.get_weights())
         twin.set_optimizer_state(self.get_optimizer_state())

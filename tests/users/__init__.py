@@ -6,6 +6,10 @@
   (recipe ``l2 = 2 · reg``), trained by the Solver with ``sgd_momentum`` (0.9) or ``adam``.
 - :mod:`tests.users.nnfs`: "Neural Networks from Scratch", ReLU, softmax cross-entropy (or a
   sigmoid output with the binary cross-entropy averaged over the outputs), Adam with eps 1e-7.
+- :mod:`tests.users.cs231n_conv`: cs231n's convolutional layers (im2col, col2im, conv-relu-pool)
+  stacked into a LeNet-style network, plain SGD, with one classic convolution mistake planted per
+  variant. It is not in ``MODULES``: its twin is torch_impl's, not the dense one built in
+  tests/test_users_networks.py; tests/test_conv_check.py checks it.
 
 Every class is built with the library's signature, ``Cls(input_nodes, hidden_nodes, output_nodes,
 learning_rate, dtype="float64", **keywords)``; its constructor's defaults give its recipe, which
