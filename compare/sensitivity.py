@@ -86,9 +86,11 @@ def measure_growth(twin: Network, train, start: TrainingState, end_weights: list
     (``train(twin)`` runs it), and return the nudge's size and its growth per layer, each relative
     to the largest entry."""
     nudged = nudge(start.weights, seed)
-    # An array of zeros (biases before the first step) has no scale to nudge it by: size 0, so that
-    # its drift must be explained by what the segment grows, never by an infinite bound.
-    sizes = [relative_difference(n, w) if np.any(w) else 0.0 for n, w in zip(nudged, start.weights)]
+    # An array of zeros (biases before the first step) has no scale of its own to measure a nudge
+    # against: it is counted as one rounding error, eps, the size a nudge of it has once training
+    # gives it one. (Relative to zero the nudge would be infinite, and any drift explained.)
+    sizes = [relative_difference(n, w) if np.any(w) else float(np.finfo(w.dtype).eps)
+             for n, w in zip(nudged, start.weights)]
     restore(twin, start, nudged)
     train(twin)
     growth = [relative_difference(mine, theirs) for mine, theirs in zip(twin.get_weights(), end_weights)]

@@ -74,3 +74,13 @@ class StepTooFarFrom400(Planted):
         loss = super().train(inputs, targets)
         self.set_weights([w + (1 + STEP_ERROR) * (after - w) for w, after in zip(before, self.get_weights())])
         return loss
+
+
+class BiasNudgedAt200(Planted):
+    """The output layer's bias moved by 1e-3 of the largest weight at step 200: a trajectory that
+    parts from autograd's in a parameter that started at zero."""
+
+    AT = 200
+
+    def plant(self) -> None:
+        self.biases[-1] += 1e-3 * float(np.max(np.abs(self.weights[-1])))

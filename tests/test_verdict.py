@@ -251,3 +251,21 @@ def test_report_says_which_gradient_checks_passed_only_through_the_output_errors
     text = agreement_text({"agreement": agreement.to_json(), "status": "completed"}, "true")
     assert "1 gradient checks went past 9.1e-13 (at worst 1e-10, W1 after 1,000 steps)" in text
     assert "tolerance grows with it (to 9.1e-09" in text and "PASSED" in text
+
+
+def test_biases_that_start_at_zero_drift_as_rounding_explains_and_a_planted_one_is_still_caught():
+    """A parameter of zeros at a segment's start has no scale to nudge it by: its nudge is counted as
+    one rounding error, eps, not as infinite (every drift explained) nor as nothing (none explained).
+    784-128-64-10 ReLU with biases at lr 0.2 amplifies rounding until its runs part, every step
+    agreeing; the same network at lr 0.05 with its output bias moved by 1e-3 at step 200 does not
+    pass for rounding."""
+    from compare import run_comparison
+
+    options = dict(hidden=((128, 64),), activation="relu", loss="cross_entropy", bias=True, train_limit=2000,
+                   test_limit=200, quiet=True)
+    chaotic = run_comparison(lr=0.2, **options)
+    assert chaotic["status"] == "completed" and chaotic["agreement"]["trajectory_verdict"] == "sensitive to rounding"
+    planted = run_comparison(backends=("torch_impl", "tests.planted:BiasNudgedAt200"), lr=0.05, **options)
+    assert planted["status"] == "disagreed"
+    first = planted["agreement"]["failures"][0]
+    assert (first["kind"], first["layer"], first["step"]) == ("weights", "b3", 1000)
