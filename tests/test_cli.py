@@ -332,8 +332,9 @@ def test_a_network_too_large_for_memory_exits_2_with_one_sentence_naming_it(caps
     (line,) = capsys.readouterr().err.splitlines()
     assert code == EXIT_USAGE and line == (
         f"{PROG}: error: --hidden asks for 784-1000000000-10, whose 794,000,000,000 weights take 5.78 TiB in "
-        "float64; with at least 5 copies of them (each backend's network and its twin, and the starting weights) "
-        "the run needs 28.9 TiB, more than this machine's 16 GiB of memory."), line
+        "float64; with the 23 copies of them a run of 2 backends holds at its peak (each network and the twins that "
+        "check its steps, the weights they start from and step to) it needs 133 TiB, more than this machine's 16 GiB "
+        "of memory."), line
 
 
 @pytest.mark.parametrize("backends, said", [

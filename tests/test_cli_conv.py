@@ -163,13 +163,13 @@ def test_a_conv_network_too_large_for_memory_exits_2_with_one_sentence_naming_co
     from compare import memory
 
     monkeypatch.setattr(memory, "physical_memory", lambda: 16 * 2**30)
-    code = main(["--conv", "200000x5p2", "--hidden", "none", "--train-limit", "10", "--quiet"])
+    code = main(["--conv", "200000x5p2,1x5", "--hidden", "none", "--train-limit", "10", "--quiet"])
     captured = capsys.readouterr()
     assert code == EXIT_USAGE and captured.out == ""
     (line,) = captured.err.strip().splitlines()
-    assert line == ("python -m compare: error: --conv asks for 784-conv200000x5p2-10, whose convolution layers need "
-                    "9.35 GiB in float64 for a single image in 2 backends (4 times each layer's im2col columns and "
-                    "outputs: the activations and their gradients), beside 14.8 GiB for 5 copies of its weights: more "
+    assert line == ("python -m compare: error: --conv asks for 784-conv200000x5p2-conv1x5-10, whose convolution layers "
+                    "need 39.1 GiB in float64 for a single image in 2 backends (4 times each layer's im2col columns and "
+                    "outputs: the activations and their gradients), beside 1.71 GiB for 23 copies of its weights: more "
                     "than this machine's 16 GiB of memory."), line
     code = main(["--conv", "2000000x5p2", "--train-limit", "10", "--quiet"])
     assert code == EXIT_USAGE and "--conv asks for 784-conv2000000x5p2-200-10, whose 78,450,002,000 weights" in \
