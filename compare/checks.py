@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from common.tolerances import Tolerance, measure, measure_step, relative_difference  # noqa: F401 (measure: for readers of this module)
+from common.tolerances import Tolerance, measure
 
 
 @dataclass(frozen=True)

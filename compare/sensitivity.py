@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from common.protocol import Network
+from common.tolerances import ROUNDING_MARGIN, nudge, relative_difference
 from compare.state import TrainingState, restore
-from common.tolerances import ROUNDING_MARGIN, nudge, relative_difference  # noqa: F401 (nudge: for readers)
 
 
 @dataclass(frozen=True)

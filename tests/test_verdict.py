@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from common import tolerances
 from common.tolerances import ROUNDING_MARGIN, tolerance
 from compare import checks, saturation, sensitivity
 from tests.cli_helpers import SMALL, exited, outcome, table_rows
@@ -188,13 +189,13 @@ def _arch(hidden, activation="sigmoid"):
 # --- the measures every number of the report rests on ------------------------------------------
 
 def test_measure_gives_the_cosine_and_length_ratio_of_two_arrays():
-    numbers = checks.measure(np.array([1.0, 1.0]), np.array([1.0, 0.0]))
+    numbers = tolerances.measure(np.array([1.0, 1.0]), np.array([1.0, 0.0]))
     assert numbers["cosine"] == pytest.approx(1 / math.sqrt(2), rel=1e-15)
     assert numbers["norm_ratio"] == pytest.approx(math.sqrt(2), rel=1e-15)
     assert (numbers["max_abs"], numbers["relative"]) == (1.0, 1.0)
-    assert checks.measure(np.array([2.0, 0.0]), np.array([-1.0, 0.0]))["cosine"] == -1.0
+    assert tolerances.measure(np.array([2.0, 0.0]), np.array([-1.0, 0.0]))["cosine"] == -1.0
     # Weights near the largest float (--lr 1e308) still have a length ratio, not nan.
-    huge = checks.measure(np.full(4, 1e308), np.full(4, 0.5e308))
+    huge = tolerances.measure(np.full(4, 1e308), np.full(4, 0.5e308))
     assert huge["norm_ratio"] == pytest.approx(2.0, rel=1e-15) and huge["cosine"] == pytest.approx(1.0)
 
 
@@ -213,14 +214,14 @@ def test_a_step_check_fails_a_step_1e_9_too_long_and_passes_a_rounding_in_the_we
     reference = before - step
     too_far = before - (1 + 1e-9) * step
     rounded = np.nextafter(reference, np.inf)  # each weight one rounding error up
-    assert checks.measure_step(too_far, reference, before, tol)["relative"] > tol.single
-    assert checks.measure_step(rounded, reference, before, tol)["relative"] <= tol.single
-    assert checks.measure_step(reference, reference, before, tol)["relative"] == 0.0
+    assert tolerances.measure_step(too_far, reference, before, tol)["relative"] > tol.single
+    assert tolerances.measure_step(rounded, reference, before, tol)["relative"] <= tol.single
+    assert tolerances.measure_step(reference, reference, before, tol)["relative"] == 0.0
 
 
 def test_a_nudge_moves_every_weight_by_exactly_one_rounding_error():
     weights = [np.random.default_rng(1).normal(size=(5, 7)), np.linspace(-1, 1, 6, dtype=np.float32)]
-    for moved, w in zip(sensitivity.nudge(weights, seed=3), weights):
+    for moved, w in zip(tolerances.nudge(weights, seed=3), weights):
         assert moved.dtype == w.dtype
         gap = np.abs(moved.astype(np.float64) - w) / np.spacing(np.abs(w))
         assert np.all((gap > 0.49) & (gap < 1.01))  # one ulp (half of one where the nudge crosses a power of 2)
