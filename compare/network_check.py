@@ -250,9 +250,11 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     state_words = (f"started from the network's own optimizer state (step {start.step})" if start.optimizer
                    else "started from a fresh optimizer state (step 0): the network has no get_optimizer_state")
 
-    outputs = {m: _cell(mine.query(x), theirs.query(x), limit) for m, (x, _) in (("single", single), ("batch", batch))}
+    modes = {"single": single, "batch": batch}
+    theirs_outputs = {mode: theirs.query(x) for mode, (x, _) in modes.items()}
+    outputs = {mode: _cell(mine.query(x), theirs_outputs[mode], limit) for mode, (x, _) in modes.items()}
     gradients, theirs_gradients = {}, {}
-    for mode, (x, t) in (("single", single), ("batch", batch)):
+    for mode, (x, t) in modes.items():
         gradients[mode], theirs_gradients[mode] = mine.gradients(x, t), theirs.gradients(x, t)
     again = mine.gradients(*batch)
     moved = max(relative_difference(w, w0) for w, w0 in zip(mine.get_weights(), original))
@@ -263,8 +265,7 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
                          for mode, (x, t) in (("single", single), ("batch", batch))}
 
     # Gradients are linear in o − t, which cancels where samples are answered almost exactly.
-    widened = {mode: limit * output_error_condition(theirs.query(x), t)
-               for mode, (x, t) in (("single", single), ("batch", batch))}
+    widened = {mode: limit * output_error_condition(theirs_outputs[mode], t) for mode, (_, t) in modes.items()}
 
     def row(kind: str, layer: str, pick) -> Row:
         return Row(kind, layer, *(_cell(*pick(mode), widened[mode]) for mode in ("single", "batch")))
@@ -333,7 +334,7 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
             rows = slice(step, step + 1) if mode == "single" else slice(step * n, (step + 1) * n)
             x, t = (inputs[rows][0], targets[rows][0]) if mode == "single" else (inputs[rows], targets[rows])
             before = mine.get_weights()
-            here = TrainingState(before, snapshot(theirs).optimizer)
+            here = TrainingState(before, theirs.get_optimizer_state())
             restore(theirs, here)
             found.records[mode].append(StepRecord(before, theirs.gradients(x, t),
                                                   recipe.learning_rate(float(checked.network.lr), first_step + step)))
