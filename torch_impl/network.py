@@ -134,6 +134,7 @@ class Network:
         self.model = make_model(self.architecture).to(self.device, self.torch_dtype)
         self.loss_function = make_loss_function(self.architecture)
         self.optimizer = optim.make_optimizer(self.recipe, self.model, self.lr)
+        self._penalised = optim.split_by_decay(self.recipe, self.model)[0]  # what the L2 penalty reaches
         self.scheduler = optim.make_scheduler(self.recipe, self.optimizer)
         self.steps = 0
         if cuda_graphs and self.device.type != "cuda":
@@ -228,7 +229,7 @@ class Network:
     def objective(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The loss training minimises: ``loss_function`` plus the recipe's L2 penalty ½ · l2 · Σ ‖W‖²."""
         loss = self.loss_function(outputs, targets)
-        return loss + optim.l2_penalty(self.recipe, self.model) if self.recipe.l2 else loss
+        return loss + optim.l2_penalty(self.recipe.l2, self._penalised) if self.recipe.l2 else loss
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
         """dL/d(every parameter) from autograd at the current weights, in ``model.parameters()``
@@ -307,8 +308,8 @@ class Network:
     def __deepcopy__(self, memo: dict) -> "Network":
         """An independent twin: the same configuration, weights and optimizer state.
 
-        Built afresh rather than copied attribute by attribute, because a copied lr_scheduler
-        would keep the wrapper it put on the original optimizer's ``step``.
+        Built afresh rather than copied attribute by attribute: an lr_scheduler copied that way no
+        longer recognises its optimizer's ``step`` as the one it wrapped, and torch warns at every step.
         """
         twin = Network(self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.activation, self.loss,
                        self.bias, self.dtype, str(self.device), cuda_graphs=self.cuda_graphs, conv=self.conv,

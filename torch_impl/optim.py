@@ -15,15 +15,21 @@ from torch import nn
 from common.recipe import Recipe
 
 
+def split_by_decay(recipe: Recipe, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The parameters weight decay and L2 reach (the weights, and the biases with ``decay_biases``),
+    and the others, each in ``model.parameters()`` order."""
+    parameters = list(model.parameters())
+    decays = recipe.decays([tuple(p.shape) for p in parameters])
+    return [p for p, d in zip(parameters, decays) if d], [p for p, d in zip(parameters, decays) if not d]
+
+
 def parameter_groups(recipe: Recipe, model: nn.Module) -> list[dict[str, Any]]:
     """Weight decay on the weights only, unless the recipe decays the biases too.
 
     ``torch.optim.SGD(model.parameters(), weight_decay=λ)`` decays every parameter, biases
     included; Nielsen, cs231n and d2l decay the weights only, which takes two groups.
     """
-    decays = recipe.decays([tuple(p.shape) for p in model.parameters()])
-    decayed = [p for p, d in zip(model.parameters(), decays) if d]
-    others = [p for p, d in zip(model.parameters(), decays) if not d]
+    decayed, others = split_by_decay(recipe, model)
     return [{"params": decayed}] + ([{"params": others, "weight_decay": 0.0}] if others else [])
 
 
@@ -51,12 +57,9 @@ def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer) -> torch.op
     return None
 
 
-def l2_penalty(recipe: Recipe, model: nn.Module) -> torch.Tensor | float:
-    """``½ · l2 · Σ ‖W‖²`` over the parameters the penalty reaches, for the loss; 0 without ``l2``."""
-    if not recipe.l2:
-        return 0.0
-    decays = recipe.decays([tuple(p.shape) for p in model.parameters()])
-    return 0.5 * recipe.l2 * sum((p ** 2).sum() for p, d in zip(model.parameters(), decays) if d)
+def l2_penalty(l2: float, penalised: list[torch.Tensor]) -> torch.Tensor:
+    """``½ · l2 · Σ ‖W‖²`` over the parameters the penalty reaches (:func:`split_by_decay`), for the loss."""
+    return 0.5 * l2 * sum((p ** 2).sum() for p in penalised)
 
 
 def get_state(recipe: Recipe, optimizer: torch.optim.Optimizer, model: nn.Module, steps: int) -> dict[str, Any]:
