@@ -45,9 +45,8 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
-import numpy as np
-
 from common.errors import ParameterError
+from common.recipe import make_recipe
 from common.validation import check_dtype, check_learning_rate, check_positive_int
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -389,8 +388,6 @@ def set_network_attributes(
     an int, a sequence becomes a list), ``output_nodes``, ``activation``, ``loss``, ``bias``,
     ``conv`` (a tuple of triples), ``lr`` and ``dtype`` (a NumPy dtype). Raises ParameterError, in one sentence, before setting anything.
     """
-    from common.recipe import make_recipe  # common.recipe imports nothing of this module's
-
     architecture = Architecture(input_nodes, hidden_nodes, output_nodes, activation, loss, bias, conv)
     built = make_recipe(type(network).__name__, recipe or {})
     dtype = check_dtype(dtype)

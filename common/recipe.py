@@ -74,6 +74,10 @@ SCHEDULE_READS = {"constant": (), "step": ("milestones", "gamma"), "inverse_time
 DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "adam": 0.0, "adamw": 1e-2, "rmsprop": 0.0}  # torch.optim's
 DECOUPLED = ("adamw",)  # weight decay applied to the weights directly, not through the gradient
 NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}  # torch.optim's class names
+# The same tables turned round: for each field, the optimizers or the schedule that read it.
+READERS = {name: tuple(o for o, names in READS.items() if name in names) for name in dict.fromkeys(
+    name for names in READS.values() for name in names)}
+SCHEDULE_READERS = {name: (kind,) for kind, names in SCHEDULE_READS.items() for name in names}
 
 
 def _real(name: str, value: object, below: float | None = None, positive: bool = False) -> float:
@@ -169,12 +173,12 @@ class Recipe:
             set_(name, _flag(name, getattr(self, name)))
         set_("milestones", _milestones(self.milestones))
         defaults = {f.name: f.default for f in fields(self)}
-        for name, readers in _readers().items():
+        for name, readers in READERS.items():
             if getattr(self, name) != defaults[name] and self.optimizer not in readers:
                 raise ParameterError(f"The '{name}' parameter applies to optimizer "
                                      f"{' or '.join(repr(r) for r in readers)}; this recipe's optimizer is "
                                      f"{self.optimizer!r}.")
-        for name, kinds in _schedule_readers().items():
+        for name, kinds in SCHEDULE_READERS.items():
             if getattr(self, name) != defaults[name] and self.schedule not in kinds:
                 raise ParameterError(f"The '{name}' parameter applies to schedule {kinds[0]!r}; this recipe's "
                                      f"schedule is {self.schedule!r}.")
@@ -300,19 +304,6 @@ def _words(value: Any) -> str:
     if isinstance(value, tuple):
         return ", ".join(f"{v:g}" for v in value)
     return f"{value:g}"
-
-
-def _readers() -> dict[str, tuple[str, ...]]:
-    """For each optimizer-specific field, the optimizers that read it."""
-    readers: dict[str, list[str]] = {}
-    for optimizer, names in READS.items():
-        for name in names:
-            readers.setdefault(name, []).append(optimizer)
-    return {name: tuple(found) for name, found in readers.items()}
-
-
-def _schedule_readers() -> dict[str, tuple[str, ...]]:
-    return {name: (kind,) for kind, names in SCHEDULE_READS.items() for name in names}
 
 
 def make_recipe(owner: str, keywords: dict[str, Any]) -> Recipe:
