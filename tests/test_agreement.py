@@ -76,6 +76,11 @@ def test_intermediate_gradients_match_torch(case, single_sample):
 
 @given(cases(), st.booleans())
 def test_one_step_matches_torch(case, single_sample):
+    assert_one_step_matches_torch(case, single_sample)
+
+
+def assert_one_step_matches_torch(case, single_sample: bool) -> None:
+    """One train() step of both backends from the case's weights: the same loss, the same weights after."""
     mine, theirs = case.networks()
     inputs, targets = (case.inputs[0], case.targets[0]) if single_sample else (case.inputs, case.targets)
     rtol = tolerance(case.dtype).single

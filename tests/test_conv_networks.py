@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from common.architecture import Architecture
 from common.data import load_embedded, one_hot_targets, scale_inputs
 from common.errors import DataError, ParameterError
-from common.tolerances import assert_close, loss_difference, relative_difference, tolerance
+from common.tolerances import assert_close, relative_difference, tolerance
 from common.weights import initial_weights, load_weights, save_weights
 from from_scratch import BookNetwork, Network
 from tests.strategies import cases
-from tests.test_agreement import assert_weights_close, gradient_tolerance, loss_of
+from tests.test_agreement import assert_one_step_matches_torch, gradient_tolerance
 from torch_impl import Network as TorchNetwork
 
 LENET = dict(activation="relu", loss="cross_entropy", bias=True, conv=((6, 5, 2), (16, 5, 0)))
@@ -66,13 +66,7 @@ def test_conv_network_gradients_and_intermediate_gradients_match_torch(case, sin
 
 @given(cases(conv=True), st.booleans())
 def test_conv_network_one_step_matches_torch(case, single_sample):
-    mine, theirs = case.networks()
-    inputs, targets = (case.inputs[0], case.targets[0]) if single_sample else (case.inputs, case.targets)
-    rtol = tolerance(case.dtype).single
-    loss_mine, loss_theirs = mine.train(inputs, targets), theirs.train(inputs, targets)
-    assert loss_difference(loss_mine, loss_theirs, *loss_of(case)) <= rtol, (loss_mine, loss_theirs)
-    for name, a, b, before in zip(case.names, mine.get_weights(), theirs.get_weights(), case.weights):
-        assert_weights_close(a, b, before, rtol, name)
+    assert_one_step_matches_torch(case, single_sample)
 
 
 def test_conv_network_gradient_matches_central_finite_differences():
