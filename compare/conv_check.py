@@ -209,7 +209,7 @@ class _Overwriting(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, dy):
         x, weight = ctx.saved_tensors
-        p, K = ctx.padding, weight.shape[-1]
+        p = ctx.padding
         dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, padding=p)
         db = dy.sum(dim=(0, 2, 3)) if ctx.has_bias else None
         return _overwritten_dx(dy, weight, x.shape, p, ctx.last), dw, db, None, None

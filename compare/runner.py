@@ -246,8 +246,8 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
     ConformanceError) for a missing method, a wrong return, or an exception in its code; then
     :func:`compare.check_network` at its starting weights, one sample and a batch whatever
     ``--batch-size`` is, so that a mistake only a batch shows (a sum for the mean) is found at one
-    sample a step too. ``train`` is tried on a twin, so that the racing network takes no step
-    before the race. Returns the first network that check_network fails, with its report's record."""
+    sample a step too. check_network trains copies of a twin, so that the racing network takes no
+    step before the race. Returns the first network that check_network fails, with its report's record."""
     inputs = scale_inputs(data.train_images[:CONFORMANCE_SAMPLES], config.dtype)
     targets = one_hot_targets(data.train_labels[:CONFORMANCE_SAMPLES], config.dtype, values=target_values)
     for backend in backends:

@@ -50,6 +50,7 @@ def snapshot(network: Any) -> TrainingState:
 
 def restore(network: Any, state: TrainingState, weights: list[np.ndarray] | None = None) -> None:
     """Put ``network`` at ``state`` (with ``weights`` in place of the state's own, if given)."""
+    # copies: a user's set_weights may keep the arrays it is given, and a state is restored more than once
     network.set_weights([w.copy() for w in (state.weights if weights is None else weights)])
     if state.optimizer is not None and has_state_methods(network):
         network.set_optimizer_state(state.optimizer)
