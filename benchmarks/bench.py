@@ -41,7 +41,7 @@ from benchmarks.baselines import (  # noqa: E402
     BatchFloor, BookLoop, Floor, Port2017, TorchBatchFloor, TorchFloor)
 from common.data import load_embedded, one_hot_targets, scale_inputs  # noqa: E402
 from common.weights import initial_weights  # noqa: E402
-from compare.environment import describe, one_line  # noqa: E402
+from compare.race.environment import describe, one_line  # noqa: E402
 
 LR = 0.1
 

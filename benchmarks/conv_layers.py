@@ -58,7 +58,7 @@ import torch_impl  # noqa: E402
 from benchmarks.bench import race  # noqa: E402
 from common.data import load_embedded, one_hot_targets, scale_inputs  # noqa: E402
 from common.tolerances import relative_difference, tolerance  # noqa: E402
-from compare.environment import describe, one_line  # noqa: E402
+from compare.race.environment import describe, one_line  # noqa: E402
 from from_scratch.conv import conv_backward, conv_forward  # noqa: E402
 from from_scratch.losses import cross_entropy  # noqa: E402
 from from_scratch.pool import maxpool_backward, maxpool_forward  # noqa: E402

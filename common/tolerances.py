@@ -52,7 +52,7 @@ class Tolerance:
 
 # How much further than the estimate of rounding's growth a drift may go and still be rounding.
 #
-# Where training is unstable, compare.sensitivity measures how far a nudge of one rounding error
+# Where training is unstable, compare.race.sensitivity measures how far a nudge of one rounding error
 # a weight (δ) grows over a segment of N steps in the reference itself (G), and how far one step
 # from identical weights leaves the two backends apart (r). It estimates what their rounding can
 # reach as P = N · max(r, δ) · max(1, G/δ), each step's rounding grown as much as the nudge grew
@@ -87,7 +87,7 @@ ROUNDING_MARGIN = 8.0
 # it. The nudge tracks that amplification: the backends' difference came to at most 9.7 times the
 # larger of the nudge's and ``single``/16 (float32 tanh, centred RMSprop, one sample a step),
 # and at most 3.3 in float64. 2**5 = 32 leaves a factor of 3 above the largest. A wrong rule is
-# far outside: the optimizer mistakes of compare.diagnosis move a step by 1e-5 to 1 of itself.
+# far outside: the optimizer mistakes of compare.check.diagnosis move a step by 1e-5 to 1 of itself.
 STEP_ROUNDING_MARGIN = 32.0
 
 

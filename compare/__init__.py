@@ -17,8 +17,8 @@ or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork")
 """
 from __future__ import annotations
 
-from compare.config import Config
-from compare.network_check import check_network
-from compare.pipeline import run_comparison
+from compare.race.config import Config
+from compare.check.network import check_network
+from compare.race.pipeline import run_comparison
 
 __all__ = ["Config", "check_network", "run_comparison"]

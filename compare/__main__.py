@@ -1,5 +1,5 @@
 import sys
 
-from compare.cli import main
+from compare.race.cli import main
 
 sys.exit(main())

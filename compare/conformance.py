@@ -5,7 +5,7 @@ came back and what was expected. An exception raised inside the user's code is r
 same way, followed by the traceback's frames from the user's own files only: the library's
 frames around the call and inside it (a network built on ``from_scratch.Network``), and those of
 NumPy, torch or Python, are trimmed away. A MemoryError is not the user's mistake but the run's
-size, and passes through (:func:`compare.runner.run` names what did not fit).
+size, and passes through (:func:`compare.race.runner.run` names what did not fit).
 """
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ def rounding_growth(case, k: int) -> float:
 
     Large weights, a large lr and ReLU kinks make some drawn cases unstable: there a rounding
     difference grows step by step in one backend against itself as much as across backends
-    (compare.sensitivity measures the same thing in a run). from_scratch trains twice, from the
+    (compare.race.sensitivity measures the same thing in a run). from_scratch trains twice, from the
     case's weights and from the next float above each nonzero one.
     """
     plain, nudged = case.networks()[0], case.networks()[0]

@@ -10,8 +10,8 @@ import pytest
 from common.architecture import Architecture
 from common.errors import ConformanceError, ParameterError
 from compare import check_network
-from compare.diagnosis import Cell, Evidence, Row, diagnose
-from compare.network_report import render
+from compare.check.diagnosis import Cell, Evidence, Row, diagnose
+from compare.check.report import render
 from from_scratch import BookNetwork, Network
 from tests import gallery
 

@@ -138,7 +138,7 @@ def test_record_names_the_blas_kernel_and_threads(normal):
 
 
 def test_quiet_line_of_a_completed_run_gives_the_verdict_and_each_accuracy(normal):
-    from compare.report import summary_line  # what --quiet prints, from the record the run wrote
+    from compare.race.report import summary_line  # what --quiet prints, from the record the run wrote
 
     record = exited(normal, 0).record()
     line = summary_line(record)
@@ -305,7 +305,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
 
 
 def test_errors_on_the_command_line_name_the_option_not_the_parameter():
-    from compare.cli import in_option_names
+    from compare.race.cli import in_option_names
 
     assert in_option_names("The 'backends' parameter names 'x' twice.") == "--backends names 'x' twice."
     assert in_option_names("The 'batch_size' parameter must be an int >= 1.") == "--batch-size must be an int >= 1."
@@ -314,7 +314,7 @@ def test_errors_on_the_command_line_name_the_option_not_the_parameter():
 
 
 def test_a_run_that_overflows_after_a_learning_rate_float32_holds_is_a_divergence(capsys):
-    from compare.cli import EXIT_DIVERGED, main
+    from compare.race.cli import EXIT_DIVERGED, main
 
     for backends in (("from_scratch", "torch_impl"), ("torch_impl",)):
         code = main([*SMALL, "--dtype", "float32", "--lr", "3e38", "--activation", "relu", "--quiet",
@@ -324,8 +324,8 @@ def test_a_run_that_overflows_after_a_learning_rate_float32_holds_is_a_divergenc
 
 
 def test_a_network_too_large_for_memory_exits_2_with_one_sentence_naming_it(capsys, monkeypatch):
-    from compare import memory
-    from compare.cli import EXIT_USAGE, main
+    from compare.race import memory
+    from compare.race.cli import EXIT_USAGE, main
 
     monkeypatch.setattr(memory, "physical_memory", lambda: 16 * 2**30)
     code = main([*SMALL, "--hidden", "1000000000", "--quiet"])
@@ -345,8 +345,8 @@ def test_an_allocation_that_fails_in_the_run_is_one_sentence_naming_what_did_not
                                                                                      monkeypatch):
     """Where the machine's memory is not known beforehand, the allocation itself fails: no traceback, and
     none of the library's frames called the network's own."""
-    from compare import memory
-    from compare.cli import EXIT_USAGE, main
+    from compare.race import memory
+    from compare.race.cli import EXIT_USAGE, main
 
     monkeypatch.setattr(memory, "physical_memory", lambda: None)
     code = main([*SMALL, "--hidden", "1000000000", "--quiet", "--backends", *backends])
@@ -462,8 +462,8 @@ def test_2017_preset_options_override_it_and_2017_seconds_stand_only_beside_the_
 
 
 def test_a_device_named_twice_trains_torch_once():
-    from compare.config import Config
-    from compare.runner import run
+    from compare.race.config import Config
+    from compare.race.runner import run
 
     results, _ = run(Config(devices=("cpu", "auto"), check_every=100), load_embedded().limit(100, 20))
     keys = [backend.key for backend in results[0].backends]
@@ -515,7 +515,7 @@ def test_the_disagreement_is_said_once_what_and_where_first_then_the_details(nud
     assert details and all(line.startswith("  ") for line in details), details
     assert run.stdout.count("The backends disagree") == 1 and f"disagreed: {record['message']}" in run.stdout
     assert run.stderr == f"{PROG}: disagreed: {first}\n"  # the first line only, where the report went elsewhere
-    from compare.report import summary_line
+    from compare.race.report import summary_line
 
     assert summary_line(record) == f"disagreed: {first}"  # --quiet: one line
 

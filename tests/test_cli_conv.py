@@ -2,7 +2,7 @@
 convolution layers (gradients, steps, trajectories and their sensitivity, saturation, --plot, the
 JSON, --save); every bad --conv as one sentence and exit 2; --rule book refused.
 
-The runs go through ``compare.cli.main`` in this process, on a small network and a few hundred
+The runs go through ``compare.race.cli.main`` in this process, on a small network and a few hundred
 images, so that each takes a fraction of a second after the first.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch
 
 from common.architecture import Architecture
 from common.weights import load_weights
-from compare.cli import EXIT_DISAGREE, EXIT_OK, EXIT_USAGE, main
-from compare.saturation import saturation
+from compare.race.cli import EXIT_DISAGREE, EXIT_OK, EXIT_USAGE, main
+from compare.race.saturation import saturation
 from from_scratch import Network
 
 CONV = ("--conv", "4x5p2,6x3", "--hidden", "20", "--activation", "relu", "--loss", "cross-entropy", "--bias",
@@ -160,7 +160,7 @@ def test_a_conv_network_on_cuda_matches_the_cpu(dtype):
 
 def test_a_conv_network_too_large_for_memory_exits_2_with_one_sentence_naming_conv(capsys, monkeypatch):
     """Its convolution maps for one image, not its weights, outgrow the machine (16 GiB here)."""
-    from compare import memory
+    from compare.race import memory
 
     monkeypatch.setattr(memory, "physical_memory", lambda: 16 * 2**30)
     code = main(["--conv", "200000x5p2,1x5", "--hidden", "none", "--train-limit", "10", "--quiet"])

@@ -3,7 +3,7 @@ against torch_impl (autograd), diagnosed where it departs; and every way such a 
 the protocol, or raise inside its own code, as one sentence and exit 2.
 
 The two races run as a user runs them (a subprocess, shared by module-scoped fixtures); the
-failures, which end before any training, run in this process through ``compare.cli.main``.
+failures, which end before any training, run in this process through ``compare.race.cli.main``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from compare.cli import EXIT_DISAGREE, EXIT_USAGE, main
+from compare.race.cli import EXIT_DISAGREE, EXIT_USAGE, main
 from tests import gallery
 from tests.cli_helpers import SMALL, exited, outcome
 
@@ -148,7 +148,7 @@ def test_a_users_network_needs_autograd_in_the_race(capsys):
 # -- one pipeline, one rendering -----------------------------------------------------------------
 
 def test_the_printed_report_is_rendered_from_the_record_alone(by_file):
-    from compare.report import text_report
+    from compare.race.report import text_report
 
     assert text_report(by_file.record()) == exited(by_file, 0).run.stdout.rstrip("\n")
 
@@ -158,8 +158,8 @@ def test_nothing_below_the_command_line_knows_argparse_or_imports_it():
 
     import compare
 
-    for path in Path(compare.__file__).parent.glob("*.py"):
+    for path in Path(compare.__file__).parent.rglob("*.py"):
         text = path.read_text()
         if path.name not in ("cli.py", "__main__.py"):
             imports = [line for line in text.splitlines() if line.lstrip().startswith(("import ", "from "))]
-            assert not [line for line in imports if "argparse" in line or "compare.cli" in line], path.name
+            assert not [line for line in imports if "argparse" in line or "compare.race.cli" in line], path.name

@@ -5,7 +5,7 @@ epochs, activation, loss, check-every, threads, seed, rule, the data limits, the
 them networks of a reader's own, and the training recipe's options) and the flags, each from the values a user might type, the ones
 that should work and the ones that should not. Whatever is drawn, the run ends as a run of the
 library should: exit 0 (agree), 1 (disagree), 2 (bad input) or 3 (diverged), never a traceback,
-and a bad input is one line on stderr. The runs are in this process, through ``compare.cli.main``,
+and a bad input is one line on stderr. The runs are in this process, through ``compare.race.cli.main``,
 on at most 40 training and 20 test images, so that 150 examples fit in CI in well under a minute.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from compare.cli import EXIT_DISAGREE, EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, main
+from compare.race.cli import EXIT_DISAGREE, EXIT_DIVERGED, EXIT_OK, EXIT_USAGE, main
 
 PROG = "python -m compare"
 EXAMPLES = 1500 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 150

@@ -11,9 +11,9 @@ import pytest
 from common.errors import ParameterError
 from common.files import atomic_write
 from compare import Config, run_comparison
-from compare.config import usable_cores
-from compare.record import comparable_to_2017, run_record
-from compare.report import backend_table
+from compare.race.config import usable_cores
+from compare.race.record import comparable_to_2017, run_record
+from compare.race.report import backend_table
 
 
 @pytest.mark.parametrize("options, message", [
@@ -57,7 +57,7 @@ def test_2017_seconds_stand_only_beside_the_2017_run():
 
 def test_backend_table_prints_the_2017_column_when_asked():
     from common.data import load_embedded
-    from compare.runner import run
+    from compare.race.runner import run
 
     (result,), _ = run(Config(train_limit=100, test_limit=20, epochs=2), load_embedded().limit(100, 20))
     table = backend_table(run_record(result), column_2017=True)
@@ -76,7 +76,7 @@ def test_atomic_write_gives_the_permissions_open_would(tmp_path):
 
 def test_checks_spread_over_the_run_at_any_batch_size():
     from common.data import load_embedded
-    from compare.runner import run
+    from compare.race.runner import run
 
     (result,), _ = run(Config(batch_size=64, train_limit=2000, test_limit=20), load_embedded().limit(2000, 20))
     steps = sorted({c.step for c in result.agreement.checks if c.kind == "gradient"})
@@ -86,7 +86,7 @@ def test_checks_spread_over_the_run_at_any_batch_size():
 
 
 def test_book_rule_quiet_line_says_what_was_measured_not_that_the_backends_agree():
-    from compare.report import summary_line
+    from compare.race.report import summary_line
 
     record = run_comparison(rule="book", train_limit=300, test_limit=50, check_every=100)
     line = summary_line(record)
@@ -106,7 +106,7 @@ def book_deep():
 
 
 def test_book_rule_medians_are_per_layer_and_the_same_in_the_report_and_the_quiet_line(book_deep):
-    from compare.report import summary_line, text_report
+    from compare.race.report import summary_line, text_report
 
     report, line = text_report(book_deep), summary_line(book_deep)
     checks = [c for c in book_deep["agreement"]["checks"] if c["kind"] == "book step"]
@@ -122,7 +122,7 @@ def test_book_rule_medians_are_per_layer_and_the_same_in_the_report_and_the_quie
 
 
 def test_book_rule_notes_the_autograd_network_that_did_not_learn(book_deep):
-    from compare.report import summary_line, text_report
+    from compare.race.report import summary_line, text_report
 
     measured = book_deep["runs"][0]["others_saturation"]["torch_impl"]
     assert measured["saturated"] and measured["accuracy"] <= measured["chance"]
@@ -131,7 +131,7 @@ def test_book_rule_notes_the_autograd_network_that_did_not_learn(book_deep):
 
 
 def test_book_rule_without_a_hidden_layer_speaks_of_none():
-    from compare.report import agreement_text
+    from compare.race.report import agreement_text
 
     record = run_comparison(rule="book", hidden=((),), train_limit=20, test_limit=10, check_every=10)
     text = agreement_text(record["runs"][0], "book")
@@ -140,7 +140,7 @@ def test_book_rule_without_a_hidden_layer_speaks_of_none():
 
 
 def test_help_names_the_2017_preset_and_says_what_seed_seeds():
-    from compare.cli import build_parser
+    from compare.race.cli import build_parser
 
     text = " ".join(build_parser().format_help().split())
     assert "--preset {2017}" in text and "2017: the experiment of the 2017 tutorial" in text
@@ -155,9 +155,9 @@ def _figure(checks, tol_dtype="float64", loss_curve=((1, 0.44751675), (2, 0.4475
 
     from common.architecture import Architecture
     from common.tolerances import tolerance
-    from compare.checks import Agreement
-    from compare.plot import _run_figure
-    from compare.runner import RunResult
+    from compare.race.checks import Agreement
+    from compare.race.plot import _run_figure
+    from compare.race.runner import RunResult
 
     agreement = Agreement(tolerance(tol_dtype), "from_scratch")
     for kind, layer, step, mine, theirs, tol in checks:
@@ -192,7 +192,7 @@ def test_plot_of_the_book_rule_draws_no_weights_tolerance_on_its_cosine_axis():
 
 
 def test_plot_of_a_run_sensitive_to_rounding_shows_the_measured_growth():
-    from compare.sensitivity import judge
+    from compare.race.sensitivity import judge
 
     measured = judge("torch_impl", 100, 100, ["W_ih"], [1e-16], [1e-12], [1e-16], [0.0], [0.0], [1e-11])  # δ G r D0 R D
     figure = _figure([("weights", "W_ih", 200, [1.0, 1.0 + 1e-11], [1.0, 1.0], 1e-12)], measured=[measured])
@@ -207,7 +207,7 @@ def test_the_blas_line_names_whose_each_blas_is_in_one_order(monkeypatch):
     """threadpoolctl lists the libraries in the order they happened to load; the record and the line
     keep one order, NumPy's first, and name whose each is."""
     import scipy.linalg  # noqa: F401  (SciPy's BLAS loaded)
-    from compare import environment
+    from compare.race import environment
 
     listed = environment.threadpool_info()
     libraries = environment.blas_libraries()
@@ -228,15 +228,15 @@ def test_the_blas_line_names_whose_each_blas_is_in_one_order(monkeypatch):
 
 
 def test_book_rule_alone_has_a_quiet_line_too():
-    from compare.report import summary_line
+    from compare.race.report import summary_line
 
     record = run_comparison(rule="book", backends=("from_scratch",), train_limit=20, test_limit=10)
     assert summary_line(record).startswith("completed: only the book's network ran, nothing to compare; from_scratch ")
 
 
 def test_a_run_stopped_before_its_first_step_says_why_instead_of_a_table_of_blanks(monkeypatch):
-    from compare import runner
-    from compare.report import text_report
+    from compare.race import runner
+    from compare.race.report import text_report
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

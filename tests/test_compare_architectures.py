@@ -59,7 +59,7 @@ def test_saved_weights_load_into_their_architecture_and_nowhere_else(deep):
 
 def test_targets_follow_the_loss():
     """Cross-entropy trains towards 0/1 one-hot targets, the book's loss towards 0.01/0.99."""
-    from compare.runner import run
+    from compare.race.runner import run
 
     data = load_embedded().limit(10, 10)
     for loss in ("cross_entropy", "half_sse"):

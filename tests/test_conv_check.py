@@ -13,8 +13,8 @@ from common.architecture import Architecture
 from common.recipe import Recipe
 from common.weights import initial_weights
 from compare import check_network
-from compare.cli import EXIT_DISAGREE, EXIT_OK, main
-from compare.conv_check import backward_hypotheses, forward_hypotheses
+from compare.race.cli import EXIT_DISAGREE, EXIT_OK, main
+from compare.check.mistakes.conv import backward_hypotheses, forward_hypotheses
 from from_scratch import Network
 from tests.users import cs231n_conv
 from tests.users.cs231n_conv import ConvNet

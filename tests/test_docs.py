@@ -133,7 +133,7 @@ def test_python_blocks_run_as_doctests(path, monkeypatch):
 @pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: p.name)
 def test_console_commands_parse(path):
     """Each ``$ python -m compare ...`` line names only options that exist, with valid values."""
-    from compare.cli import build_parser, config_from_args
+    from compare.race.cli import build_parser, config_from_args
 
     _, blocks = parse(path)
     for block in (b for b in blocks if b.language == "console"):
@@ -223,7 +223,7 @@ PRIVATE_WORDS = re.compile(r"the seed's|--preset seed|\.\./shared/")
 
 
 def test_readme_docs_and_help_name_only_what_a_newcomer_can_look_up():
-    from compare.cli import build_parser
+    from compare.race.cli import build_parser
 
     texts = {path.name: path.read_text(encoding="utf-8") for path in [REPO / "README.md", *MARKDOWN]}
     texts["python -m compare --help"] = build_parser().format_help()

@@ -240,7 +240,7 @@ def test_the_two_bce_reductions_differ_by_the_number_of_outputs_in_every_gradien
 
 
 def test_a_run_names_its_recipe_in_the_report_the_record_and_the_saved_weights(tmp_path, capsys):
-    from compare.cli import main
+    from compare.race.cli import main
     from common.weights import load_recipe
 
     code = main(["--train-limit", "200", "--test-limit", "50", "--check-every", "100", "--optimizer", "adam",
@@ -250,7 +250,7 @@ def test_a_run_names_its_recipe_in_the_report_the_record_and_the_saved_weights(t
     record = json.loads((tmp_path / "run.json").read_text())
     stated = Recipe(optimizer="adam", schedule="step", milestones=(100,))  # half an epoch of 200 steps
     assert Recipe.from_json(record["recipe"]) == stated and record["config"]["milestones"] == [0.5]
-    from compare.report import describe_config
+    from compare.race.report import describe_config
     assert describe_config(record).splitlines()[0].startswith("784-200-10, sigmoid, half squared error, no bias, "
                                                               "Adam, lr ×0.1 at step 100, lr 0.001, batch 1")
     for name in ("from_scratch", "torch_impl"):
@@ -260,10 +260,10 @@ def test_a_run_names_its_recipe_in_the_report_the_record_and_the_saved_weights(t
 
 
 def test_a_retrained_segment_starts_from_the_optimizer_state_not_only_the_weights():
-    """compare.sensitivity retrains a segment in a twin to measure rounding's growth: from the segment's
+    """compare.race.sensitivity retrains a segment in a twin to measure rounding's growth: from the segment's
     weights and Adam's state its twin lands where the reference did, to rounding; from the weights
     alone (a fresh Adam) it would not."""
-    from compare import sensitivity
+    from compare.race import sensitivity
 
     x, t = mnist(30)
     reference = TorchNetwork(784, 16, 10, 0.01, optimizer="adam", seed=4)

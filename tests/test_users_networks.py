@@ -16,7 +16,7 @@ from torch import nn
 
 from common.data import load_embedded, one_hot_targets, scale_inputs
 from common.tolerances import relative_difference, tolerance
-from compare import mistakes
+from compare.check.mistakes import recipe as mistakes
 from tests.users import CORRECT, MISTAKES, REGISTRY
 from tests.users.cs231n import TwoLayerNet, TwoLayerNetAdam
 from tests.users.nielsen import Network2
@@ -245,5 +245,5 @@ def test_float32_stays_float32(mnist, cls):
 def test_registry_names_every_network_and_cause():
     assert len(REGISTRY) == len(CORRECT) + len(MISTAKES)
     assert all(not hasattr(cls, "CAUSE") for cls in CORRECT)
-    # one planted network, at least, for every mistake compare.mistakes can name
+    # one planted network, at least, for every mistake compare.check.mistakes.recipe can name
     assert {cls.CAUSE for cls in MISTAKES} == set(mistakes.NAMES)

@@ -14,7 +14,7 @@ import pytest
 
 from common import tolerances
 from common.tolerances import ROUNDING_MARGIN, tolerance
-from compare import checks, saturation, sensitivity
+from compare.race import checks, saturation, sensitivity
 from tests.cli_helpers import SMALL, exited, outcome, table_rows
 
 UNSTABLE = ("--hidden", 1000, "--lr", 0.15, "--train-limit", 700, "--test-limit", 100, "--check-every", 100)
@@ -107,8 +107,8 @@ def test_sensitive_run_judges_its_answers_when_its_last_segment_stayed_within_to
 def test_answers_are_counted_not_judged_after_a_last_segment_that_rounding_explains():
     from types import SimpleNamespace
 
-    from compare.checks import Agreement
-    from compare.runner import _compare_outputs
+    from compare.race.checks import Agreement
+    from compare.race.runner import _compare_outputs
 
     agreement = Agreement(tolerance("float64"), "from_scratch")
     agreement.sensitivity.append(sensitivity.judge("torch_impl", 100, 100, ["W_ih"], [1e-16], [1e-3], [1e-16],
@@ -161,7 +161,7 @@ def test_a_saturated_network_is_said_to_be_one_beside_the_verdict(overflowing):
 
 
 def test_the_quiet_line_of_a_saturated_run_says_so(overflowing):
-    from compare.report import summary_line
+    from compare.race.report import summary_line
 
     line = summary_line(exited(overflowing, 0).record())
     assert "the network saturated (try a smaller --lr)" in line
@@ -239,8 +239,8 @@ def test_rounding_bound_is_each_steps_rounding_grown_as_the_nudge_grew_plus_the_
 
 def test_report_says_which_gradient_checks_passed_only_through_the_output_errors_cancellation():
     from common.tolerances import tolerance
-    from compare.checks import Agreement
-    from compare.report import agreement_text
+    from compare.race.checks import Agreement
+    from compare.race.report import agreement_text
 
     tol = tolerance("float64")
     agreement = Agreement(tol, "from_scratch")

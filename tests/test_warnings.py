@@ -3,7 +3,7 @@ import warnings
 
 import pytest
 
-LIBRARY = ("from_scratch", "from_scratch.network", "torch_impl.network", "common.data", "compare", "compare.runner")
+LIBRARY = ("from_scratch", "from_scratch.network", "torch_impl.network", "common.data", "compare", "compare.race.runner")
 
 
 @pytest.mark.parametrize("module", LIBRARY)

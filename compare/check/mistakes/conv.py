@@ -1,8 +1,8 @@
 """The classic mistakes of a convolution layer written by hand, as hypotheses tested against the numbers.
 
 Each hypothesis is torch's own network (``torch_impl``'s ``nn.Sequential``, in float64, at the
-network's weights) with one mistake planted in it; :func:`compare.network_check.check_network`
-names it (:mod:`compare.diagnosis`) only where the network's numbers are that network's, within
+network's weights) with one mistake planted in it; :func:`compare.check.network.check_network`
+names it (:mod:`compare.check.diagnosis`) only where the network's numbers are that network's, within
 the tolerance:
 
 ==================  ==========================================================================

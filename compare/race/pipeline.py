@@ -1,6 +1,6 @@
 """One comparison, from a Config to its record: the steps ``run_comparison`` and the command line
-share. Nothing here knows argparse or prints a report; :mod:`compare.cli` parses, calls
-:func:`run_comparison`, renders the record (:mod:`compare.report`) and maps its status to an
+share. Nothing here knows argparse or prints a report; :mod:`compare.race.cli` parses, calls
+:func:`run_comparison`, renders the record (:mod:`compare.race.report`) and maps its status to an
 exit code.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ import os
 
 from common.data import Dataset, load_dataset
 from common.errors import ParameterError
-from compare.config import Config
-from compare.memory import check_memory
+from compare.race.config import Config
+from compare.race.memory import check_memory
 
 
 def run_comparison(config: Config | None = None, **options) -> dict:
@@ -39,8 +39,8 @@ def run_comparison(config: Config | None = None, **options) -> dict:
         from torch_impl import resolve_device
         for device in config.devices:
             resolve_device(device)  # --device cuda without CUDA fails here, before any work
-    from compare.record import build_record
-    from compare.runner import run
+    from compare.race.record import build_record
+    from compare.race.runner import run
 
     results, environment = run(config, data)
     record = build_record(config, environment, results, data)
@@ -65,7 +65,7 @@ def check_outputs(config: Config) -> None:
         if not os.access(existing, os.W_OK):
             raise ParameterError(f"--save {config.save_dir}: the folder {existing} is not writable.")
     if config.plot_path is not None:
-        from compare.plot import check_plot_path
+        from compare.race.plot import check_plot_path
         check_plot_path(config.plot_path)
 
 
@@ -83,7 +83,7 @@ def load(config: Config) -> Dataset:
 def write_outputs(config: Config, record: dict, results: list) -> None:
     """What ``--json``, ``--save`` and ``--plot`` ask for; each file written atomically."""
     from common.weights import save_weights
-    from compare.record import write_json
+    from compare.race.record import write_json
 
     if config.json_path:
         write_json(config.json_path, record)
@@ -97,5 +97,5 @@ def write_outputs(config: Config, record: dict, results: list) -> None:
                              result.architecture, result.recipe)
         write_json(config.save_dir / "record.json", record)
     if config.plot_path and results:
-        from compare.plot import plot
+        from compare.race.plot import plot
         plot(config.plot_path, results, config.is_sweep)

@@ -1,5 +1,5 @@
 """The record of a run: what ``--json`` and ``--save`` write, ``run_comparison`` returns, and
-:mod:`compare.report` prints from. Everything a reader is told is in it."""
+:mod:`compare.race.report` prints from. Everything a reader is told is in it."""
 from __future__ import annotations
 
 import json
@@ -9,9 +9,9 @@ import numpy as np
 
 from common.architecture import Architecture
 from common.files import atomic_write
-from compare.config import SECONDS_2017, Config
-from compare.runner import RunResult
-from compare.saturation import label as saturation_label
+from compare.race.config import SECONDS_2017, Config
+from compare.race.runner import RunResult
+from compare.race.saturation import label as saturation_label
 
 
 def backend_record(backend, scorecard) -> dict:

@@ -1,4 +1,4 @@
-"""What a run prints, rendered from its record (:mod:`compare.record`) and from nothing else:
+"""What a run prints, rendered from its record (:mod:`compare.race.record`) and from nothing else:
 the report and the ``--quiet`` line say only what ``--json`` holds, so they cannot part."""
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from statistics import median
 from common.architecture import Architecture
 from common.recipe import Recipe
 from common.tolerances import ROUNDING_MARGIN, STEP_ROUNDING_MARGIN
-from compare.config import SECONDS_2017
-from compare.environment import one_line
-from compare.network_report import render as render_check
-from compare.saturation import describe as describe_saturation, label
-from compare.sensitivity import describe as describe_sensitivity
+from compare.race.config import SECONDS_2017
+from compare.race.environment import one_line
+from compare.check.report import render as render_check
+from compare.race.saturation import describe as describe_saturation, label
+from compare.race.sensitivity import describe as describe_sensitivity
 
 
 def text_report(record: dict) -> str:

@@ -19,8 +19,8 @@ from pathlib import Path
 from common.errors import DataError, ParameterError
 from common.architecture import ACTIVATIONS, LOSSES
 from common.recipe import OPTIMIZERS, SCHEDULES
-from compare.config import PRESETS, RULES, Config
-from compare.pipeline import run_comparison
+from compare.race.config import PRESETS, RULES, Config
+from compare.race.pipeline import run_comparison
 
 EXIT_OK, EXIT_DISAGREE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_FOR_STATUS = {"completed": EXIT_OK, "disagreed": EXIT_DISAGREE, "diverged": EXIT_DIVERGED,
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted before training began.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    from compare.report import summary_line, text_report  # torch is loaded by now; it was not for a bad input
+    from compare.race.report import summary_line, text_report  # torch is loaded by now; it was not for a bad input
 
     print(summary_line(record) if config.quiet else text_report(record), flush=True)
     if record["status"] != "completed" and not config.quiet and not _same_destination():

@@ -6,14 +6,14 @@ segment, then backend B trains the same segment, then the two are compared. Each
 therefore runs uninterrupted for long stretches (its caches and thread pool are its own while
 it is timed), and a disagreement is caught within one segment of where it began.
 
-At each segment's start (:mod:`compare.checks` says why two kinds of check):
+At each segment's start (:mod:`compare.race.checks` says why two kinds of check):
 
 - the implementation: gradients and one step of each backend from the reference's current
   weights and optimizer state (:mod:`compare.state`), loaded into twins ("probes") of both,
   within the ``single`` tolerance (wider where the recipe amplifies rounding, as measured);
 - the trajectory: the two free-running networks' weights, within the ``trajectory`` tolerance.
   A drift beyond it is measured against this run's own sensitivity to rounding
-  (:mod:`compare.sensitivity`). If rounding explains it, the run is "sensitive to rounding":
+  (:mod:`compare.race.sensitivity`). If rounding explains it, the run is "sensitive to rounding":
   from then on the other backends are re-synchronised to the reference's weights at every
   check, so each later check measures one segment's drift from identical weights and the
   steps keep being tested from weights the reference really reached.
@@ -36,16 +36,16 @@ from common.recipe import Recipe
 from common.scorecard import Scorecard
 from common.tolerances import measure_step, output_error_condition, relative_difference, step_tolerance, tolerance
 from common.weights import initial_weights
-from compare import sensitivity
-from compare.backends import Backend, Progress, make_backends, make_probe, train_segment
-from compare.checks import Agreement, compare_predictions
-from compare.config import Config
+from compare.race import sensitivity
+from compare.race.backends import Backend, Progress, make_backends, make_probe, train_segment
+from compare.race.checks import Agreement, compare_predictions
+from compare.race.config import Config
 from compare.conformance import Guarded, check_conformance
-from compare.network_check import check_network
+from compare.check.network import check_network
 from compare.plugins import is_user_network
-from compare.environment import describe
-from compare.memory import out_of_memory
-from compare.saturation import saturation
+from compare.race.environment import describe
+from compare.race.memory import out_of_memory
+from compare.race.saturation import saturation
 from compare.state import TrainingState, has_state_methods, one_step, restore, snapshot, step_rounding
 
 TEST_CHUNK = 1000
@@ -66,7 +66,7 @@ class RunResult:
     status: str = "completed"  # completed | disagreed | diverged | interrupted
     message: str | None = None
     scorecards: dict[str, Scorecard] = field(default_factory=dict)
-    saturation: dict | None = None  # compare.saturation's record, for the reference's final weights
+    saturation: dict | None = None  # compare.race.saturation's record, for the reference's final weights
     others_saturation: dict[str, dict] = field(default_factory=dict)  # under --rule book, the others' records
     diagnosis: dict | None = None  # check_network's record of the first backend to disagree, where it did
     recipe: Recipe = field(default_factory=Recipe)  # with the milestones in steps of this run
@@ -306,7 +306,7 @@ def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) ->
 
 
 def _saturation(backend: Backend, data: Dataset, scorecards: dict[str, Scorecard]) -> dict:
-    """:func:`compare.saturation.saturation` of ``backend``'s final weights on the test images."""
+    """:func:`compare.race.saturation.saturation` of ``backend``'s final weights on the test images."""
     measured = saturation(backend.network.get_weights(), Architecture.of(backend.network),
                           scale_inputs(data.test_images[:1000]), scorecards[backend.key].accuracy, data.test_labels)
     return {**measured, "backend": backend.key}

@@ -12,7 +12,7 @@ from common.errors import ParameterError
 from common.files import atomic_write
 
 if TYPE_CHECKING:  # the runner imports torch: a bad --plot should fail before that wait
-    from compare.runner import RunResult
+    from compare.race.runner import RunResult
 
 MARKERS = 60  # a loss curve with at most this many points shows each one
 

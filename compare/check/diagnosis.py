@@ -12,7 +12,7 @@ non_finite               the network returned a nan or an infinity: named where,
 gradients_move_weights   the weights differ after ``gradients()`` calls
 stale_gradients          a second call on the same batch differs, or a batch gets the previous
                          call's gradients back
-recipe_mistake           every step (and gradient) is what one of :mod:`compare.mistakes`'s classic
+recipe_mistake           every step (and gradient) is what one of :mod:`compare.check.mistakes.recipe`'s classic
                          recipe mistakes would give: Adam's bias correction or ε misplaced, the
                          step count off by one, momentum's buffer or lr misplaced, decay or L2 at
                          the wrong strength or on the wrong parameters, a BCE reduction
@@ -83,7 +83,7 @@ class Cause:
 
 @dataclass
 class Evidence:
-    """Everything the rules read; built by :func:`compare.network_check.check_network`."""
+    """Everything the rules read; built by :func:`compare.check.network.check_network`."""
 
     rows: list[Row]
     batch_size: int
@@ -97,8 +97,8 @@ class Evidence:
     activation: str | None = "sigmoid"  # of the hidden layers; None without any
     loss: str = "half_sse"
     state_words: str = ""  # where the optimizer state started, for the report
-    mistakes: list[Any] = field(default_factory=list)  # compare.mistakes.Mistake: those whose steps fit
-    conv_hypotheses: list[Any] = field(default_factory=list)  # compare.conv_check.Hypothesis: those whose numbers fit
+    mistakes: list[Any] = field(default_factory=list)  # compare.check.mistakes.recipe.Mistake: those whose steps fit
+    conv_hypotheses: list[Any] = field(default_factory=list)  # compare.check.mistakes.conv.Hypothesis: those whose numbers fit
 
     @property
     def cosine_floor(self) -> float:
@@ -198,7 +198,7 @@ def stale_gradients(e: Evidence) -> Cause | None:
 
 
 def recipe_mistake(e: Evidence) -> Cause | None:
-    """The steps (and gradients) are one classic recipe mistake's, replayed by :mod:`compare.mistakes`."""
+    """The steps (and gradients) are one classic recipe mistake's, replayed by :mod:`compare.check.mistakes.recipe`."""
     if not e.mistakes:
         return None
     mistake = e.mistakes[0]

@@ -7,7 +7,7 @@ from the same optimizer state: either the stated recipe with one value changed (
 the biases, L2 at twice its strength, ...), run by :mod:`from_scratch.optimizers` itself, or the
 stated optimizer with one line of its rule miswritten (:class:`MistakenAdam`,
 :class:`MistakenSGD`). A mistake is named only when its steps are the network's steps, every
-one of them, within the step check's own tolerance: :mod:`compare.diagnosis` reads the fits.
+one of them, within the step check's own tolerance: :mod:`compare.check.diagnosis` reads the fits.
 
 =============================  ==============================================================
 mistake                        the step it takes

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from common.tolerances import STEP_ROUNDING_MARGIN
-from compare.diagnosis import Cause, Cell, Row
+from compare.check.diagnosis import Cause, Cell, Row
 
 KINDS = {"outputs": "outputs", "dL/dz": "dL/dz", "gradient": "gradient", "dL/dh": "dL/dh",
          "step 1": "step 1", "steps 2-5": "steps 2-5", "loss": "train() loss", "state": "optimizer state",
@@ -28,7 +28,7 @@ class NetworkReport:
         The first row, in that order, with a cell beyond its tolerance, and the mode
         ("single" or "batch") of that cell.
     cause : Cause or None
-        The likely cause (:mod:`compare.diagnosis`), or "unexplained" with what was seen.
+        The likely cause (:mod:`compare.check.diagnosis`), or "unexplained" with what was seen.
     """
 
     network: str

@@ -17,8 +17,8 @@ torch.optim) built with the same architecture, recipe and weights are compared o
 Each comparison gives the relative difference ``max|mine − theirs| / max|theirs|``, the cosine
 and the length ratio ``|mine| / |theirs|`` (:func:`common.tolerances.measure`), against the
 single tolerance of :mod:`common.tolerances` (a step's widened where the recipe amplifies
-rounding, as measured). :mod:`compare.diagnosis` reads the numbers for a likely cause, and
-:mod:`compare.mistakes` replays the recorded steps as each classic recipe mistake would take them.
+rounding, as measured). :mod:`compare.check.diagnosis` reads the numbers for a likely cause, and
+:mod:`compare.check.mistakes.recipe` replays the recorded steps as each classic recipe mistake would take them.
 
 The network itself is left as it was: the checks run on deep copies of it. A network that cannot
 be copied is checked in place and its weights (and optimizer state, where it offers the methods)
@@ -41,9 +41,9 @@ from common.tolerances import (loss_difference, measure, measure_step, output_er
 from common.validation import check_positive_int
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
                                  check_intermediates, check_loss, network_dtype, recipe_of)
-from compare.diagnosis import Cell, Evidence, Row, diagnose, first_failure
-from compare.mistakes import StepRecord, candidates, gradient_of, steps_of
-from compare.network_report import NetworkReport
+from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure
+from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
+from compare.check.report import NetworkReport
 from compare.state import TrainingState, has_state_methods, restore, snapshot, step_rounding
 
 STEPS = 5  # train() calls per mode: enough for bias correction, momentum and a schedule to show
@@ -422,13 +422,13 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
 
 def _conv_hypotheses(mine: _Checked, original, single, batch, outputs: dict[str, Cell], gradients, theirs_gradients,
                      widened, limit) -> list:
-    """For a convolutional network that departs: the convolution mistakes of :mod:`compare.conv_check`
+    """For a convolutional network that departs: the convolution mistakes of :mod:`compare.check.mistakes.conv`
     whose numbers are the network's. Its outputs, where they differ from autograd's; else its
     gradients, where they differ."""
     architecture = mine.architecture
     if not architecture.conv:
         return []
-    from compare.conv_check import backward_hypotheses, forward_hypotheses  # imports torch
+    from compare.check.mistakes.conv import backward_hypotheses, forward_hypotheses  # imports torch
 
     mine.set_weights(original)
     if not all(cell.passed for cell in outputs.values()):

@@ -7,7 +7,7 @@ Two questions, two kinds of check:
   step? Against the ``single`` tolerance; a failure means the code differs.
 - **the trajectory**: do the two free-running training runs stay together? Their weights and
   test outputs, against the ``trajectory`` tolerance, since each step's rounding feeds the
-  next. Where training amplifies rounding (:mod:`compare.sensitivity`), a drift beyond it is
+  next. Where training amplifies rounding (:mod:`compare.race.sensitivity`), a drift beyond it is
   measured against that amplification before it is called a disagreement.
 
 Every tolerance comes from :mod:`common.tolerances`.
@@ -37,7 +37,7 @@ class Check:
     tolerance: float | None  # None: informational, never fails the run
     passed: bool
     # For weights beyond the tolerance: the drift that rounding, amplified by this run's own
-    # sensitivity, accounts for (compare.sensitivity); within it the check passes.
+    # sensitivity, accounts for (compare.race.sensitivity); within it the check passes.
     rounding_bound: float | None = None
 
     def describe(self) -> str:
@@ -56,7 +56,7 @@ class Agreement:
     reference: str
     checks: list[Check] = field(default_factory=list)
     predictions: dict = field(default_factory=dict)  # backend -> {"differing": n, "beyond_ties": n, ...}
-    sensitivity: list = field(default_factory=list)  # compare.sensitivity.Sensitivity, one per measurement
+    sensitivity: list = field(default_factory=list)  # compare.race.sensitivity.Sensitivity, one per measurement
 
     def compare(self, kind: str, layer: str, backend: str, step: int, epoch: int,
                 mine: np.ndarray, reference: np.ndarray, tolerance: float | None,

@@ -1,0 +1,6 @@
+"""Checks of what a learner wrote against autograd and torch.optim, with the likely cause named.
+
+:func:`compare.check_network` (:mod:`compare.check.network`) checks a whole network; each
+mistake it can name comes from a catalogue in :mod:`compare.check.mistakes`, read by
+:mod:`compare.check.diagnosis`.
+"""

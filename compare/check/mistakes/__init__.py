@@ -1,0 +1,1 @@
+"""The catalogues of classic mistakes, each a hypothesis tested against a network's own numbers."""
