@@ -59,9 +59,9 @@ from benchmarks.bench import race  # noqa: E402
 from common.data import load_embedded, one_hot_targets, scale_inputs  # noqa: E402
 from common.tolerances import relative_difference, tolerance  # noqa: E402
 from compare.race.environment import describe, one_line  # noqa: E402
-from from_scratch.conv import conv_backward, conv_forward  # noqa: E402
+from from_scratch.layers.conv import conv_backward, conv_forward  # noqa: E402
 from from_scratch.losses import cross_entropy  # noqa: E402
-from from_scratch.pool import maxpool_backward, maxpool_forward  # noqa: E402
+from from_scratch.layers.maxpool import maxpool_backward, maxpool_forward  # noqa: E402
 
 LR = 0.01
 TARGETS = {1: 1.0, 64: 1.5}  # batch: the most from_scratch.Network's time per step may be, over torch_impl's

@@ -216,10 +216,11 @@ class Recipe:
         that the schedule or Adam's bias correction reads."""
         return bool(self.state_names()) or self.schedule != "constant"
 
-    def decays(self, shapes: Sequence[tuple[int, ...]]) -> list[bool]:
-        """For each parameter, by its shape, whether weight_decay and l2 reach it: every weight (two
-        or more axes), and the biases (one axis) only with ``decay_biases``."""
-        return [len(shape) > 1 or self.decay_biases for shape in shapes]
+    def decays(self, weights: Sequence[bool]) -> list[bool]:
+        """For each parameter, given whether it is a weight (``architecture.weights_decayed()``),
+        whether weight_decay and l2 reach it: every weight, and the others (biases, a
+        normalization's γ and β) only with ``decay_biases``."""
+        return [bool(weight) or self.decay_biases for weight in weights]
 
     def learning_rate(self, lr: float, step: int) -> float:
         """The learning rate of the step taken after ``step`` earlier steps, as torch's schedulers give it.

@@ -70,17 +70,29 @@ def check_weights(weights: Sequence[np.ndarray], architecture: "Architecture", d
     dtype : numpy.dtype
         The network's dtype.
     """
-    names, shapes = architecture.parameter_names(), architecture.parameter_shapes()
-    if isinstance(weights, np.ndarray) or len(weights) != len(shapes):
-        got = "an array" if isinstance(weights, np.ndarray) else len(weights)
-        raise ParameterError(f"Expected {len(shapes)} parameters [{', '.join(names)}]. Got {got} instead.")
+    return _check_arrays("parameters", weights, architecture.parameter_names(), architecture.parameter_shapes(),
+                         dtype)
+
+
+def check_buffers(buffers: Sequence[np.ndarray], architecture: "Architecture", dtype: np.dtype) -> list[np.ndarray]:
+    """Return the buffers (running statistics) as C-contiguous copies in ``dtype``, checked against
+    ``architecture``: every buffer in ``architecture.buffer_names()`` order, as torch's
+    ``model.buffers()`` without ``num_batches_tracked``; ``[]`` for a network without any."""
+    return _check_arrays("buffers", buffers, architecture.buffer_names(), architecture.buffer_shapes(), dtype)
+
+
+def _check_arrays(what: str, arrays: Sequence[np.ndarray], names: list[str], shapes: list[tuple[int, ...]],
+                  dtype: np.dtype) -> list[np.ndarray]:
+    if isinstance(arrays, np.ndarray) or len(arrays) != len(shapes):
+        got = "an array" if isinstance(arrays, np.ndarray) else len(arrays)
+        raise ParameterError(f"Expected {len(shapes)} {what} [{', '.join(names)}]. Got {got} instead.")
     checked = []
-    for name, matrix, shape in zip(names, weights, shapes):
-        matrix = np.asarray(matrix)
-        if matrix.shape != shape:
-            layout = {2: "(n_out, n_in)", 4: "(C_out, C_in, K, K)"}.get(len(shape), "(n_out,)")
-            raise ParameterError(f"{name} must have shape {shape} {layout}. Got {matrix.shape} instead.")
-        if not np.all(np.isfinite(matrix)):
+    for name, array, shape in zip(names, arrays, shapes):
+        array = np.asarray(array)
+        if array.shape != shape:
+            layout = {2: " (n_out, n_in)", 4: " (C_out, C_in, K, K)"}.get(len(shape), " (n_out,)")
+            raise ParameterError(f"{name} must have shape {shape}{layout}. Got {array.shape} instead.")
+        if not np.all(np.isfinite(array)):
             raise ParameterError(f"{name} holds non-finite values (nan or inf).")
-        checked.append(np.array(matrix, dtype=dtype, order="C", copy=True))
+        checked.append(np.array(array, dtype=dtype, order="C", copy=True))
     return checked

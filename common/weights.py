@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -27,7 +26,9 @@ def initial_weights(
 ) -> list[np.ndarray]:
     """Draw every parameter as the book does: weights normal(0, ``n_in ** -0.5``), biases 0.
 
-    A convolution's ``n_in`` is what each of its outputs reads, ``C_in · K · K`` (its fan-in).
+    A convolution's ``n_in`` is what each of its outputs reads, ``C_in · K · K`` (its fan-in); a
+    normalization's γ starts at 1 and its β at 0. Each layer's spec says how its parameters start
+    (:class:`common.layers.Parameter`).
 
     Two forms: ``initial_weights(architecture, seed=0)`` or, for the sizes alone (sigmoid,
     no bias), ``initial_weights(784, 200, 10, seed=0)``. The matrices are drawn one after
@@ -40,8 +41,8 @@ def initial_weights(
     list of ndarray
         In ``architecture.parameter_names()`` order: each weight of shape ``(n_out, n_in)``
         (the layout of ``nn.Linear.weight``; a convolution's ``(C_out, C_in, K, K)``, as
-        ``nn.Conv2d.weight``), then its bias ``(n_out,)`` if the architecture has biases. The
-        book's network: ``[W_ih, W_ho]``.
+        ``nn.Conv2d.weight``), then its bias ``(n_out,)`` if the architecture has biases, then
+        any other parameter of the layer's block. The book's network: ``[W_ih, W_ho]``.
     """
     if isinstance(architecture, Architecture):
         if hidden_nodes is not None or output_nodes is not None:
@@ -51,14 +52,14 @@ def initial_weights(
         architecture = Architecture(architecture, hidden_nodes, output_nodes)
     dtype = check_dtype(dtype)
     rng = np.random.default_rng(seed)
-    parameters = []
-    for shape in architecture.parameter_shapes():
-        if len(shape) >= 2:  # a weight (n_out, n_in), or (C_out, C_in, K, K): n_in is the rest of the shape
-            fan_in = math.prod(shape[1:])
-            parameters.append(rng.normal(0.0, fan_in ** -0.5, size=shape).astype(dtype))
-        else:  # a bias
-            parameters.append(np.zeros(shape, dtype=dtype))
-    return parameters
+    return [parameter.initial(rng, dtype) for parameter in architecture.parameters()]
+
+
+def initial_buffers(architecture: Architecture, dtype: str | np.dtype = "float64") -> list[np.ndarray]:
+    """Every buffer's starting value, in ``architecture.buffer_names()`` order (torch's: a running
+    mean at 0, a running variance at 1); ``[]`` for a network without buffers."""
+    dtype = check_dtype(dtype)
+    return [buffer.initial(dtype) for buffer in architecture.buffers()]
 
 
 def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architecture: Architecture | None = None,

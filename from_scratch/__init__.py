@@ -2,7 +2,7 @@
 
 This package imports NumPy and SciPy only, never torch.
 """
-from from_scratch.activations import ACTIVATIONS, sigmoid, sigmoid_backward, sigmoid_derivative
+from from_scratch.layers.activation import ACTIVATIONS, sigmoid, sigmoid_backward, sigmoid_derivative
 from from_scratch.book import BookNetwork
 from from_scratch.losses import LOSSES
 from from_scratch.network import Network

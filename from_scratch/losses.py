@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from from_scratch.activations import sigmoid, sigmoid_backward
+from from_scratch.layers.activation import sigmoid, sigmoid_backward
 
 
 def half_sse(z_o: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:

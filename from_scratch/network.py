@@ -1,4 +1,4 @@
-"""A fully connected network trained by true backpropagation, in NumPy and SciPy only.
+"""A network trained by true backpropagation, in NumPy and SciPy only: a loop over its layers.
 
 The book's network is 784-200-10 with sigmoids, no bias and L = ½ Σ (t − o)². Each forward
 step sits beside the derivative the backward pass needs from it:
@@ -16,52 +16,39 @@ step sits beside the derivative the backward pass needs from it:
     \\frac{\\partial L}{\\partial z_h} = \\frac{\\partial L}{\\partial h}\\, h (1 - h), \\quad
     \\frac{\\partial L}{\\partial W_{ih}} = \\frac{\\partial L}{\\partial z_h} x^\\top
 
-Every other architecture runs the same loop over its layers: z = W a + b and h = f(z) on the
-way forward (f from :mod:`from_scratch.activations`); the output layer and loss fused
-(:mod:`from_scratch.losses`) give dL/dz_o; and on the way back each layer turns the dL/dz of
-the layer above into dL/dh = Wᵀ dL/dz and dL/dz = dL/dh · f'(z), and its gradient
-dL/dW = dL/dz aᵀ (and dL/db = dL/dz).
+Every architecture runs the same loop. The architecture is a sequence of layers
+(``architecture.layers``, :mod:`common.layers`), and each runs as its kind's forward/backward
+pair of :mod:`from_scratch.layers`: the dense layer's z = W a + b, the activation's h = f(z), a
+convolution, a pool, a flatten, and whatever the architecture's options add. Forward, each
+layer's output is the next one's input, and the last one's is the logits z_o; the output layer's
+function and the loss, fused (:mod:`from_scratch.losses`), give L and dL/dz_o; backward, each
+layer turns dL/d(its output) into dL/d(its input) and the gradients of its own parameters. L is
+the mean over a batch, so dL/dz_o carries each sample's 1/n and every gradient below is of L.
 
-Samples are rows: a batch ``inputs`` has shape ``(n, input_nodes)``, so ``W x`` is written
-``inputs @ W.T``, which also serves a single sample of shape ``(input_nodes,)``.
-
-Convolution layers (``conv=``) come first: the rows are seen as images (n, 1, H, W), and each
-layer is :func:`from_scratch.conv.conv_layer_forward`, z = W * x + b, a = f(z), h = the 2×2
-max pool of a; the last h is flattened in (C, H, W) order into the first dense layer's a. On
-the way back the first dense layer also hands down dL/da = dL/dz W, reshaped to the pooled map,
-and each convolution layer turns its dL/dh into dL/dz (through the pool's argmax and f') and
-its input's dL/dh by :func:`from_scratch.conv.conv_layer_backward`, whose im2col GEMMs give
-dL/dW and dL/db.
+Samples are rows: a batch ``inputs`` has shape ``(n, input_nodes)``, one sample
+``(input_nodes,)``; a dense layer's ``W a`` is written ``a @ W.T``, which serves both. A
+convolutional network sees each row as an image and one sample as a batch of one.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+import secrets
+from typing import Any, Sequence
 
 import numpy as np
 
 from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
 from common.recipe import check_optimizer_state
-from common.validation import check_weights
-from common.weights import initial_weights
-from from_scratch.activations import ACTIVATIONS
-from from_scratch.conv import conv_layer_backward, conv_layer_forward
+from common.validation import check_buffers, check_weights
+from common.weights import initial_buffers, initial_weights
+from from_scratch.blas import add_scaled
+from from_scratch.layers import Context, build
 from from_scratch.losses import LOSSES
-from from_scratch.optimizers import _blas, add_scaled, make_optimizer
-
-
-class Backward(NamedTuple):
-    """What one forward and backward pass found, per sample (not yet divided by the batch size)."""
-
-    loss: float  # L, the batch mean
-    layer_outputs: list[np.ndarray]  # each dense layer's input a: [x (or the flattened maps), h_1, ...]
-    dLdz: list[np.ndarray]  # each layer's dL/dz, input side first (convolutions first), the logits last
-    dLdh: list[np.ndarray]  # each hidden layer's dL/dh (a convolution's: at its pooled map)
-    conv_grads: list[tuple[np.ndarray, np.ndarray]]  # each convolution's dL/dW and dL/db, summed over the batch
+from from_scratch.optimizers import make_optimizer
 
 
 class Network:
-    """A fully connected network trained by gradient descent; by default the book's.
+    """A network trained by gradient descent, built from its layers; by default the book's.
 
     With the defaults it is the book's network: sigmoid layers without biases and
     L = ½ Σ (t − o)². The ½ is there so that dL/do = o − t: with it, the book's output-layer
@@ -89,23 +76,25 @@ class Network:
     dtype : {"float32", "float64"}, default "float64"
         Dtype of the weights and of every computation.
     seed : int or None, default None
-        Seed for :func:`common.weights.initial_weights`, which draws the starting weights;
-        the same seed gives the same weights in every backend.
+        Seed for :func:`common.weights.initial_weights`, which draws the starting weights (the
+        same seed gives the same weights in every backend), and the ``layer_seed`` a random
+        layer (dropout) draws from; None draws both at random.
     conv : sequence of (int, int, int), default ()
         Convolution layers in front of the dense ones, (channels, kernel, padding) each:
         LeNet-5 is ``conv=((6, 5, 2), (16, 5, 0))`` with ``hidden_nodes=[120, 84]``. Each is
         followed by the activation and a 2×2 max pool (:mod:`common.architecture`).
-    **recipe
-        The training recipe, :class:`common.recipe.Recipe`'s fields with torch.optim's names:
-        ``optimizer`` ("sgd", "adam", "adamw", "rmsprop"), ``momentum``, ``dampening``,
-        ``nesterov``, ``betas``, ``eps``, ``amsgrad``, ``alpha``, ``centered``,
-        ``weight_decay``, ``l2``, ``decay_biases``, ``schedule``, ``milestones``, ``gamma``,
-        ``lr_decay``. None given: the book's plain SGD, ``W −= lr · dL/dW``.
+    **options
+        The architecture's options (:data:`common.layers.OPTIONS`: ``norm="batch"`` or
+        ``"layer"``, ``dropout=p``), and the training recipe, :class:`common.recipe.Recipe`'s
+        fields with torch.optim's names: ``optimizer`` ("sgd", "adam", "adamw", "rmsprop"),
+        ``momentum``, ``dampening``, ``nesterov``, ``betas``, ``eps``, ``amsgrad``, ``alpha``,
+        ``centered``, ``weight_decay``, ``l2``, ``decay_biases``, ``schedule``, ``milestones``,
+        ``gamma``, ``lr_decay``. None given: the book's plain SGD, ``W −= lr · dL/dW``.
 
     Attributes
     ----------
     architecture : common.architecture.Architecture
-        The layer sizes, activation, loss and bias, checked.
+        The layers, checked.
     input_nodes, output_nodes : int
     hidden_nodes : int or list of int
         As given: an int stays an int (``architecture.hidden_nodes`` is always a tuple).
@@ -115,11 +104,15 @@ class Network:
         How :meth:`train` steps.
     optimizer : from_scratch.optimizers.Optimizer
         The update rule and its state (:mod:`from_scratch.optimizers`).
+    layers : list of from_scratch.layers.Layer
+        Each layer as it runs, ``architecture.layers`` in order.
+    layer_seed : int
+        What random layers draw from, with the step and the layer's place (:mod:`common.layers`).
     weights : list of ndarray
-        Each layer's W, shape ``(n_out, n_in)`` like ``torch.nn.Linear.weight``, input side first;
-        a convolution's ``(C_out, C_in, K, K)`` like ``torch.nn.Conv2d.weight``, before the dense ones.
+        Each affine layer's W, shape ``(n_out, n_in)`` like ``torch.nn.Linear.weight``, input side
+        first; a convolution's ``(C_out, C_in, K, K)`` like ``torch.nn.Conv2d.weight``, before the dense ones.
     biases : list of ndarray or None
-        Each layer's b, shape ``(n_out,)``; None in every layer without bias.
+        Each affine layer's b, shape ``(n_out,)``; None in every layer without bias.
     wih, who : ndarray
         With one hidden layer, the book's names for ``weights[0]`` (W_ih, shape
         ``(hidden_nodes, input_nodes)``) and ``weights[1]`` (W_ho).
@@ -139,30 +132,41 @@ class Network:
         dtype: str | np.dtype = "float64",
         seed: int | None = None,
         conv: Sequence[tuple[int, int, int]] = (),
-        **recipe: Any,
+        **options: Any,
     ) -> None:
         set_network_attributes(self, input_nodes, hidden_nodes, output_nodes, learning_rate, activation, loss,
-                               bias, dtype, recipe, conv)
+                               bias, dtype, options, conv)
+        architecture = self.architecture
         if self.book_rule and ((self.activation, self.loss) != ("sigmoid", "half_sse") or not self.recipe.is_plain):
             raise ParameterError(
                 "BookNetwork is the book's rule, defined for activation='sigmoid', loss='half_sse' and plain SGD only. "
                 f"Got activation={activation!r}, loss={loss!r} and {self.recipe.describe()} instead; use Network "
                 "for the gradient.")
-        if self.book_rule and self.conv:
+        others = {k: v for k, v in architecture.changed_keywords().items() if k not in ("activation", "loss", "bias")}
+        if self.book_rule and others:
             raise ParameterError("BookNetwork is the book's rule, defined for fully connected layers only. Got "
-                                 f"conv={self.conv!r}; use Network for the gradient.")
-        self._conv_shapes = self.architecture.conv_shapes()
-        self._reuse: list = [None] * len(self._conv_shapes)  # each convolution's last cache: its im2col buffer
-        self._query_chunk = self.architecture.query_chunk()  # rows query() answers at a time (256 for LeNet)
-        self._activate, self._derivative = ACTIVATIONS[activation]  # f and f' (through f's output)
+                                 f"{', '.join(f'{k}={v!r}' for k, v in others.items())}; use Network for the gradient.")
+        # rows query() answers at a time: 256 for LeNet, whose maps would fill memory; all of them without maps
+        self._query_chunk = architecture.query_chunk() if architecture.conv_floats_per_sample else None
         self._output, self._output_and_loss = LOSSES[loss]
-        shapes = self.architecture.parameter_shapes()
-        self.optimizer = make_optimizer(self.recipe, shapes, self.dtype)
+        self._context = Context(seed=int(seed) if seed is not None else secrets.randbits(63))
+        self.layers = [build(spec, self.dtype) for spec in architecture.layers]
+        # Layers at or below the first with parameters need not hand dL/d(input) further down.
+        first = next(i for i, spec in enumerate(architecture.layers) if spec.parameters())
+        self._need_dx = [i > first for i in range(len(self.layers))]
+        # The loops' lists, made once: each layer's bound methods, top layer first for the backward pass.
+        self._forwards = [layer.forward for layer in self.layers]
+        self._down = list(zip(range(len(self.layers) - 1, -1, -1), self.layers[::-1], self._need_dx[::-1]))
+        self._steps = [(layer.step, need_dx) for _, layer, need_dx in self._down]
+        shapes = architecture.parameter_shapes()
+        decayed = architecture.weights_decayed()
+        self.optimizer = make_optimizer(self.recipe, shapes, self.dtype, decayed)
         self._plain = self.recipe.is_plain  # the book's W −= lr dL/dW, added into W by BLAS
-        self._l2 = [self.recipe.l2 * d for d in self.recipe.decays(shapes)]  # each parameter's penalty
-        self.set_weights(initial_weights(self.architecture, seed=seed, dtype=self.dtype))
+        self._l2 = [self.recipe.l2 * d for d in self.recipe.decays(decayed)]  # each parameter's penalty
+        self._buffers = initial_buffers(architecture, self.dtype)
+        self.set_weights(initial_weights(architecture, seed=seed, dtype=self.dtype))
 
-    # -- weights ---------------------------------------------------------------------------
+    # -- weights and buffers -------------------------------------------------------------------
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Load copies of every parameter, in ``architecture.parameter_names()`` order.
@@ -170,23 +174,44 @@ class Network:
         The book's network: ``[W_ih, W_ho]``, shapes ``(hidden, input)`` and ``(output, hidden)``.
         With biases each weight is followed by its bias: ``[W_ih, b_h, W_ho, b_o]``.
         """
-        checked = check_weights(weights, self.architecture, self.dtype)
-        if self.bias:
-            self.weights, self.biases = checked[0::2], checked[1::2]
-        else:
-            self.weights, self.biases = checked, [None] * len(checked)
-        # (W, b) of each layer, input side first, and of the hidden layers alone: the loops'
-        # lists, made once here rather than at every step. Convolutions come first.
-        layers, n_conv = list(zip(self.weights, self.biases)), len(self._conv_shapes)
-        self._conv_layers = [(W, b, shape.padding) for (W, b), shape in zip(layers[:n_conv], self._conv_shapes)]
-        self._layers = layers[n_conv:]  # the dense layers
-        self._hidden_layers, self._output_layer = self._layers[:-1], self._layers[-1]
-        self._weights_down = self.weights[n_conv:][:0:-1]  # the dense weights the backward pass goes through, top first
-        self._parameters = [p for layer in layers for p in layer if p is not None]  # the optimizer's order
+        self._parameters = check_weights(weights, self.architecture, self.dtype)  # the optimizer's order
+        self._bind()
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter in the network's dtype, in ``architecture.parameter_names()`` order."""
         return [p.copy() for p in self._parameters]
+
+    def set_buffers(self, buffers: Sequence[np.ndarray]) -> None:
+        """Load copies of every buffer (a batch normalization's ``running_mean`` and ``running_var``),
+        in ``architecture.buffer_names()`` order: torch's ``model.buffers()`` without
+        ``num_batches_tracked``. ``[]`` for a network without any."""
+        self._buffers = check_buffers(buffers, self.architecture, self.dtype)
+        self._bind()
+
+    def get_buffers(self) -> list[np.ndarray]:
+        """Copies of every buffer, in ``architecture.buffer_names()`` order."""
+        return [b.copy() for b in self._buffers]
+
+    def _bind(self) -> None:
+        """Hand each layer its own parameters and buffers (the arrays themselves), in order."""
+        parameters, buffers = iter(self._parameters), iter(self._buffers)
+        for layer, spec in zip(self.layers, self.architecture.layers):
+            layer.bind([next(parameters) for _ in spec.parameters()], [next(buffers) for _ in spec.buffers()],
+                       self._context)
+        affine = [layer.params for layer in self.layers if layer.spec.affine]
+        self.weights = [params[0] for params in affine]
+        self.biases = [params[1] if self.bias else None for params in affine]
+
+    @property
+    def layer_seed(self) -> int:
+        """What the random layers (dropout) draw from, with the step and their place: see
+        :func:`common.layers.layer_rng`. The seed by default; a twin that must drop the same
+        units is given this network's."""
+        return self._context.seed
+
+    @layer_seed.setter
+    def layer_seed(self, seed: int) -> None:
+        self._context.seed = int(seed)
 
     def get_optimizer_state(self) -> dict[str, Any]:
         """Copies of the optimizer's state: ``{"step": t, buffer: [one array per parameter]}``
@@ -210,56 +235,38 @@ class Network:
         return self._book_layer(1, "who")
 
     def _book_layer(self, index: int, name: str) -> np.ndarray:
-        if self._conv_layers:
+        if self.conv:
             raise AttributeError(f"'{name}' names a layer of a fully connected network; this one has "
-                                 f"{len(self._conv_layers)} convolution layer(s) first: use weights[i].")
-        if len(self._layers) != 2:
+                                 f"{len(self.conv)} convolution layer(s) first: use weights[i].")
+        if len(self.weights) != 2:
             raise AttributeError(f"'{name}' names a layer of a network with one hidden layer; this one has "
-                                 f"{len(self._layers) - 1}: use weights[i].")
+                                 f"{len(self.weights) - 1}: use weights[i].")
         return self.weights[index]
 
     # -- forward and backward --------------------------------------------------------------
 
-    def _forward(self, inputs: np.ndarray, remember: bool = True,
-                 maps: list | None = None) -> tuple[list[np.ndarray], np.ndarray, list]:
-        """Each dense layer's outputs ``[x, h_1, ..., h_L]`` (x the inputs, or the convolutions'
-        last maps flattened), the output logits z_o, and each convolution layer's cache.
-
-        ``np.dot`` rather than ``@``: the same BLAS call, with less overhead around it, which
-        counts when a layer has ten nodes. The activations work in place on fresh arrays.
-        ``remember``: keep each convolution's cache, whose im2col buffer the next call writes
-        over instead of allocating (False for :meth:`query`, whose batches may be large).
-        ``maps``: a list to which each convolution layer's pooled output h is appended.
-        """
-        a, caches = inputs, []
-        if self._conv_layers:
-            n = 1 if inputs.ndim == 1 else inputs.shape[0]
-            a = inputs.reshape(n, *self.architecture.image_shape)  # rows of pixels as images (n, 1, H, W)
-            for i, (W, b, padding) in enumerate(self._conv_layers):
-                a, cache = conv_layer_forward(a, W, b, padding, self._activate, reuse=self._reuse[i])
+    def _forward(self, inputs: np.ndarray, training: bool, caches: list | None = None,
+                 outputs: list | None = None) -> np.ndarray:
+        """The logits z_o for ``inputs``, each layer run in training or evaluation mode; each layer's
+        cache appended to ``caches`` and its output to ``outputs``, where given."""
+        x = inputs
+        if caches is not None:
+            for forward in self._forwards:
+                x, cache = forward(x, training)
                 caches.append(cache)
-                if maps is not None:
-                    maps.append(a)
-                if remember:
-                    self._reuse[i] = cache.conv
-            a = a.reshape(n, -1) if inputs.ndim == 2 else a.reshape(-1)  # flatten, in (C, H, W) order
-        layer_outputs = [a]
-        for W, b in self._hidden_layers:
-            z = np.dot(a, W.T)  # z = W a
-            if b is not None:
-                z += b  # z = W a + b
-            a = self._activate(z, out=z)  # h = f(z)
-            layer_outputs.append(a)
-        W, b = self._output_layer
-        z_o = np.dot(a, W.T)  # z_o = W_ho h (+ b_o)
-        if b is not None:
-            z_o += b
-        return layer_outputs, z_o, caches
+            return x
+        for forward in self._forwards:
+            x, _ = forward(x, training)
+            if outputs is not None:
+                outputs.append(x)
+        return x
 
     def query(self, inputs: np.ndarray) -> np.ndarray:
-        """Outputs o of shape ``(n, output_nodes)``, or ``(output_nodes,)`` for one sample.
+        """Outputs o of shape ``(n, output_nodes)``, or ``(output_nodes,)`` for one sample, in
+        evaluation mode (running statistics, no dropout).
 
-        Sigmoid outputs for ``loss="half_sse"``, softmax probabilities for ``"cross_entropy"``.
+        Sigmoid outputs for ``loss="half_sse"`` and the binary cross-entropies, softmax
+        probabilities for ``"cross_entropy"``.
 
         Parameters
         ----------
@@ -268,13 +275,14 @@ class Network:
         """
         inputs = self._check_inputs(inputs)
         chunk = self._query_chunk
-        if self._conv_layers and inputs.ndim == 2 and len(inputs) > chunk:  # the im2col buffers stay small
+        if chunk and inputs.ndim == 2 and len(inputs) > chunk:  # a convolutional network's maps stay small
             return np.concatenate([self.query(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)])
-        _, z_o, _ = self._forward(inputs, remember=False)
-        return self._output(z_o)
+        outputs = self._output(self._forward(inputs, False))
+        return outputs[0] if inputs.ndim == 1 and outputs.ndim == 2 else outputs  # one image, a batch of one
 
     def hidden_outputs(self, inputs: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Each hidden layer's output h, input side first, and the output logits z_o; no update.
+        """Each hidden block's output h, input side first, and the output logits z_o, in evaluation
+        mode; no update.
 
         A convolution layer's h is its pooled map, ``(n, C, H, W)``; a dense hidden layer's
         ``(n, nodes)``; z_o ``(n, output_nodes)``, of which :meth:`query` is the output function.
@@ -286,47 +294,53 @@ class Network:
         inputs = self._check_inputs(inputs)
         if inputs.ndim != 2:
             raise ParameterError(f"inputs must have shape (n, {self.input_nodes}). Got {inputs.shape} instead.")
-        chunk = self._query_chunk if self._conv_layers else max(len(inputs), 1)
-        hidden, logits = [], []
+        at = [index for key, index, _, _ in self.architecture.intermediates() if key == "dLdh"]
+        hidden, logits, chunk = [], [], self._query_chunk or max(len(inputs), 1)
         for start in range(0, len(inputs), chunk):
-            maps: list[np.ndarray] = []
-            layer_outputs, z_o, _ = self._forward(inputs[start:start + chunk], remember=False, maps=maps)
-            hidden.append(maps + layer_outputs[1:])
-            logits.append(z_o)
+            outputs: list[np.ndarray] = []
+            logits.append(self._forward(inputs[start:start + chunk], False, outputs=outputs))
+            hidden.append([outputs[i] for i in at])
         return [np.concatenate(layer) for layer in zip(*hidden)], np.concatenate(logits)
 
-    def _backward(self, inputs: np.ndarray, targets: np.ndarray) -> Backward:
-        """Forward pass and backpropagation, per sample.
+    def _backward(self, inputs: np.ndarray, targets: np.ndarray, into: list[np.ndarray] | None = None,
+                  lr: float | None = None, at: dict[int, np.ndarray] | None = None) -> tuple[float, list]:
+        """One forward pass in training mode and backpropagation through every layer.
 
-        Returns L (batch mean), each dense layer's inputs ``[x, h_1, ...]``, each layer's dL/dz
-        (input side first, the output layer last), each hidden layer's dL/dh, and each
-        convolution layer's dL/dW and dL/db (sums over the batch).
+        Each layer's parameters' gradients are returned as new arrays (in parameter order), or
+        written into ``into`` (the optimizer's arrays, reused from step to step, so that a step
+        allocates no gradient matrix), or, with ``lr``, added into the parameters as plain SGD's
+        step. ``at``: each layer index whose dL/d(output) to keep (the intermediates). Returns L
+        (the batch mean) and the gradients (``[]`` with ``lr``).
         """
-        layer_outputs, z_o, caches = self._forward(inputs)
-        final_outputs, loss, dLdz = self._output_and_loss(z_o, targets)  # o, L and dL/dz_o
-        # The chain rule carries dL/dz down through each W; the book carries its "errors"
-        # (dL/do = o − t at the top, then Wᵀ errors), leaving out every f'(z) above.
-        carried = final_outputs - targets if self.book_rule else dLdz
-        dLdz_per_layer, dLdh_per_layer = [dLdz], []
-        for W, h in zip(self._weights_down, layer_outputs[:0:-1]):  # from the top hidden layer down
-            dLdh = np.dot(carried, W)  # z = W h  ⇒  dL/dh = Wᵀ dL/dz
-            dLdz = self._derivative(h)  # h = f(z)  ⇒  dL/dz = dL/dh · f'(z), f' written through h
-            dLdz *= dLdh
-            carried = dLdh if self.book_rule else dLdz
-            dLdz_per_layer.append(dLdz)
-            dLdh_per_layer.append(dLdh)
-        conv_grads = []
-        if caches:  # z = W a + b of the first dense layer  ⇒  dL/da = Wᵀ dL/dz, a the flattened maps
-            dLdh = np.dot(carried, self._layers[0][0]).reshape(caches[-1].pool.argmax.shape)
-            for i in reversed(range(len(caches))):  # each convolution layer, from the top one down
-                dLdh_per_layer.append(dLdh)
-                dLdh, dLdz, dLdW, dLdb = conv_layer_backward(dLdh, caches[i], self._derivative, need_dx=i > 0)
-                dLdz_per_layer.append(dLdz)
-                conv_grads.append((dLdW, dLdb))
-        return Backward(loss, layer_outputs, dLdz_per_layer[::-1], dLdh_per_layer[::-1], conv_grads[::-1])
+        self._context.step = self.optimizer.t
+        caches: list = []
+        z_o = self._forward(inputs, True, caches)
+        if targets.shape != z_o.shape:  # one image, seen as a batch of one
+            targets = targets.reshape(z_o.shape)
+        final_outputs, loss, dout = self._output_and_loss(z_o, targets)  # o, L, dL/dz_o
+        if z_o.ndim == 2 and len(z_o) > 1:
+            dout /= len(z_o)  # L is the mean over the batch: each sample's dL/dz_o carries 1/n
+        if lr is not None:  # plain SGD, the hot loop: each layer steps as it goes down
+            for (step, need_dx), cache in zip(self._steps, reversed(caches)):
+                dout = step(dout, cache, need_dx, lr)
+            return loss, []
+        grads: list = []
+        k = len(self._parameters)
+        for i, layer, need_dx in self._down:
+            if at is not None and i in at:
+                at[i] = dout
+            if into is not None:
+                count = len(layer.params)
+                dout = layer.backward_into(dout, caches[i], need_dx, into[k - count:k])
+                k -= count
+            else:
+                dout, layer_grads = layer.backward(dout, caches[i], need_dx)
+                grads[:0] = layer_grads
+        return loss, (into if into is not None else grads)
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
-        """dL/d(every parameter) at the current weights, averaged over the batch; no update.
+        """dL/d(every parameter) at the current weights, averaged over the batch, in training mode;
+        no update, and the buffers (running statistics) left as they were.
 
         Parameters
         ----------
@@ -343,44 +357,14 @@ class Network:
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
         return self._loss_and_gradients(inputs, targets)[1]
 
-    def _loss_and_gradients(self, inputs: np.ndarray, targets: np.ndarray,
-                            into: list[np.ndarray] | None = None) -> tuple[float, list[np.ndarray]]:
-        """L (with the penalty) and every parameter's gradient, for checked inputs and targets.
-
-        The gradients are new arrays, or are written into ``into`` (the optimizer's arrays,
-        reused from step to step, so that a step allocates no gradient matrix).
-        """
-        loss, layer_outputs, dLdz_per_layer, _, conv_grads = self._backward(inputs, targets)
-        n = 1 if inputs.ndim == 1 else inputs.shape[0]  # L is the mean over the batch: sum, / n
-        dense = slice(len(conv_grads), None)
-        if into is None:  # what gradients() returns: the math as written
-            grads = []
-            for dLdW, dLdb in conv_grads:  # the convolutions' sums over the batch, / n
-                grads += [dLdW / n, dLdb / n] if self.bias else [dLdW / n]
-            for a, dLdz, b in zip(layer_outputs, dLdz_per_layer[dense], self.biases[dense]):
-                if inputs.ndim == 1:  # z = W a + b  ⇒  dL/dW = dL/dz aᵀ, an outer product; dL/db = dL/dz
-                    grads.append(np.outer(dLdz, a))
-                else:
-                    grads.append(dLdz.T @ a / n)
-                if b is not None:
-                    grads.append(dLdz.sum(axis=0) / n if inputs.ndim == 2 else dLdz.copy())
-        else:  # train(): the same products by BLAS, written over the optimizer's arrays (gemm with beta=0)
-            grads, k = into, 0
-            for dLdW, dLdb in conv_grads:
-                np.multiply(dLdW, 1.0 / n, out=grads[k])
-                k += 1
-                if self.bias:
-                    np.multiply(dLdb, 1.0 / n, out=grads[k])
-                    k += 1
-            for a, dLdz, b in zip(layer_outputs, dLdz_per_layer[dense], self.biases[dense]):
-                a, dLdz = a.reshape(n, -1), dLdz.reshape(n, -1)  # one sample is a batch of one row
-                self._gemm(1.0 / n, a, dLdz, beta=0.0, c=grads[k].T, trans_a=True, overwrite_c=True)
-                k += 1
-                if b is not None:
-                    np.sum(dLdz, axis=0, out=grads[k])
-                    if n > 1:
-                        grads[k] /= n
-                    k += 1
+    def _loss_and_gradients(self, inputs: np.ndarray, targets: np.ndarray, into: list[np.ndarray] | None = None,
+                            at: dict[int, np.ndarray] | None = None) -> tuple[float, list[np.ndarray]]:
+        """L (with the penalty) and every parameter's gradient (:meth:`_backward`'s), the buffers kept."""
+        updating, self._context.update_buffers = self._context.update_buffers, into is not None
+        try:
+            loss, grads = self._backward(inputs, targets, into=into, at=at)
+        finally:
+            self._context.update_buffers = updating
         self._add_penalty_gradients(grads)
         return loss + self._penalty(), grads
 
@@ -402,8 +386,8 @@ class Network:
         Returns
         -------
         dict
-            ``"dLdz"``: dL/dz for each layer's pre-activation z = W a + b, input side first, the
-            output layer's logits last; ``"dLdh"``: dL/dh for each hidden layer's output h.
+            ``"dLdz"``: dL/dz for each affine layer's output z = W a + b, input side first, the
+            output layer's logits last; ``"dLdh"``: dL/dh for each hidden block's output h.
             Each has shape ``(n, nodes)``, or ``(nodes,)`` for one sample. A convolution
             layer's z is its output before the activation, ``(n, C, H', W')``, and its h the
             pooled map the next layer reads, ``(n, C, H'/2, W'/2)`` (without the n for one
@@ -412,66 +396,37 @@ class Network:
             (:class:`BookNetwork`), the quantities its update uses instead.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
-        found = self._backward(inputs, targets)
-        n = 1 if inputs.ndim == 1 else inputs.shape[0]  # each sample's share of the mean
-
-        def shared(d: np.ndarray) -> np.ndarray:  # a convolution's map of one sample loses its batch axis
-            return np.ascontiguousarray(d[0] if inputs.ndim == 1 and d.ndim == 4 else d) / n
-        return {"dLdz": [shared(d) for d in found.dLdz], "dLdh": [shared(d) for d in found.dLdh]}
+        found = list(self.architecture.intermediates())
+        at: dict[int, np.ndarray] = {index: None for _, index, _, _ in found}
+        self._loss_and_gradients(inputs, targets, at=at)
+        result: dict[str, list[np.ndarray]] = {"dLdz": [], "dLdh": []}
+        for key, index, _, shape in found:
+            d = at[index]
+            if inputs.ndim == 1 and d.ndim == len(shape) + 1:  # one sample's map, seen as a batch of one
+                d = d[0]
+            result[key].append(np.ascontiguousarray(d))
+        return result
 
     def train(self, inputs: np.ndarray, targets: np.ndarray) -> float:
-        """One step of the recipe on one sample or a batch; returns L before it (with the L2 penalty).
+        """One step of the recipe on one sample or a batch, in training mode; returns L before it
+        (with the L2 penalty).
 
-        The book's plain SGD, ``W -= lr * dL/dW``, hands the same outer product
-        :meth:`gradients` returns to BLAS to add into the weights in place (``ger`` for one
-        sample, ``gemm`` with ``beta=1`` for a batch, ``axpy`` for a bias), so no gradient
-        matrix is ever allocated: one pass over W, not three. Any other recipe computes the
-        gradients and hands them to its rule (:mod:`from_scratch.optimizers`), at the
-        schedule's learning rate for this step.
+        The book's plain SGD, ``W -= lr * dL/dW``, hands each dense layer's outer product to BLAS
+        to add into the weights in place (``ger`` for one sample, ``gemm`` with ``beta=1`` for a
+        batch, ``axpy`` for a bias), so no gradient matrix is ever allocated: one pass over W,
+        not three. Any other recipe computes the gradients and hands them to its rule
+        (:mod:`from_scratch.optimizers`), at the schedule's learning rate for this step.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
         if not self._plain:
             loss, grads = self._loss_and_gradients(inputs, targets, into=self.optimizer.gradients)
             self.optimizer.step(self._parameters, grads, self.recipe.learning_rate(self.lr, self.optimizer.t))
             return loss
+        loss, _ = self._backward(inputs, targets, lr=self.lr)
         self.optimizer.t += 1
-        loss, layer_outputs, dLdz_per_layer, _, conv_grads = self._backward(inputs, targets)
-        n = 1 if inputs.ndim == 1 else inputs.shape[0]
-        for (W, b, _), (dLdW, dLdb) in zip(self._conv_layers, conv_grads):  # W −= lr/n · Σ dL/dW, in place
-            add_scaled(W, -self.lr / n, dLdW)
-            if b is not None:
-                add_scaled(b, -self.lr / n, dLdb)
-        dLdz_per_layer = dLdz_per_layer[len(conv_grads):]
-        # W.T of a C-ordered W is Fortran-ordered, which BLAS updates in place:
-        # W.T += alpha * a dL/dzᵀ  is  W += alpha * dL/dz aᵀ.
-        if inputs.ndim == 1:
-            for (W, b), a, dLdz in zip(self._layers, layer_outputs, dLdz_per_layer):
-                self._ger(-self.lr, a, dLdz, a=W.T, overwrite_a=True)
-                if b is not None:
-                    self._axpy(dLdz, b, a=-self.lr)
-            return loss
-        step = -self.lr / inputs.shape[0]
-        for (W, b), a, dLdz in zip(self._layers, layer_outputs, dLdz_per_layer):
-            self._gemm(step, a, dLdz, beta=1.0, c=W.T, trans_a=True, overwrite_c=True)
-            if b is not None:
-                self._axpy(dLdz.sum(axis=0), b, a=step)
         return loss
 
     # -- input checks ----------------------------------------------------------------------
-
-    # BLAS routines that update an array in place: ger (rank 1), gemm (rank n), axpy (y += a x),
-    # looked up by dtype rather than kept on the instance, which can then be copied (copy.deepcopy).
-    @property
-    def _ger(self):
-        return _blas("ger", self.dtype)
-
-    @property
-    def _gemm(self):
-        return _blas("gemm", self.dtype)
-
-    @property
-    def _axpy(self):
-        return _blas("axpy", self.dtype)
 
     def _check_inputs(self, inputs: np.ndarray) -> np.ndarray:
         if type(inputs) is not np.ndarray or inputs.dtype != self.dtype:

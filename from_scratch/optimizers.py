@@ -13,27 +13,12 @@ that step into the weights inside its backward pass, with no gradient array at a
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.linalg import blas
 
 from common.recipe import Recipe, fresh_state
-
-
-@lru_cache(maxsize=None)
-def _blas(name: str, dtype: np.dtype):
-    """The BLAS routine ``name`` ("axpy", "ger", "gemm") for ``dtype``, looked up once."""
-    return blas.get_blas_funcs(name, dtype=dtype)
-
-
-def add_scaled(y: np.ndarray, a: float, x: np.ndarray) -> None:
-    """``y += a · x`` in place, without a temporary array where both are C-contiguous (BLAS ``axpy``)."""
-    if y.flags.c_contiguous and x.flags.c_contiguous and x.dtype == y.dtype:
-        _blas("axpy", y.dtype)(x.ravel(), y.ravel(), a=a)
-    else:  # axpy would write into a copy of y
-        y += a * x
+from from_scratch.blas import add_scaled
 
 
 class Optimizer:
@@ -45,11 +30,16 @@ class Optimizer:
     shapes : list of tuple
         Each parameter's shape, in ``architecture.parameter_names()`` order.
     dtype : numpy.dtype
+    weights : list of bool, optional
+        For each parameter, whether it is a weight (``architecture.weights_decayed()``): weight
+        decay reaches the weights, and the others only with the recipe's ``decay_biases``. By
+        default every parameter is a weight, as for a rule stepping arrays of its own.
     """
 
-    def __init__(self, recipe: Recipe, shapes: Sequence[tuple[int, ...]], dtype: np.dtype) -> None:
+    def __init__(self, recipe: Recipe, shapes: Sequence[tuple[int, ...]], dtype: np.dtype,
+                 weights: Sequence[bool] | None = None) -> None:
         self.recipe, self.shapes, self.dtype = recipe, list(shapes), np.dtype(dtype)
-        self.decays = recipe.decays(shapes)  # which parameters weight decay reaches
+        self.decays = recipe.decays([True] * len(self.shapes) if weights is None else weights)
         self.scratch = [np.empty(s, dtype=dtype) for s in shapes]  # one working array per parameter
         self.gradients = [np.empty(s, dtype=dtype) for s in shapes]  # the network writes each step's here
         self.set_state(fresh_state(recipe, shapes, dtype))
@@ -206,6 +196,7 @@ class RMSprop(Optimizer):
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": Adam, "rmsprop": RMSprop}
 
 
-def make_optimizer(recipe: Recipe, shapes: Sequence[tuple[int, ...]], dtype: np.dtype) -> Optimizer:
-    """The rule the recipe names, with a fresh state."""
-    return OPTIMIZERS[recipe.optimizer](recipe, shapes, dtype)
+def make_optimizer(recipe: Recipe, shapes: Sequence[tuple[int, ...]], dtype: np.dtype,
+                   weights: Sequence[bool] | None = None) -> Optimizer:
+    """The rule the recipe names, with a fresh state (:class:`Optimizer`'s parameters)."""
+    return OPTIMIZERS[recipe.optimizer](recipe, shapes, dtype, weights)

@@ -93,8 +93,8 @@ def least_layer_derivative(architecture: Architecture, weights: list[np.ndarray]
     a, least = inputs.astype(np.float64), 1.0
     layers = list(zip(weights[0::2], weights[1::2])) if architecture.bias else [(w, 0) for w in weights]
     if architecture.conv:  # each convolution layer's f'(z), then the dense layers on the flattened maps
-        from from_scratch.conv import conv_forward
-        from from_scratch.pool import maxpool_forward
+        from from_scratch.layers.conv import conv_forward
+        from from_scratch.layers.maxpool import maxpool_forward
 
         images = a.reshape(len(a), *architecture.image_shape)
         for (W, b), shape in zip(layers, architecture.conv_shapes()):

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from common.errors import ParameterError
 from common.tolerances import assert_close, tolerance
-from from_scratch.conv import conv_backward, conv_forward
-from from_scratch.pool import maxpool_backward, maxpool_forward
+from from_scratch.layers.conv import conv_backward, conv_forward
+from from_scratch.layers.maxpool import maxpool_backward, maxpool_forward
 
 
 def batch_last(a: np.ndarray) -> np.ndarray:

@@ -188,7 +188,7 @@ def test_line_by_line_table_quotes_the_code_and_names_the_real_graph():
     nodes, _ = runpy_namespace["backward_graph"](runpy_namespace["one_step_loss"](load_embedded()))
     graph = {label.split("\n")[0] for _, label in nodes}
     source = " ".join(" ".join(path.read_text(encoding="utf-8").split())
-                      for package in TABLE_SOURCES for path in (REPO / package).glob("*.py"))
+                      for package in TABLE_SOURCES for path in (REPO / package).rglob("*.py"))
     rows = line_by_line_table()
     assert len(rows) >= 8, "the line-by-line table is gone"
     quoted = [snippet for row in rows for snippet in re.findall(r"`([^`]+)`", row)]

@@ -18,7 +18,7 @@ from common.architecture import ACTIVATIONS, LOSSES, Architecture
 from common.tolerances import assert_close, tolerance
 from common.weights import initial_weights
 from from_scratch import BookNetwork, Network
-from from_scratch.activations import ACTIVATIONS as ACTIVATION_TABLE
+from from_scratch.layers.activation import ACTIVATIONS as ACTIVATION_TABLE
 from tests.strategies import architectures
 
 
@@ -244,7 +244,7 @@ def test_book_network_refuses_what_the_book_does_not_define(activation, loss):
 
 
 def test_relu_derivative_at_zero_is_zero_as_torch():
-    from from_scratch.activations import ACTIVATIONS as TABLE
+    from from_scratch.layers.activation import ACTIVATIONS as TABLE
     relu, relu_derivative = TABLE["relu"]
     y = relu(np.array([-1.0, 0.0, 2.0]))
     np.testing.assert_array_equal(relu_derivative(y), [0.0, 0.0, 1.0])

@@ -229,7 +229,9 @@ class ReluWithoutMask(Network):
 
     def __init__(self, *args, **keywords):
         super().__init__(*args, activation="relu", **keywords)
-        self._derivative = lambda h: np.ones_like(h)
+        for layer in self.layers:
+            if layer.spec.kind == "relu":
+                layer.derivative = np.ones_like  # f' taken as 1 everywhere
 
 
 def test_a_missing_relu_mask_is_worded_for_relu():

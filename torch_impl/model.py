@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from common.architecture import Architecture
-
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+from torch_impl.layers import Context, build
 
 
 class HalfSquaredError(nn.Module):
@@ -48,42 +47,32 @@ class SummedBinaryCrossEntropy(nn.Module):
         return self.summed(logits, targets) * (1.0 / samples)
 
 
-def make_model(architecture: Architecture) -> nn.Sequential:
-    """``nn.Linear`` layers with the hidden activation between them, as one ``nn.Sequential``;
-    with convolutions, ``nn.Conv2d``, the activation and ``nn.MaxPool2d(2)`` in front of them.
+def make_model(architecture: Architecture, context: Context | None = None) -> nn.Sequential:
+    """One module per layer of ``architecture.layers`` (:mod:`torch_impl.layers`), as one ``nn.Sequential``.
 
+    A dense layer is an ``nn.Linear``, a convolution an ``nn.Conv2d``, its pool ``nn.MaxPool2d(2)``,
+    each hidden activation ``nn.Sigmoid``, ``nn.Tanh`` or ``nn.ReLU``, and so on for every kind.
     With ``loss="half_sse"`` the model ends in ``nn.Sigmoid`` and returns the outputs o; with
     ``"cross_entropy"`` and the binary cross-entropies it returns the logits z_o, which
     ``nn.CrossEntropyLoss`` and ``nn.BCEWithLogitsLoss`` take (they apply log-softmax or
-    log-sigmoid themselves). The modules have readable names: for the book's network
+    log-sigmoid themselves). The modules are named as the layers are: for the book's network
     ``wih``, ``sigmoid``, ``who``, ``output_sigmoid``, so ``model.wih.weight`` is W_ih, of shape
     ``(hidden, input)``: the ``(n_out, n_in)`` layout the NumPy network uses, so weights move
     between the two without a transpose. At other depths the layers are ``w1``, ``w2``, ...
     with activations ``tanh1``, ``tanh2``, ... (``model.parameters()`` lists them in the order of
     ``architecture.parameter_names()``).
 
-    A convolutional network (``architecture.conv``) starts with ``nn.Unflatten``, which sees each
-    row of pixels as an image (1, H, W), then has, per convolution layer, ``conv1`` (an
-    ``nn.Conv2d``, stride 1, its ``weight`` of shape ``(C_out, C_in, K, K)``), ``relu_conv1`` (the
-    activation) and ``pool1`` (``nn.MaxPool2d(2)``), and ``flatten`` (``nn.Flatten``, in (C, H, W)
-    order) before the dense layers. Both work on a batch (n, ...) and on one sample alike.
+    A convolutional network starts with ``image`` (``nn.Unflatten``, each row of pixels as an image
+    (1, H, W)), then has, per convolution layer, ``conv1`` (an ``nn.Conv2d``, stride 1, its
+    ``weight`` of shape ``(C_out, C_in, K, K)``), ``relu_conv1`` (the activation) and ``pool1``
+    (``nn.MaxPool2d(2)``), and ``flatten`` (``nn.Flatten``, in (C, H, W) order) before the dense
+    layers. Both work on a batch (n, ...) and on one sample alike.
+
+    ``context``: what the modules that draw random numbers read (:class:`torch_impl.layers.Context`).
     """
-    sizes, activation = architecture.dense_sizes, architecture.activation
-    dense = architecture.layer_names()[len(architecture.conv):]
-    names = [name.replace("_", "").lower() for name in dense]  # wih, who / w1, w2, ...
-    modules: list[tuple[str, nn.Module]] = []
-    if architecture.conv:
-        modules.append(("image", nn.Unflatten(-1, architecture.image_shape)))
-        for i, shape in enumerate(architecture.conv_shapes(), start=1):
-            modules += [(f"conv{i}", nn.Conv2d(shape.inputs[0], shape.z[0], shape.kernel, padding=shape.padding,
-                                                bias=architecture.bias)),
-                        (f"{activation}_conv{i}", ACTIVATIONS[activation]()), (f"pool{i}", nn.MaxPool2d(2))]
-        modules.append(("flatten", nn.Flatten(-3)))  # the last 3 axes, (C, H, W): a batch's or one sample's
-    for layer, (name, n_in, n_out) in enumerate(zip(names, sizes[:-1], sizes[1:]), start=1):
-        modules.append((name, nn.Linear(n_in, n_out, bias=architecture.bias)))
-        if layer < len(names):  # a hidden layer
-            suffix = "" if len(names) == 2 else str(layer)
-            modules.append((f"{activation}{suffix}", ACTIVATIONS[activation]()))
+    context = context or Context()
+    draws = architecture.draw_indices()
+    modules = [(spec.name, build(spec, context, draws.get(i))) for i, spec in enumerate(architecture.layers)]
     if architecture.loss == "half_sse":
         modules.append(("output_sigmoid", nn.Sigmoid()))
     return nn.Sequential(OrderedDict(modules))

@@ -8,7 +8,9 @@ The class wraps the module rather than being one because ``nn.Module`` already h
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+import secrets
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -17,10 +19,11 @@ from torch import nn
 from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
 from common.recipe import check_optimizer_state
-from common.validation import check_weights
+from common.validation import check_buffers, check_weights
 from common.weights import initial_weights
 from torch_impl import optim
 from torch_impl.graphs import CapturedStep
+from torch_impl.layers import Context
 from torch_impl.model import make_loss_function, make_model
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -121,29 +124,37 @@ class Network:
         seed: int | None = None,
         cuda_graphs: bool | None = None,
         conv: Sequence[tuple[int, int, int]] = (),
-        **recipe: Any,
+        **options: Any,
     ) -> None:
         set_network_attributes(self, input_nodes, hidden_nodes, output_nodes, learning_rate, activation, loss,
-                               bias, dtype, recipe, conv)
+                               bias, dtype, options, conv)
         self.device = resolve_device(device)
         if self.device.type == "cuda" and self.architecture.conv:
             # cuDNN's convolutions round float32 to TF32 (a 10-bit mantissa) by default on Ampere and later
             # GPUs: 1e-3 relative, far beyond float32's rounding, which the twins are compared to.
             torch.backends.cudnn.allow_tf32 = False
         self.torch_dtype = getattr(torch, self.dtype.name)
-        self.model = make_model(self.architecture).to(self.device, self.torch_dtype)
+        self._context = Context(seed=int(seed) if seed is not None else secrets.randbits(63))
+        self.model = make_model(self.architecture, self._context).to(self.device, self.torch_dtype)
         self.loss_function = make_loss_function(self.architecture)
-        self.optimizer = optim.make_optimizer(self.recipe, self.model, self.lr)
-        self._penalised = optim.split_by_decay(self.recipe, self.model)[0]  # what the L2 penalty reaches
+        weights = self.architecture.weights_decayed()
+        self.optimizer = optim.make_optimizer(self.recipe, self.model, self.lr, weights)
+        self._penalised = optim.split_by_decay(self.recipe, self.model, weights)[0]  # what the L2 penalty reaches
         self.scheduler = optim.make_scheduler(self.recipe, self.optimizer)
         self.steps = 0
+        layers = self.architecture.layers
+        self._modal = any(spec.modal for spec in layers)  # query() switches to model.eval() and back
+        draws = any(spec.draws for spec in layers)
         if cuda_graphs and self.device.type != "cuda":
             raise ParameterError(f"cuda_graphs=True needs a CUDA device. Got device {str(self.device)!r} instead.")
         if cuda_graphs and not self.recipe.is_plain:
             raise ParameterError(f"cuda_graphs=True captures the plain SGD step only. Got {self.recipe.describe()} "
                                  "instead.")
-        self.cuda_graphs = self.device.type == "cuda" and self.recipe.is_plain if cuda_graphs is None else bool(
-            cuda_graphs)
+        if cuda_graphs and draws:
+            raise ParameterError("cuda_graphs=True replays one captured step, which would drop the same units at "
+                                 "every step; this network draws a dropout mask at each.")
+        self.cuda_graphs = (self.device.type == "cuda" and self.recipe.is_plain and not draws if cuda_graphs is None
+                            else bool(cuda_graphs))
         self._captured: dict[tuple, "CapturedStep"] = {}
         self.set_weights(initial_weights(self.architecture, seed=seed, dtype=self.dtype))
 
@@ -163,6 +174,33 @@ class Network:
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter as NumPy arrays in the network's dtype, in ``model.parameters()`` order."""
         return [p.detach().cpu().numpy().copy() for p in self.model.parameters()]
+
+    def _buffer_tensors(self) -> list[torch.Tensor]:
+        """Each layer's buffers, in ``architecture.buffer_names()`` order: the module's own tensors."""
+        return [getattr(getattr(self.model, spec.name), buffer.key) for spec in self.architecture.layers
+                for buffer in spec.buffers()]
+
+    def set_buffers(self, buffers: Sequence[np.ndarray]) -> None:
+        """Copy every buffer (``running_mean``, ``running_var``), in ``architecture.buffer_names()``
+        order, into the model: ``model.buffers()`` without ``num_batches_tracked``."""
+        checked = check_buffers(buffers, self.architecture, self.dtype)
+        with torch.no_grad():
+            for tensor, array in zip(self._buffer_tensors(), checked):
+                tensor.copy_(torch.from_numpy(array))
+
+    def get_buffers(self) -> list[np.ndarray]:
+        """Copies of every buffer as NumPy arrays, in ``architecture.buffer_names()`` order."""
+        return [b.detach().cpu().numpy().copy() for b in self._buffer_tensors()]
+
+    @property
+    def layer_seed(self) -> int:
+        """What the random layers (dropout) draw from, with the step and their place: see
+        :func:`common.layers.layer_rng`; ``from_scratch.Network.layer_seed`` is the same."""
+        return self._context.seed
+
+    @layer_seed.setter
+    def layer_seed(self, seed: int) -> None:
+        self._context.seed = int(seed)
 
     def get_optimizer_state(self) -> dict[str, Any]:
         """``{"step": steps, buffer: [NumPy copy per parameter]}`` from ``optimizer.state``, with
@@ -216,10 +254,17 @@ class Network:
         """
         inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
         chunk = self.architecture.query_chunk()
-        if self.architecture.conv and inputs.dim() == 2 and len(inputs) > chunk:  # each chunk's maps stay small
+        if self.architecture.conv_floats_per_sample and inputs.dim() == 2 and len(inputs) > chunk:  # maps stay small
             return np.concatenate([self.query(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)])
+        if self._modal:
+            self.model.eval()
+        try:
+            with torch.no_grad():
+                outputs = self.model(inputs)
+        finally:
+            if self._modal:
+                self.model.train()
         with torch.no_grad():
-            outputs = self.model(inputs)
             if self.architecture.loss == "cross_entropy":
                 outputs = torch.softmax(outputs, dim=-1)
             elif self.architecture.loss != "half_sse":
@@ -233,23 +278,39 @@ class Network:
 
     def gradients(self, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
         """dL/d(every parameter) from autograd at the current weights, in ``model.parameters()``
-        order; no update.
+        order, in training mode; no update, and the buffers (running statistics) left as they were.
 
         Uses ``torch.autograd.grad``, which returns the gradients without touching the
         parameters' ``.grad``, so a later :meth:`train` step is unaffected.
         """
         inputs, targets = self._batch(inputs, targets)
-        loss = self.objective(self.model(inputs), targets)
+        with self._buffers_kept():
+            loss = self.objective(self.model(inputs), targets)
         grads = torch.autograd.grad(loss, list(self.model.parameters()))
         return [g.cpu().numpy() for g in grads]
+
+    @contextlib.contextmanager
+    def _buffers_kept(self) -> Iterator[None]:
+        """The forward passes inside leave every buffer as it was (a training pass moves running
+        statistics); the step for the random layers is the next ``train()`` call's."""
+        self._context.step = self.steps
+        saved = [b.clone() for b in self._buffer_tensors()]
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for tensor, value in zip(self._buffer_tensors(), saved):
+                    tensor.copy_(value)
 
     def intermediate_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> dict[str, list[np.ndarray]]:
         """Autograd's derivatives of L (the batch mean) with respect to the intermediate tensors.
 
-        Runs the model's modules one by one, keeping each ``nn.Linear`` and ``nn.Conv2d`` output z
-        and each hidden layer's output h, the tensor the next of those layers reads (a hidden
-        activation's output; a convolution layer's pooled map, before ``nn.Flatten``), and asks
-        ``torch.autograd.grad`` for dL/dz and dL/dh.
+        Runs the model's modules one by one, keeping the output of each layer that
+        ``architecture.intermediates()`` names: each affine layer's z (an ``nn.Linear`` or
+        ``nn.Conv2d`` output) and each hidden block's output h, the tensor the next of those
+        layers reads (a hidden activation's output, after any layer the options add; a
+        convolution layer's pooled map, before ``nn.Flatten``), and asks ``torch.autograd.grad``
+        for dL/dz and dL/dh.
 
         Returns
         -------
@@ -260,24 +321,27 @@ class Network:
             convolution layer's ``(n, C, H, W)`` (``architecture.intermediate_shapes()``).
         """
         inputs, targets = self._batch(inputs, targets)
-        pre_activations, hidden_outputs, outputs, h = [], [], inputs, None
-        for module in self.model.children():
-            outputs = module(outputs)
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                if h is not None:  # the layer below's output, which this layer read
-                    hidden_outputs.append(h)
-                pre_activations.append(outputs)
-            elif not isinstance(module, (nn.Flatten, nn.Unflatten)):  # an activation or a pool: h so far
-                h = outputs
-        loss = self.objective(outputs, targets)
-        grads = [g.cpu().numpy() for g in torch.autograd.grad(loss, pre_activations + hidden_outputs)]
-        return {"dLdz": grads[:len(pre_activations)], "dLdh": grads[len(pre_activations):]}
+        found = list(self.architecture.intermediates())
+        wanted = {index for _, index, _, _ in found}
+        kept, outputs = {}, inputs
+        with self._buffers_kept():
+            for index, module in enumerate(self.model.children()):
+                outputs = module(outputs)
+                if index in wanted:
+                    kept[index] = outputs
+            loss = self.objective(outputs, targets)
+        grads = torch.autograd.grad(loss, [kept[index] for _, index, _, _ in found])
+        result: dict[str, list[np.ndarray]] = {"dLdz": [], "dLdh": []}
+        for (key, _, _, _), grad in zip(found, grads):
+            result[key].append(grad.cpu().numpy())
+        return result
 
     def train(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor) -> float:
         """One step of the recipe on the batch, the canonical torch loop; returns L before the step."""
         inputs, targets = self._batch(inputs, targets)
         if inputs.dim() == 1:  # a batch of one: nn.Linear on a row skips two reshaping nodes
             inputs, targets = inputs.unsqueeze(0), targets.unsqueeze(0)
+        self._context.step = self.steps  # what a dropout layer draws its mask by: the calls before this one
         self.steps += 1
         if self.cuda_graphs:
             return self._replay(inputs, targets).item()
@@ -313,9 +377,11 @@ class Network:
         """
         twin = Network(self.input_nodes, self.hidden_nodes, self.output_nodes, self.lr, self.activation, self.loss,
                        self.bias, self.dtype, str(self.device), cuda_graphs=self.cuda_graphs, conv=self.conv,
-                       **self.recipe.changed_keywords())
+                       **dict(self.architecture.options), **self.recipe.changed_keywords())
         twin.set_weights(self.get_weights())
+        twin.set_buffers(self.get_buffers())
         twin.set_optimizer_state(self.get_optimizer_state())
+        twin.layer_seed = self.layer_seed
         return twin
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ out in :mod:`common.recipe`'s format, under torch.optim's own names.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -15,27 +15,29 @@ from torch import nn
 from common.recipe import Recipe
 
 
-def split_by_decay(recipe: Recipe, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The parameters weight decay and L2 reach (the weights, and the biases with ``decay_biases``),
-    and the others, each in ``model.parameters()`` order."""
+def split_by_decay(recipe: Recipe, model: nn.Module,
+                   weights: Sequence[bool]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The parameters weight decay and L2 reach (the weights, and the others with ``decay_biases``),
+    and the others, each in ``model.parameters()`` order; ``weights`` says which parameter is a
+    weight (``architecture.weights_decayed()``)."""
     parameters = list(model.parameters())
-    decays = recipe.decays([tuple(p.shape) for p in parameters])
+    decays = recipe.decays(weights)
     return [p for p, d in zip(parameters, decays) if d], [p for p, d in zip(parameters, decays) if not d]
 
 
-def parameter_groups(recipe: Recipe, model: nn.Module) -> list[dict[str, Any]]:
+def parameter_groups(recipe: Recipe, model: nn.Module, weights: Sequence[bool]) -> list[dict[str, Any]]:
     """Weight decay on the weights only, unless the recipe decays the biases too.
 
     ``torch.optim.SGD(model.parameters(), weight_decay=λ)`` decays every parameter, biases
     included; Nielsen, cs231n and d2l decay the weights only, which takes two groups.
     """
-    decayed, others = split_by_decay(recipe, model)
+    decayed, others = split_by_decay(recipe, model, weights)
     return [{"params": decayed}] + ([{"params": others, "weight_decay": 0.0}] if others else [])
 
 
-def make_optimizer(recipe: Recipe, model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    """The torch.optim optimizer the recipe names, with its options."""
-    groups, decay = parameter_groups(recipe, model), recipe.weight_decay
+def make_optimizer(recipe: Recipe, model: nn.Module, lr: float, weights: Sequence[bool]) -> torch.optim.Optimizer:
+    """The torch.optim optimizer the recipe names, with its options (``weights``: :func:`split_by_decay`'s)."""
+    groups, decay = parameter_groups(recipe, model, weights), recipe.weight_decay
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, dampening=recipe.dampening,
                                nesterov=recipe.nesterov, weight_decay=decay)

@@ -395,18 +395,19 @@ def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Tra
     the closest first."""
     state = start.optimizer or fresh_state(recipe, [w.shape for w in original], np.float64)
     tol = tolerance(original[0].dtype)
+    decayed = architecture.weights_decayed()
     misfits = []
     with np.errstate(all="ignore"):
         for mistake in candidates(recipe, architecture):
             worst = 0.0
             for mode in ("single", "batch"):
-                predicted = steps_of(mistake, recipe, state, training.records[mode])
+                predicted = steps_of(mistake, recipe, state, training.records[mode], decayed)
                 for guess, after, record, limits in zip(predicted, training.afters[mode], training.records[mode],
                                                         training.tolerances[mode]):
                     for g, a, b, limit in zip(guess, after, record.before, limits):
                         misfit = measure_step(a, g, b, tol)["relative"] / limit if np.all(np.isfinite(g)) else np.inf
                         worst = max(worst, misfit)
-                guess = gradient_of(mistake, recipe, original, theirs_gradients[mode])
+                guess = gradient_of(mistake, recipe, original, theirs_gradients[mode], decayed)
                 worst = max(worst, relative_difference(_flat(gradients[mode]), _flat(guess)) / widened[mode])
             if worst <= FIT_MARGIN:
                 misfits.append((worst, len(misfits), mistake))

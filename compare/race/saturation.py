@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.architecture import Architecture
-from from_scratch.activations import sigmoid
+from from_scratch.layers.activation import sigmoid
 from from_scratch.network import Network
 
 MARGIN = 1e-6

@@ -153,7 +153,7 @@ def candidates(recipe: Recipe, architecture: Architecture) -> list[Mistake]:
                                  "each step's learning rate inside v", "keep lr out of the buffer: b ← μ b + g, "
                                  "w ← w − lr_t b, as torch.optim.SGD; the two agree only while lr is constant",
                                  recipe, "classic velocity"))
-    if decays and architecture.bias:
+    if decays and not all(architecture.weights_decayed()):
         flipped = replace(recipe, decay_biases=not recipe.decay_biases)
         if recipe.decay_biases:
             found.append(Mistake("decay_misses_biases", f"{what_decays} on the weights only, where the recipe says "
@@ -188,30 +188,35 @@ def candidates(recipe: Recipe, architecture: Architecture) -> list[Mistake]:
     return found
 
 
-def penalty_gradients(recipe: Recipe, weights: list[np.ndarray]) -> list[np.ndarray]:
-    """``l2 · W`` for each parameter the recipe's penalty reaches, zeros elsewhere (float64)."""
-    decays = recipe.decays([w.shape for w in weights])
+def penalty_gradients(recipe: Recipe, weights: list[np.ndarray], decayed: list[bool]) -> list[np.ndarray]:
+    """``l2 · W`` for each parameter the recipe's penalty reaches, zeros elsewhere (float64); ``decayed``
+    says which parameter is a weight (``architecture.weights_decayed()``)."""
+    decays = recipe.decays(decayed)
     return [recipe.l2 * np.asarray(w, np.float64) if d else np.zeros(w.shape) for w, d in zip(weights, decays)]
 
 
-def gradient_of(mistake: Mistake, stated: Recipe, weights: list[np.ndarray], gradient: list[np.ndarray]) -> list[np.ndarray]:
+def gradient_of(mistake: Mistake, stated: Recipe, weights: list[np.ndarray], gradient: list[np.ndarray],
+                decayed: list[bool]) -> list[np.ndarray]:
     """The gradient a network with ``mistake`` computes, from autograd's for the stated recipe:
     the data part scaled by the loss's factor, the stated penalty swapped for the mistake's."""
     return [(np.asarray(g, np.float64) - p) * mistake.gradient_scale + q for g, p, q in
-            zip(gradient, penalty_gradients(stated, weights), penalty_gradients(mistake.recipe, weights))]
+            zip(gradient, penalty_gradients(stated, weights, decayed),
+                penalty_gradients(mistake.recipe, weights, decayed))]
 
 
-def steps_of(mistake: Mistake, stated: Recipe, state: dict[str, Any], records: list[StepRecord]) -> list[list[np.ndarray]]:
-    """The weights after each recorded step, as a network with ``mistake`` takes them from ``state``."""
+def steps_of(mistake: Mistake, stated: Recipe, state: dict[str, Any], records: list[StepRecord],
+             decayed: list[bool]) -> list[list[np.ndarray]]:
+    """The weights after each recorded step, as a network with ``mistake`` takes them from ``state``
+    (``decayed``: :func:`penalty_gradients`')."""
     shapes = [w.shape for w in records[0].before]
     kinds = {"adam": MistakenAdam, "adamw": MistakenAdam, "sgd": MistakenSGD}
-    optimizer = (kinds[mistake.recipe.optimizer](mistake.recipe, shapes, np.float64) if mistake.rule
-                 else make_optimizer(mistake.recipe, shapes, np.float64))
+    optimizer = (kinds[mistake.recipe.optimizer](mistake.recipe, shapes, np.float64, decayed) if mistake.rule
+                 else make_optimizer(mistake.recipe, shapes, np.float64, decayed))
     optimizer.rule = mistake.rule
     optimizer.set_state(state)
     after = []
     for record in records:
         weights = [np.array(w, dtype=np.float64, order="C") for w in record.before]
-        optimizer.step(weights, gradient_of(mistake, stated, record.before, record.gradient), record.lr)
+        optimizer.step(weights, gradient_of(mistake, stated, record.before, record.gradient, decayed), record.lr)
         after.append(weights)
     return after

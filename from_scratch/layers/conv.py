@@ -37,7 +37,7 @@ Memory order. Arrays are indexed as torch's, x ``(n, C, H, W)`` and w ``(F, C, K
 X_col's columns run over (i, j, n), the batch fastest: so each slab that im2col copies and
 col2im adds back is one run of W'·n consecutive numbers, not n·H' runs of W'. ``out`` is the
 GEMM's result as it lies, ``(F, H', W', n)`` in memory, seen as ``(n, F, H', W')`` through a
-transpose (a view, nothing copied); :func:`from_scratch.pool.maxpool_forward` and
+transpose (a view, nothing copied); :func:`from_scratch.layers.maxpool.maxpool_forward` and
 :func:`conv_backward` keep that order, and a layer given another order works all the same.
 Everything is computed in x's dtype (float32 or float64).
 """
@@ -49,7 +49,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from common.errors import ParameterError
-from from_scratch.pool import PoolCache, maxpool_backward, maxpool_forward
+from common.layers.conv import Conv as Spec
+from from_scratch.layers.base import Context, Layer
 
 
 class ConvCache(NamedTuple):
@@ -171,53 +172,29 @@ def _check(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, padding: int) -> 
     return x.shape
 
 
-# -- one convolution layer of a network: convolution, activation, 2×2 max pool -------------------
+class Conv(Layer):
+    """:func:`conv_forward` and :func:`conv_backward` in a network, reusing its im2col buffer.
 
-class LayerCache(NamedTuple):
-    """What :func:`conv_layer_backward` needs from :func:`conv_layer_forward`."""
-
-    conv: ConvCache
-    pool: PoolCache  # its x is the activation's output a = f(z), which f' is written through
-
-
-def conv_layer_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, padding: int, activate,
-                       reuse: ConvCache | None = None) -> tuple[np.ndarray, LayerCache]:
-    """h = maxpool(f(conv2d(x, w, b, padding))): a convolution layer as ``nn.Sequential(nn.Conv2d,
-    activation, nn.MaxPool2d(2))`` computes it, in that order.
-
-    .. math::
-
-        z = W * x + b, \\qquad a = f(z), \\qquad h = \\mathrm{maxpool}_{2 \\times 2}(a)
-
-    ``activate`` is f, applied in place on z (``activate(z, out=z)``, as
-    :mod:`from_scratch.activations` writes each); ``reuse`` is :func:`conv_forward`'s.
-
-    Returns
-    -------
-    h : ndarray of shape (n, F, H' // 2, W' // 2)
-    cache : LayerCache
+    In training (``train()``, ``gradients()``) each forward pass writes its columns over the last
+    one's (``reuse``), whose backward pass is done; :meth:`query` allocates afresh, as its batches
+    may be larger and are answered once.
     """
-    z, conv = conv_forward(x, w, b, padding, reuse)
-    a = activate(z, out=z)  # a = f(z), in place
-    h, pool = maxpool_forward(a)
-    return h, LayerCache(conv, pool)
+
+    def __init__(self, spec: Spec, dtype: np.dtype, context: Context | None = None) -> None:
+        super().__init__(spec, dtype, context)
+        self.padding, self.has_bias, self._reuse = spec.padding, spec.bias, None
+
+    def forward(self, x: np.ndarray, training: bool):
+        out, cache = conv_forward(x, self.params[0], self.params[1] if self.has_bias else None, self.padding,
+                                  reuse=self._reuse if training else None)
+        if training:
+            self._reuse = cache
+        return out, cache
+
+    def backward(self, dout: np.ndarray, cache: ConvCache, need_dx: bool = True):
+        dx, dw, db = conv_backward(dout, cache, need_dx)
+        return dx, ([dw, db] if self.has_bias else [dw])
 
 
-def conv_layer_backward(dLdh: np.ndarray, cache: LayerCache, derivative,
-                        need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
-    """dL/dx, dL/dz, dL/dw and dL/db of :func:`conv_layer_forward`, given dL/dh.
-
-    .. math::
-
-        \\frac{\\partial L}{\\partial a} = \\text{dL/dh at each window's argmax, 0 elsewhere}, \\qquad
-        \\frac{\\partial L}{\\partial z} = \\frac{\\partial L}{\\partial a} \\cdot f'(z), \\qquad
-        \\frac{\\partial L}{\\partial W}, \\frac{\\partial L}{\\partial b}, \\frac{\\partial L}{\\partial x}
-        \\text{ by } :func:`conv\\_backward`
-
-    ``derivative`` is f' written through f's output a (:mod:`from_scratch.activations`).
-    """
-    dLda = maxpool_backward(dLdh, cache.pool)  # the max's gradient goes to its argmax alone
-    dLdz = derivative(cache.pool.x)  # f'(z), through a = f(z)
-    dLdz *= dLda
-    dLdx, dLdw, dLdb = conv_backward(dLdz, cache.conv, need_dx)
-    return dLdx, dLdz, dLdw, dLdb
+def build(spec: Spec, dtype: np.dtype) -> Conv:
+    return Conv(spec, dtype)

@@ -24,6 +24,8 @@ from typing import NamedTuple
 import numpy as np
 
 from common.errors import ParameterError
+from common.layers.maxpool import MaxPool as Spec
+from from_scratch.layers.base import Layer
 
 CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))  # (k, l) in a window, in row-major order: argmax 2 k + l
 
@@ -111,3 +113,17 @@ def _copy_like(a: np.ndarray, like: np.ndarray) -> np.ndarray:
     copy = np.empty_like(like, dtype=a.dtype)
     copy[...] = a
     return copy
+
+
+class MaxPool(Layer):
+    """:func:`maxpool_forward` and :func:`maxpool_backward` in a network; no parameters."""
+
+    def forward(self, x: np.ndarray, training: bool):
+        return maxpool_forward(x)
+
+    def backward(self, dout: np.ndarray, cache: PoolCache, need_dx: bool = True):
+        return maxpool_backward(dout, cache), []
+
+
+def build(spec: Spec, dtype: np.dtype) -> MaxPool:
+    return MaxPool(spec, dtype)

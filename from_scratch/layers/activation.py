@@ -25,6 +25,9 @@ from typing import Callable
 import numpy as np
 from scipy.special import expit
 
+from common.layers.activation import Activation as Spec
+from from_scratch.layers.base import Context, Layer
+
 # 1 in each dtype: ``one - y`` with a scalar of y's own dtype skips NumPy's promotion of a
 # Python float, a third of the cost of the operation on a 200-element array.
 _ONE = {np.dtype(t): np.dtype(t).type(1) for t in (np.float16, np.float32, np.float64, np.longdouble)}
@@ -80,3 +83,40 @@ def sigmoid_backward(dLdy: np.ndarray, y: np.ndarray) -> np.ndarray:
     dLdz = sigmoid_derivative(y)
     dLdz *= dLdy
     return dLdz
+
+
+# -- the pairs, in cs231n's form: forward(x) -> (y, cache), backward(dout, cache) -> dx; the cache is y --
+
+def activation_forward(x: np.ndarray, function: str, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """y = f(x) for ``function`` "sigmoid", "tanh" or "relu"; ``out`` may be ``x`` itself. The cache is y."""
+    y = ACTIVATIONS[function][0](x, out=out)
+    return y, y
+
+
+def activation_backward(dout: np.ndarray, y: np.ndarray, function: str) -> np.ndarray:
+    """dL/dx = dL/dy · f'(x), with f' written through the output y (the table above)."""
+    dx = ACTIVATIONS[function][1](y)
+    dx *= dout
+    return dx
+
+
+class Activation(Layer):
+    """f applied elementwise, in place on its input (a fresh array: an affine map's or a
+    normalization's output), its output kept for the derivative."""
+
+    def __init__(self, spec: Spec, dtype: np.dtype, context: Context | None = None) -> None:
+        super().__init__(spec, dtype, context)
+        self.function, self.derivative = ACTIVATIONS[spec.function]
+
+    def forward(self, x: np.ndarray, training: bool):
+        y = self.function(x, out=x)
+        return y, y
+
+    def backward(self, dout: np.ndarray, y: np.ndarray, need_dx: bool = True):
+        dx = self.derivative(y)  # f'(z), through y = f(z)
+        dx *= dout
+        return dx, []
+
+
+def build(spec: Spec, dtype: np.dtype) -> Activation:
+    return Activation(spec, dtype)
