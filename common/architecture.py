@@ -278,6 +278,13 @@ class Architecture:
         """Every buffer (running statistics), in ``model.buffers()`` order; ``[]`` for most networks."""
         return [b for layer in self.layers for b in layer.buffers()]
 
+    @property
+    def min_batch(self) -> tuple[int, str]:
+        """The fewest samples a training step can take, and why: ``(1, "")`` for most networks; a
+        layer that normalizes over the batch (batch norm after a dense layer) needs two."""
+        least = max(self.layers, key=lambda layer: layer.min_batch()[0])
+        return least.min_batch()
+
     def draw_indices(self) -> dict[int, int]:
         """For each layer that draws random numbers (dropout), by its index in :attr:`layers`, its
         index among those layers, input side first: what :func:`common.layers.layer_rng` reads."""

@@ -101,9 +101,20 @@ def architecture_of(network: object) -> Architecture:
         raise ConformanceError(f"{type(network).__name__}.lr is {lr!r}; expected the learning rate, a float > 0.")
     network_dtype(network)
     try:
-        return Architecture.of(network)
+        architecture = Architecture.of(network)
     except ParameterError as error:
         raise ConformanceError(f"{type(network).__name__} does not describe its layers: {error}") from None
+    name = type(network).__name__
+    if architecture.buffers() and not all(callable(getattr(network, m, None)) for m in ("get_buffers", "set_buffers")):
+        raise ConformanceError(f"{name} keeps buffers ({', '.join(architecture.buffer_names())}), which evaluation "
+                               "reads and training moves, so it needs get_buffers() and set_buffers(buffers) to be "
+                               "compared and started from another network's (docs/check-your-network.md says how).")
+    drawing = [layer.name for layer in architecture.layers if layer.draws]
+    if drawing and not hasattr(network, "layer_seed"):
+        raise ConformanceError(f"{name} has layers that draw random numbers ({', '.join(drawing)}), so it needs a "
+                               "layer_seed attribute they draw from, with common.layers.layer_rng(layer_seed, step, "
+                               "index), for its twin to draw the same (docs/check-your-network.md says how).")
+    return architecture
 
 
 def recipe_of(network: object) -> Recipe:
@@ -227,7 +238,11 @@ def check_conformance(network: object, inputs: np.ndarray, targets: np.ndarray) 
             if difference > tolerance(dtype).single:
                 raise ConformanceError(f"{name}.get_weights returned {layer} {difference:.3g} (relative) away from "
                                        "what set_weights was given; expected the same weights back.")
-    for x, t, rows, label in ((inputs[0], targets[0], None, "one sample"), (inputs, targets, n, f"{n} samples")):
+    if architecture.buffers():
+        check_arrays(call_user(f"{name}.get_buffers", network.get_buffers), architecture.buffer_names(),
+                     architecture.buffer_shapes(), dtype, f"{name}.get_buffers")
+    modes = ((inputs[0], targets[0], None, "one sample"), (inputs, targets, n, f"{n} samples"))
+    for x, t, rows, label in modes[1:] if architecture.min_batch[0] > 1 else modes:
         out_shape = (architecture.output_nodes,) if rows is None else (rows, architecture.output_nodes)
         check_array(call_user(f"{name}.query", network.query, x.copy()), out_shape, dtype,
                     f"{name}.query for {label}")

@@ -12,7 +12,9 @@ A name is one of
 and each is built as the library builds its own networks: ``input_nodes, hidden_nodes,
 output_nodes, learning_rate`` and ``dtype=``, plus ``activation``, ``loss`` and ``bias`` when the
 class takes them (read from its signature), ``conv=((6, 5, 2), (16, 5, 0))`` (each convolution
-layer's channels, kernel and padding) only for a convolutional network, and the training recipe's keywords
+layer's channels, kernel and padding) only for a convolutional network, each option of the
+architecture (``norm="batch"``, ``dropout=0.3``; :data:`common.layers.OPTIONS`) only where the run
+sets it, and the training recipe's keywords
 (``optimizer="adam"``, ``momentum=0.9``, ``l2=1e-3``, ...; :mod:`common.recipe`) that the run sets
 away from their defaults, so that a network of plain SGD needs none. Every bad name fails with
 one sentence.
@@ -27,15 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from common.architecture import Architecture
+from common.architecture import keywords as architecture_keywords
 from common.errors import ConformanceError, ParameterError
 from common.recipe import Recipe
 from compare.conformance import call_user, recipe_of
 
 BUILT_IN = {"from_scratch": "from_scratch:Network", "torch_impl": "torch_impl:Network"}
-ARCHITECTURE_KEYWORDS = ("activation", "loss", "bias", "conv")
-# The value a class that does not take the keyword computes with: the book's network.
-BOOK_VALUES = {"activation": "sigmoid", "loss": "half_sse", "bias": False, "conv": ()}
-PASSED_WHERE_CHANGED = ("conv",)  # passed only away from the book's value: a fully connected network needs none
+# Passed whenever the class takes them; every other architecture keyword (conv, the options) only away
+# from the book's value, which a class that does not take the keyword computes with.
+ALWAYS_PASSED = ("activation", "loss", "bias")
 
 
 def is_user_network(name: str) -> bool:
@@ -144,13 +146,13 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
     takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     hidden = architecture.hidden_nodes
     keywords: dict[str, Any] = {"dtype": dtype}
-    for key in ARCHITECTURE_KEYWORDS:
-        value = getattr(architecture, key)
-        if key in PASSED_WHERE_CHANGED and value == BOOK_VALUES[key]:
+    book = architecture_keywords()
+    for key, value in architecture.keyword_values().items():
+        if key not in ALWAYS_PASSED and value == book[key]:
             continue
         if takes_all or key in parameters:
             keywords[key] = value
-        elif value != BOOK_VALUES[key]:
+        elif value != book[key]:
             raise ConformanceError(f"{cls.__name__}() takes no {key!r} argument, so it cannot be built as "
                                    f"{architecture.describe()}.")
     for key, value in recipe.changed_keywords().items():

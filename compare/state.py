@@ -1,4 +1,5 @@
-"""What a network needs to take "the same step" as another: its weights and its optimizer's state.
+"""What a network needs to take "the same step" as another: its weights, its optimizer's state, its
+buffers and the seed its random layers draw from.
 
 A step of momentum or Adam depends on more than the weights and the batch: on the buffers the
 optimizer keeps and on the step count that drives the schedule and Adam's bias correction. So
@@ -6,6 +7,10 @@ wherever ``compare`` starts a network from another's place (a twin that checks o
 retrained segment, a re-synchronised trajectory) it loads both, through the protocol's optional
 ``get_optimizer_state`` and ``set_optimizer_state`` (in :mod:`common.recipe`'s format). A network
 whose recipe keeps no state (plain SGD, decay or L2 without momentum) needs neither method.
+Layers carry state of their own too: a batch normalization's running statistics (the buffers,
+``get_buffers``/``set_buffers``, which evaluation reads and a training step moves), and the
+``layer_seed`` a dropout layer draws its masks from (:func:`common.layers.layer_rng`), so that two
+networks at the same step drop the same units. Both travel with the state wherever the network has them.
 
 One step is also where the recipe can amplify rounding: Adam and RMSprop divide each gradient
 entry by its own running size, so an entry whose sum nearly cancels carries its rounding, a
@@ -22,21 +27,30 @@ import numpy as np
 from common.tolerances import Tolerance, measure_step, nudge
 
 STATE_METHODS = ("get_optimizer_state", "set_optimizer_state")
+BUFFER_METHODS = ("get_buffers", "set_buffers")
 
 
 def has_state_methods(network: object) -> bool:
     return all(callable(getattr(network, name, None)) for name in STATE_METHODS)
 
 
+def has_buffer_methods(network: object) -> bool:
+    return all(callable(getattr(network, name, None)) for name in BUFFER_METHODS)
+
+
 @dataclass(frozen=True)
 class TrainingState:
     """A network's place in training: its weights, and its optimizer's state where it has one.
 
-    ``optimizer`` is None for a network without the state methods, whose recipe keeps no state.
+    ``optimizer`` is None for a network without the state methods, whose recipe keeps no state;
+    ``buffers`` (running statistics) None for a network without ``get_buffers``; ``seed`` (its
+    ``layer_seed``) None for a network without one.
     """
 
     weights: list[np.ndarray]
     optimizer: dict[str, Any] | None
+    buffers: list[np.ndarray] | None = None
+    seed: int | None = None
 
     @property
     def step(self) -> int | None:
@@ -44,8 +58,11 @@ class TrainingState:
 
 
 def snapshot(network: Any) -> TrainingState:
-    """Copies of the network's weights and optimizer state."""
-    return TrainingState(network.get_weights(), network.get_optimizer_state() if has_state_methods(network) else None)
+    """Copies of the network's weights, optimizer state and buffers, and its layer seed."""
+    seed = getattr(network, "layer_seed", None)
+    return TrainingState(network.get_weights(), network.get_optimizer_state() if has_state_methods(network) else None,
+                         network.get_buffers() if has_buffer_methods(network) else None,
+                         None if seed is None else int(seed))
 
 
 def restore(network: Any, state: TrainingState, weights: list[np.ndarray] | None = None) -> None:
@@ -54,6 +71,10 @@ def restore(network: Any, state: TrainingState, weights: list[np.ndarray] | None
     network.set_weights([w.copy() for w in (state.weights if weights is None else weights)])
     if state.optimizer is not None and has_state_methods(network):
         network.set_optimizer_state(state.optimizer)
+    if state.buffers is not None and has_buffer_methods(network):
+        network.set_buffers([b.copy() for b in state.buffers])
+    if state.seed is not None and hasattr(network, "layer_seed"):
+        network.layer_seed = state.seed
 
 
 def one_step(network: Any, state: TrainingState, inputs: np.ndarray, targets: np.ndarray,

@@ -235,10 +235,10 @@ def test_readme_docs_and_help_name_only_what_a_newcomer_can_look_up():
 def test_check_your_network_says_how_backends_builds_a_network():
     """The constructor's arguments and the keywords passed only to a class that takes them, as
     compare.plugins.build_network passes them (the doc's examples run, above)."""
-    from compare.plugins import ARCHITECTURE_KEYWORDS
+    from common.architecture import keywords
 
     text = " ".join((DOCS / "check-your-network.md").read_text(encoding="utf-8").split())
     assert "(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype='float64')" in text
     assert "`dtype` is a keyword" in text and "passed as keywords only if the constructor takes them" in text
-    assert all(f"`{keyword}` (" in text for keyword in ARCHITECTURE_KEYWORDS)
+    assert all(f"`{keyword}` (" in text for keyword in keywords())
     assert "build_network(MyNetwork, Architecture(784, [200, 100], 10, activation=\"relu\"), 0.05)" in text

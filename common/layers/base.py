@@ -161,6 +161,10 @@ class Layer:
     def words(self) -> str:
         return self.kind
 
+    def min_batch(self) -> tuple[int, str]:
+        """The fewest samples a training pass through this layer can take, and why (1 for most)."""
+        return 1, ""
+
     def work_floats(self) -> int:
         """Numbers one sample needs in the layer beyond its input and output (im2col's columns)."""
         return 0

@@ -152,7 +152,8 @@ DERIVATIVES = {"sigmoid": "the sigmoid's h (1 − h)", "tanh": "tanh's 1 − h²
 OUTPUT_DERIVATIVES = {"half_sse": "the output sigmoid's o (1 − o)"}
 WHAT = {"outputs": "query() returned", "gradient": "gradients() returned", "dL/dz": "intermediate_gradients() returned",
         "dL/dh": "intermediate_gradients() returned", "loss": "train() returned the loss",
-        "state": "get_optimizer_state() returned", "again": "a second gradients() call returned"}
+        "state": "get_optimizer_state() returned", "buffers": "get_buffers() returned after the steps",
+        "again": "a second gradients() call returned"}
 
 
 # -- the rules, in the order they are tried -------------------------------------------------------

@@ -44,7 +44,7 @@ from compare.conformance import (architecture_of, call_user, check_array, check_
 from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure
 from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
 from compare.check.report import NetworkReport
-from compare.state import TrainingState, has_state_methods, restore, snapshot, step_rounding
+from compare.state import TrainingState, has_buffer_methods, has_state_methods, restore, snapshot, step_rounding
 
 STEPS = 5  # train() calls per mode: enough for bias correction, momentum and a schedule to show
 MNIST_SHAPE = (784, 10)
@@ -72,6 +72,9 @@ class _Checked:
         self.names, self.shapes = architecture.parameter_names(), architecture.parameter_shapes()
         self.has_intermediates = callable(getattr(network, "intermediate_gradients", None))
         self.has_state = has_state_methods(network)
+        self.has_buffers = bool(architecture.buffers()) and has_buffer_methods(network)
+        # one sample and a batch; a batch alone where a layer normalizes over the batch (min_batch)
+        self.modes = ("batch",) if architecture.min_batch[0] > 1 else ("single", "batch")
         self.calls = 0  # train() calls so far
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -82,6 +85,20 @@ class _Checked:
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         call_user(f"{self.name}.set_weights", self.network.set_weights, [w.copy() for w in weights])
+
+    def get_buffers(self) -> list[np.ndarray] | None:
+        if not self.has_buffers:
+            return None
+        return check_arrays(self._call("get_buffers"), self.architecture.buffer_names(),
+                            self.architecture.buffer_shapes(), self.dtype, f"{self.name}.get_buffers")
+
+    def set_buffers(self, buffers: list[np.ndarray]) -> None:
+        call_user(f"{self.name}.set_buffers", self.network.set_buffers, [b.copy() for b in buffers])
+
+    def state(self, optimizer: dict[str, Any] | None) -> TrainingState:
+        """The network's place now, with ``optimizer`` as the optimizer's state."""
+        seed = getattr(self.network, "layer_seed", None)
+        return TrainingState(self.get_weights(), optimizer, self.get_buffers(), None if seed is None else int(seed))
 
     def get_optimizer_state(self) -> dict[str, Any]:
         state = call_user(f"{self.name}.get_optimizer_state", self.network.get_optimizer_state)
@@ -203,6 +220,10 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> N
     """
     batch_size = check_positive_int("batch_size", batch_size)
     architecture, recipe = architecture_of(network), recipe_of(network)
+    least, why = architecture.min_batch
+    if batch_size < least:
+        raise ParameterError(f"The 'batch_size' parameter must be at least {least} for {architecture.describe()}: "
+                             f"{why}. Got {batch_size} instead.")
     if (architecture.input_nodes, architecture.output_nodes) != MNIST_SHAPE:
         raise ParameterError(f"check_network feeds MNIST images: a network with 784 inputs and 10 outputs. Got "
                              f"{architecture.input_nodes} inputs and {architecture.output_nodes} outputs instead.")
@@ -228,11 +249,13 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> N
                             batch_size)
     finally:
         copies.put_back()
+    least, why = architecture.min_batch
     return NetworkReport(
         network=type(network).__name__, architecture=architecture.describe(), recipe=recipe.describe(),
         dtype=dtype.name, reference=label, batch_size=batch_size, tolerance=tolerance(dtype).single,
         rows=evidence.rows, first_failure=first_failure(evidence), cause=diagnose(evidence), where=copies.words(),
-        state=evidence.state_words)
+        state=evidence.state_words,
+        single=None if least == 1 else f"not checked: {why}; the batch's rows carry the check")
 
 
 def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any], inputs: np.ndarray,
@@ -243,14 +266,14 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     layers = architecture.per_layer(names)
     labels = architecture.intermediate_names()  # z_h, z_o, h (the book's) or z1, ..., h1, ...; z_conv1, h_conv1, ...
     z_labels, h_labels = labels["dLdz"], labels["dLdh"]
-    original = mine.get_weights()
-    start = TrainingState(original, mine.get_optimizer_state() if mine.has_state else None)
+    start = mine.state(mine.get_optimizer_state() if mine.has_state else None)
+    original = start.weights
     theirs = make_reference()
     restore(theirs, start)
     state_words = (f"started from the network's own optimizer state (step {start.step})" if start.optimizer
                    else "started from a fresh optimizer state (step 0): the network has no get_optimizer_state")
 
-    modes = {"single": single, "batch": batch}
+    modes = {mode: {"single": single, "batch": batch}[mode] for mode in mine.modes}
     theirs_outputs = {mode: theirs.query(x) for mode, (x, _) in modes.items()}
     outputs = {mode: _cell(mine.query(x), theirs_outputs[mode], limit) for mode, (x, _) in modes.items()}
     gradients, theirs_gradients = {}, {}
@@ -262,15 +285,16 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     if mine.has_intermediates and callable(getattr(theirs, "intermediate_gradients", None)):
         mine.set_weights(original)
         intermediates = {mode: (mine.intermediates(x, t), theirs.intermediate_gradients(x, t))
-                         for mode, (x, t) in (("single", single), ("batch", batch))}
+                         for mode, (x, t) in modes.items()}
 
     # Gradients are linear in o − t, which cancels where samples are answered almost exactly.
     widened = {mode: limit * output_error_condition(theirs_outputs[mode], t) for mode, (_, t) in modes.items()}
 
     def row(kind: str, layer: str, pick) -> Row:
-        return Row(kind, layer, *(_cell(*pick(mode), widened[mode]) for mode in ("single", "batch")))
+        return Row(kind, layer, *(_cell(*pick(mode), widened[mode]) if mode in modes else None
+                                  for mode in ("single", "batch")))
 
-    rows = [Row("outputs", "o", outputs["single"], outputs["batch"])]
+    rows = [Row("outputs", "o", outputs.get("single"), outputs["batch"])]
     for index in reversed(range(len(layers))):  # backwards from the output, as backpropagation goes
         if intermediates:
             rows.append(row("dL/dz", z_labels[index], lambda m: (intermediates[m][0]["dLdz"][index],
@@ -284,11 +308,11 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     training = _training(copies, mine, make_reference, start, inputs, targets, n, layers, widened)
     rows += training.rows
     rows.append(Row("again", "all", None, _cell(_flat(again), _flat(gradients["batch"]), limit)))
-    conv_hypotheses = _conv_hypotheses(mine, original, single, batch, outputs, gradients, theirs_gradients, widened,
-                                       limit)
+    conv_hypotheses = _conv_hypotheses(mine, original, modes, outputs, gradients, theirs_gradients, widened, limit)
+    previous = (relative_difference(_flat(gradients["batch"]), _flat(gradients["single"])) if "single" in modes
+                else float("inf"))
     evidence = Evidence(rows=rows, batch_size=n, tolerance=limit, lr=float(mine.network.lr),
-                        output_layer=tuple(layers[-1]), weights_moved=moved,
-                        previous=relative_difference(_flat(gradients["batch"]), _flat(gradients["single"])),
+                        output_layer=tuple(layers[-1]), weights_moved=moved, previous=previous,
                         hypotheses=_hypotheses(mine, theirs, original, batch[0], outputs["batch"], limit),
                         recipe=recipe, activation=architecture.activation if architecture.hidden_nodes else None,
                         loss=architecture.loss, state_words=state_words, conv_hypotheses=conv_hypotheses)
@@ -324,7 +348,7 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
     losses: dict[str, Cell] = {}
     states: dict[str, list[Row]] = {}
     found = _Training()
-    for mode in ("single", "batch"):
+    for mode in checked.modes:
         mine = _Checked(copies.fresh(), architecture, recipe, checked.dtype)  # its train() calls count from 1
         theirs, twin = make_reference(), make_reference()
         restore(theirs, start)
@@ -333,8 +357,8 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
         for step in range(STEPS):
             rows = slice(step, step + 1) if mode == "single" else slice(step * n, (step + 1) * n)
             x, t = (inputs[rows][0], targets[rows][0]) if mode == "single" else (inputs[rows], targets[rows])
-            before = mine.get_weights()
-            here = TrainingState(before, theirs.get_optimizer_state())
+            here = mine.state(theirs.get_optimizer_state())  # the weights and buffers the step starts from
+            before = here.weights
             restore(theirs, here)
             found.records[mode].append(StepRecord(before, theirs.gradients(x, t),
                                                   recipe.learning_rate(float(checked.network.lr), first_step + step)))
@@ -357,13 +381,21 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
                 cells[kind, name, mode] = _keep(cells.get((kind, name, mode)), _cell(
                     w1.astype(np.float64) - w0, r1.astype(np.float64) - w0, limit, mine.calls,
                     numbers=measure_step(w1, r1, w0, tol)))
+            if mine.has_buffers:  # the running statistics each step moved, from the same ones
+                for name, b1, r1 in zip(architecture.buffer_names(), mine.get_buffers(), theirs.get_buffers()):
+                    cells["buffers", name, mode] = _keep(cells.get(("buffers", name, mode)),
+                                                         _cell(b1, r1, tol.single, mine.calls))
         if mine.has_state:
             states[mode] = _state_rows(mine.get_optimizer_state(), theirs.get_optimizer_state(), widened[mode])
-    found.rows = [Row(kind, name, cells[kind, name, "single"], cells[kind, name, "batch"])
+    found.rows = [Row(kind, name, cells.get((kind, name, "single")), cells[kind, name, "batch"])
                   for kind in ("step 1", later) for name in order]
-    found.rows.append(Row("loss", "L", losses["single"], losses["batch"]))
+    found.rows.append(Row("loss", "L", losses.get("single"), losses["batch"]))
+    if checked.has_buffers:
+        found.rows += [Row("buffers", name, cells.get(("buffers", name, "single")), cells["buffers", name, "batch"])
+                       for name in architecture.buffer_names()]
     if states:
-        found.rows += [Row(a.kind, a.layer, a.single, b.single) for a, b in zip(states["single"], states["batch"])]
+        found.rows += [Row(a.kind, a.layer, a.single if "single" in states else None, b.single)
+                       for a, b in zip(states.get("single", states["batch"]), states["batch"])]
     return found
 
 
@@ -421,7 +453,7 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
     return kept
 
 
-def _conv_hypotheses(mine: _Checked, original, single, batch, outputs: dict[str, Cell], gradients, theirs_gradients,
+def _conv_hypotheses(mine: _Checked, original, modes: dict, outputs: dict[str, Cell], gradients, theirs_gradients,
                      widened, limit) -> list:
     """For a convolutional network that departs: the convolution mistakes of :mod:`compare.check.mistakes.conv`
     whose numbers are the network's. Its outputs, where they differ from autograd's; else its
@@ -432,9 +464,9 @@ def _conv_hypotheses(mine: _Checked, original, single, batch, outputs: dict[str,
     from compare.check.mistakes.conv import backward_hypotheses, forward_hypotheses  # imports torch
 
     mine.set_weights(original)
+    batch = modes["batch"]
     if not all(cell.passed for cell in outputs.values()):
         return forward_hypotheses(architecture, mine.recipe, original, batch[0], mine.query(batch[0]), limit)
-    modes = {"single": single, "batch": batch}
     if all(relative_difference(a, b) <= widened[mode] for mode in modes
            for a, b in zip(gradients[mode], theirs_gradients[mode])):
         return []

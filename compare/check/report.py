@@ -11,8 +11,8 @@ from common.tolerances import STEP_ROUNDING_MARGIN
 from compare.check.diagnosis import Cause, Cell, Row
 
 KINDS = {"outputs": "outputs", "dL/dz": "dL/dz", "gradient": "gradient", "dL/dh": "dL/dh",
-         "step 1": "step 1", "steps 2-5": "steps 2-5", "loss": "train() loss", "state": "optimizer state",
-         "again": "gradients() again"}
+         "step 1": "step 1", "steps 2-5": "steps 2-5", "loss": "train() loss", "buffers": "buffers after steps",
+         "state": "optimizer state", "again": "gradients() again"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class NetworkReport:
     cause: Cause | None
     where: str = ""  # on copies of the network, or in place and put back
     state: str = ""  # where the optimizer state started
+    single: str | None = None  # why the one-sample rows are not checked, where they are not
 
     @property
     def passed(self) -> bool:
@@ -54,7 +55,8 @@ class NetworkReport:
             row, mode, cell = self.first_failure
             first = {"kind": row.kind, "layer": row.layer, "mode": mode, **asdict(cell)}
         return {"passed": self.passed, "network": self.network, "architecture": self.architecture,
-                "recipe": self.recipe, "where": self.where, "state": self.state, "dtype": self.dtype, "reference": self.reference, "batch_size": self.batch_size,
+                "recipe": self.recipe, "where": self.where, "state": self.state, "single": self.single,
+                "dtype": self.dtype, "reference": self.reference, "batch_size": self.batch_size,
                 "tolerance": self.tolerance, "rows": [asdict(r) for r in self.rows], "first_failure": first,
                 "cause": asdict(self.cause) if self.cause else None}
 
@@ -78,13 +80,14 @@ def render(record: dict) -> str:
         f"Mine: {record['network']}; Theirs: {record['reference']} at the same weights, on MNIST training images.",
         f"Checked {record['where']}; training {record['state']}.",
         "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
+        *([f"One sample: {record['single']}."] if record.get("single") else []),
         "",
         f"{'':<18} {'layer':<15} {'one sample':<35}  batch of {n}",
         f"{'':<18} {'':<15} " + "  ".join([f"{'relative':>9}  {'cosine':>9}  {'ratio':>7}      "] * 2).rstrip(),
     ]
     kind = None
     for row in record["rows"]:
-        if row["kind"] in ("step 1", "state", "again") and kind != row["kind"]:
+        if row["kind"] in ("step 1", "buffers", "state", "again") and kind != row["kind"]:
             lines.append("")
         kind = row["kind"]
         lines.append(f"{KINDS[row['kind']]:<18} {row['layer']:<15} {_cell_text(row['single'])}  "

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from common.errors import DataError, ParameterError
 from common.architecture import ACTIVATIONS, LOSSES
+from common.layers import OPTIONS
 from common.recipe import OPTIMIZERS, SCHEDULES
 from compare.race.config import PRESETS, RULES, Config
 from compare.race.pipeline import run_comparison
@@ -172,6 +173,15 @@ def build_parser() -> Parser:
     net.add_argument("--preset", choices=sorted(PRESETS),
                      help="2017: the experiment of the 2017 tutorial that ported the book to PyTorch (full MNIST, "
                           "784-200-10, lr 0.1, 5 epochs, float32), printed beside its timings; other options override it")
+    layers = p.add_argument_group("layers in every hidden block (common/layers)")
+    for keyword, kinds in OPTIONS.items():
+        option = kinds[0].option
+        if option.choice is None:  # a number the kind reads
+            layers.add_argument(f"--{keyword}", type=non_negative_float, metavar=option.metavar or "X", help=option.help)
+        else:
+            layers.add_argument(f"--{keyword}", choices=[kind.option.choice for kind in kinds],
+                                help="; ".join(f"{kind.option.choice}: {kind.option.help}" for kind in kinds)
+                                + " (default: none, as the book)")
     recipe = p.add_argument_group("training recipe (torch.optim's names and defaults; common/recipe.py)")
     recipe.add_argument("--optimizer", choices=OPTIMIZERS,
                         help="sgd (default, the book's plain SGD), adam, adamw or rmsprop, as torch.optim's")
@@ -215,13 +225,13 @@ def build_parser() -> Parser:
 def config_from_args(args: argparse.Namespace, stderr_is_terminal: bool) -> Config:
     """Defaults, then the preset, then the options given: one frozen Config."""
     values = dict(PRESETS[args.preset]) if args.preset else {}
-    names = {f.name for f in fields(Config) if f.init}
+    names = {f.name for f in fields(Config) if f.init} | set(OPTIONS)
     values.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()
                    if v is not None and k in names})
     for name in ("loss", "schedule"):
         if name in values:
             values[name] = values[name].replace("-", "_")
-    return Config(**values, progress=stderr_is_terminal and not values.get("quiet", False))
+    return Config.of(**values, progress=stderr_is_terminal and not values.get("quiet", False))
 
 
 def main(argv: list[str] | None = None) -> int:

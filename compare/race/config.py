@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from common.architecture import ACTIVATIONS, LOSSES, Architecture, conv_words
+from common.layers import OPTIONS
 from common.recipe import Recipe
 from common.data import DATASETS
 from common.errors import ParameterError
@@ -60,6 +61,7 @@ class Config:
     epochs: int = 1
     hidden: tuple = (200,)  # one entry a network: an int (one hidden layer) or a tuple of sizes (any number)
     conv: tuple = ()  # convolution layers in front of every network's hidden layers: (channels, kernel, padding)
+    options: tuple = ()  # (keyword, value) of the architecture's options (common.layers.OPTIONS): norm, dropout
     activation: str = "sigmoid"
     loss: str = "half_sse"
     bias: bool = False
@@ -112,9 +114,11 @@ class Config:
         for name, value, allowed in (("activation", self.activation, ACTIVATIONS), ("loss", self.loss, LOSSES)):
             if value not in allowed:
                 raise ParameterError(f"The '{name}' parameter must be one of {allowed}. Got {value!r} instead.")
+        options = dict(self.options)
         architectures = tuple(Architecture(self.input_nodes, sizes, self.output_nodes, self.activation, self.loss,
-                                           self.bias, self.conv) for sizes in self.hidden)
+                                           self.bias, self.conv, **options) for sizes in self.hidden)
         object.__setattr__(self, "conv", architectures[0].conv)
+        object.__setattr__(self, "options", tuple((k, v) for k, v in architectures[0].options if k in options))
         object.__setattr__(self, "architectures", architectures)
         object.__setattr__(self, "hidden", tuple(a.hidden_nodes if not isinstance(h, int) else h
                                                  for a, h in zip(architectures, self.hidden)))
@@ -147,10 +151,28 @@ class Config:
             raise ParameterError(f"--rule book is the book's rule, defined for sigmoid hidden layers and the half "
                                  f"squared error only; got --activation {self.activation} and --loss "
                                  f"{self.loss.replace('_', '-')}.")
+        for architecture in architectures:
+            least, why = architecture.min_batch
+            if self.batch_size < least:
+                raise ParameterError(f"The 'batch_size' parameter must be at least {least} for "
+                                     f"{architecture.describe()}: {why}. Got {self.batch_size} instead.")
         if self.threads > usable_cores():
             raise ParameterError(
                 f"--threads {self.threads} is more than the {usable_cores()} processors this process may use: "
                 "threads that wait for a core make every step slower, not faster.")
+
+    @classmethod
+    def of(cls, **values) -> "Config":
+        """A Config from keywords, each architecture option (``norm="batch"``, ``dropout=0.3``) among
+        them: ``Config.of(hidden=(100,), norm="batch")``."""
+        options = {k: values.pop(k) for k in list(values) if k in OPTIONS}
+        return cls(**values, options=tuple({**dict(values.pop("options", ())), **options}.items()))
+
+    def __getattr__(self, name: str):
+        """An option's value by its keyword: ``config.norm``; its default where the run does not set it."""
+        if name in OPTIONS:
+            return getattr(self.architectures[0], name)
+        raise AttributeError(f"'Config' object has no attribute {name!r}")
 
     def recipe(self, steps_per_epoch: int) -> Recipe:
         """The training recipe, with the milestones (epochs here) turned into steps of this run."""
@@ -174,5 +196,7 @@ class Config:
                   for k, v in asdict(self).items() if k != "architectures"}
         record["hidden"] = [list(h) if isinstance(h, tuple) else h for h in self.hidden]
         record["conv"] = [list(layer) for layer in self.conv]
+        del record["options"]
+        record.update(dict(self.architectures[0].options))  # norm, dropout: each by its keyword
         record["architectures"] = [a.to_json() for a in self.architectures]
         return record

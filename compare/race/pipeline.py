@@ -31,7 +31,7 @@ def run_comparison(config: Config | None = None, **options) -> dict:
         user's own that breaks the protocol (:class:`~common.errors.ConformanceError`), a
         network too large for the machine's memory (also when an allocation fails later).
     """
-    config = config or Config(**options)
+    config = config or Config.of(**options)
     check_outputs(config)
     check_memory(config.architectures, config.dtype, count_backends(config))
     data = load(config)  # before torch is imported: a bad folder is reported at once

@@ -35,7 +35,7 @@ from common.errors import ConformanceError, DivergenceError, ParameterError
 from common.recipe import Recipe
 from common.scorecard import Scorecard
 from common.tolerances import measure_step, output_error_condition, relative_difference, step_tolerance, tolerance
-from common.weights import initial_weights
+from common.weights import initial_buffers, initial_weights
 from compare.race import sensitivity
 from compare.race.backends import Backend, Progress, make_backends, make_probe, train_segment
 from compare.race.checks import Agreement, compare_predictions
@@ -138,9 +138,11 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
     recipe = config.recipe(math.ceil(len(data.train_labels) / config.batch_size))
     backends = make_backends(config.backends, config.devices, architecture, config.lr, config.dtype, config.rule,
                              recipe)
-    weights = initial_weights(architecture, seed=config.seed, dtype=config.dtype)
+    # identical weights, running statistics and layer seed (dropout's masks) in every backend
+    start = TrainingState(initial_weights(architecture, seed=config.seed, dtype=config.dtype), None,
+                          initial_buffers(architecture, config.dtype), config.seed)
     for backend in backends:
-        backend.network.set_weights(weights)
+        restore(backend.network, start)
     reference, others = backends[0], backends[1:]
     refused = _check_users_networks(config, backends, data, architecture.target_values, recipe)
     agreement = Agreement(tolerance(config.dtype), reference.key) if others else None
@@ -348,7 +350,8 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     apart = {}
     reference = backends[0]
     layers = _layers(reference)
-    output_layer = Architecture.of(reference.network).per_layer(layers)[-1]  # its weight (and bias)
+    architecture = Architecture.of(reference.network)
+    output_layer = architecture.per_layer(layers)[-1]  # its weight (and bias)
     state = snapshot(reference.network)
     expected = reference.network.gradients(inputs, targets)
     # Gradients are linear in o − t, which cancels where the batch is answered almost exactly.
@@ -357,12 +360,14 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     if config.rule == "true":
         twin = probes[reference.key]
         expected_step = one_step(twin, state, inputs, targets, reference.prepare)
+        buffers = architecture.buffer_names()  # running statistics: each step moves them, compared as a step
+        expected_buffers = twin.get_buffers() if buffers else []
         # Adam and RMSprop amplify rounding in a step: the tolerance grows with what a nudge does.
         rounding = step_rounding(twin, state, inputs, targets, agreement.tolerance, expected_step,
                                  seed=config.seed + step, prepare=reference.prepare)
     for backend in backends[1:]:
         probe = probes[backend.key]
-        probe.set_weights(state.weights)
+        restore(probe, state)
         got = probe.gradients(inputs, targets)
         for layer, mine, theirs in zip(layers, got, expected):
             if config.rule == "book":
@@ -377,6 +382,10 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
             for layer, mine, theirs, before, measured in zip(layers, stepped, expected_step, state.weights, rounding):
                 agreement.compare("step", layer, backend.key, step, epoch, mine, theirs,
                                   step_tolerance(agreement.tolerance.single, measured),
+                                  numbers=measure_step(mine, theirs, before, agreement.tolerance))
+            for name, mine, theirs, before in zip(buffers, probe.get_buffers() if buffers else [], expected_buffers,
+                                                  state.buffers or []):
+                agreement.compare("step", name, backend.key, step, epoch, mine, theirs, agreement.tolerance.single,
                                   numbers=measure_step(mine, theirs, before, agreement.tolerance))
             apart[backend.key] = [relative_difference(m, t) for m, t in zip(stepped, expected_step)]
     if agreement.failures:
