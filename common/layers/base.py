@@ -161,6 +161,11 @@ class Layer:
     def words(self) -> str:
         return self.kind
 
+    @property
+    def called(self) -> str:
+        """How reports and causes name the layer: its name (``conv1``, ``pool1``); a dense layer by its weight."""
+        return self.name
+
     def min_batch(self) -> tuple[int, str]:
         """The fewest samples a training pass through this layer can take, and why (1 for most)."""
         return 1, ""

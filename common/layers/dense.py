@@ -30,3 +30,7 @@ class Dense(Layer):
 
     def words(self) -> str:
         return str(self.units)
+
+    @property
+    def called(self) -> str:
+        return self.parameters()[0].name  # W_ih, W1: as the report's rows name the layer

@@ -17,13 +17,10 @@ recipe_mistake           every step (and gradient) is what one of :mod:`compare.
                          step count off by one, momentum's buffer or lr misplaced, decay or L2 at
                          the wrong strength or on the wrong parameters, a BCE reduction
 query_not_forward        outputs differ, every gradient agrees
-transposed_weight        outputs equal autograd's with one weight transposed (or reshaped)
-flipped_kernel           outputs equal autograd's with a convolution's kernel flipped (a true convolution)
-flatten_order            outputs equal autograd's with the maps flattened in another order than (C, H, W)
-padding_mismatch         outputs equal autograd's with a convolution padded otherwise (one side, edge, reflect)
-pool_gradient            outputs agree; the gradients are those of a max pool whose gradient is spread
-                         over its window
-col2im_overwrites        outputs agree; the gradients are those of a col2im that overwrites instead of adding
+layer_mistake            a layer kind's classic mistake (its catalogue in :mod:`compare.check.mistakes`):
+                         the outputs are those of torch's network with it planted, where the outputs
+                         differ (a weight used transposed, a kernel flipped, a flatten order, a
+                         padding); else every gradient is (a pool's gradient spread, col2im overwriting)
 wrong_sign               the first gradient that differs has cosine −1
 half_missing_or_doubled  every gradient is exactly 2x (or ½x) autograd's, cosine 1
 sum_not_mean             single samples agree; at a batch of n, length ratio n and cosine 1
@@ -92,13 +89,11 @@ class Evidence:
     output_layer: tuple[str, ...]  # the parameter names of the output layer
     weights_moved: float = 0.0  # relative change of the weights across the gradients() calls
     previous: float = float("inf")  # the batch's gradients against the call before (another sample)
-    hypotheses: list[tuple[str, str, str]] = field(default_factory=list)  # (layer, "transposed"/"reshaped", shape)
+    hypotheses: list[Any] = field(default_factory=list)  # compare.check.mistakes.Hypothesis: those whose numbers fit
     recipe: Recipe = field(default_factory=Recipe)
     activation: str | None = "sigmoid"  # of the hidden layers; None without any
     loss: str = "half_sse"
     state_words: str = ""  # where the optimizer state started, for the report
-    mistakes: list[Any] = field(default_factory=list)  # compare.check.mistakes.recipe.Mistake: those whose steps fit
-    conv_hypotheses: list[Any] = field(default_factory=list)  # compare.check.mistakes.conv.Hypothesis: those whose numbers fit
 
     @property
     def cosine_floor(self) -> float:
@@ -200,15 +195,15 @@ def stale_gradients(e: Evidence) -> Cause | None:
 
 def recipe_mistake(e: Evidence) -> Cause | None:
     """The steps (and gradients) are one classic recipe mistake's, replayed by :mod:`compare.check.mistakes.recipe`."""
-    if not e.mistakes:
-        return None
-    mistake = e.mistakes[0]
-    failing = e.failing(("gradient", *STEP_KINDS))
-    layer = next((row.layer for row, _, _ in failing), "all")
-    return Cause(mistake.name, layer, (
-        f"train() takes the steps of {mistake.what}: all of its steps, for one sample and for a batch of "
-        f"{e.batch_size}, are that rule's from the same weights and state (within each step's tolerance), not "
-        f"torch.optim's {e.recipe.describe()}. Fix: {mistake.fix}."))
+    found = next((h for h in e.hypotheses if h.stage == "recipe"), None)
+    return None if found is None else Cause(found.name, found.layer, found.sentence)
+
+
+def recipe_sentence(mistake: Any, recipe: Recipe, batch_size: int) -> str:
+    """The cause's sentence for a recipe mistake (:class:`compare.check.mistakes.recipe.Mistake`) whose steps fit."""
+    return (f"train() takes the steps of {mistake.what}: all of its steps, for one sample and for a batch of "
+            f"{batch_size}, are that rule's from the same weights and state (within each step's tolerance), not "
+            f"torch.optim's {recipe.describe()}. Fix: {mistake.fix}.")
 
 
 def query_not_forward(e: Evidence) -> Cause | None:
@@ -222,76 +217,12 @@ def query_not_forward(e: Evidence) -> Cause | None:
     return None
 
 
-def transposed_weight(e: Evidence) -> Cause | None:
-    if not (e.failing(("outputs",)) and e.hypotheses):
-        return None
-    layer, how, shape = e.hypotheses[0]
-    if how == "transposed":
-        return Cause("transposed_weight", layer, (
-            f"{layer} is used transposed: the outputs equal autograd's with {layer}.T. Weights are laid out "
-            "(n_out, n_in), as nn.Linear.weight: a layer computes W @ x, or inputs @ W.T for rows of samples."))
-    return Cause("transposed_weight", layer, (
-        f"{layer} is reshaped to {shape} where a transpose belongs: the outputs equal autograd's with "
-        f"{layer}.reshape{shape}.T. reshape keeps the numbers in their order; .T swaps the axes."))
-
-
-def _conv(e: Evidence, name: str):
-    """The first of the convolution hypotheses named ``name`` whose numbers fit, if any."""
-    return next((h for h in e.conv_hypotheses if h.name == name), None)
-
-
-def flipped_kernel(e: Evidence) -> Cause | None:
-    found = _conv(e, "flipped_kernel")
-    if found is None:
-        return None
-    return Cause("flipped_kernel", found.layer, (
-        f"A true convolution where torch cross-correlates: the outputs equal autograd's with {found.words} "
-        "(w[:, :, ::-1, ::-1]). nn.Conv2d computes y[i, j] = Σ w[k, l] x[i + k, j + l], the "
-        "kernel as it lies, as im2col's columns do; a convolution, x[i − k, j − l], flips it (scipy.signal's "
-        "convolve2d flips, correlate2d does not). Drop the flip."))
-
-
-def flatten_order(e: Evidence) -> Cause | None:
-    found = _conv(e, "flatten_order")
-    if found is None:
-        return None
-    return Cause("flatten_order", found.layer, (
-        f"The flatten order differs from torch's: the outputs equal autograd's where {found.words}, the first dense "
-        "weight's columns permuted to match. nn.Flatten keeps (C, H, W) order, as x.reshape(n, -1) of an (n, C, H, "
-        "W) array does; a transpose to channels last first (TensorFlow's layout) permutes the features. Flatten the "
-        "(n, C, H, W) maps as they are, and unflatten dL/dx the same way."))
-
-
-def padding_mismatch(e: Evidence) -> Cause | None:
-    found = _conv(e, "padding_mismatch")
-    if found is None:
-        return None
-    return Cause("padding_mismatch", found.layer, (
-        f"A padding of the right size but another kind: the outputs equal autograd's where {found.words}. "
-        "nn.Conv2d(padding=P) adds P zeros on every side: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))), and its "
-        "backward cuts the same P off each side of dL/dx_padded."))
-
-
-def pool_gradient(e: Evidence) -> Cause | None:
-    found = _conv(e, "pool_gradient")
-    if found is None:
-        return None
-    return Cause("pool_gradient", found.layer, (
-        f"The max pool's gradient is spread over its window: the outputs agree and every gradient equals autograd's "
-        f"where {found.words}. The maximum depends on one entry of its window only, so dL/dy goes to the argmax "
-        "alone (torch: the first maximum in row-major order where several tie), 0 to the other three; spreading "
-        "it is average pooling's gradient."))
-
-
-def col2im_overwrites(e: Evidence) -> Cause | None:
-    found = _conv(e, "col2im_overwrites")
-    if found is None:
-        return None
-    return Cause("col2im_overwrites", found.layer, (
-        f"col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where "
-        f"{found.words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K columns and "
-        "its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for indices "
-        "that repeat."))
+def layer_mistake(e: Evidence) -> Cause | None:
+    """A layer kind's mistake (:mod:`compare.check.mistakes`) whose numbers are the network's: its
+    outputs where they differ, else its gradients."""
+    stage = "outputs" if e.failing(("outputs",)) else "gradients"
+    found = next((h for h in e.hypotheses if h.stage == stage), None)
+    return None if found is None else Cause(found.name, found.layer, found.sentence)
 
 
 # The output error of each loss, and what the right gradient at the output is, for the sentences.
@@ -417,9 +348,8 @@ def batch_only(e: Evidence) -> Cause | None:
 
 
 RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
-    non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, transposed_weight,
-    flipped_kernel, flatten_order, padding_mismatch, pool_gradient, col2im_overwrites, wrong_sign,
-    half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
+    non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, layer_mistake,
+    wrong_sign, half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
 
 
 def first_failure(e: Evidence) -> tuple[Row, str, Cell] | None:

@@ -41,7 +41,8 @@ from common.tolerances import (loss_difference, measure, measure_step, output_er
 from common.validation import check_positive_int
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
                                  check_intermediates, check_loss, network_dtype, recipe_of)
-from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure
+from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure, recipe_sentence
+from compare.check.mistakes import GRADIENTS, OUTPUTS, Hypothesis, fitting
 from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
 from compare.check.report import NetworkReport
 from compare.state import TrainingState, has_buffer_methods, has_state_methods, restore, snapshot, step_rounding
@@ -308,17 +309,19 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     training = _training(copies, mine, make_reference, start, inputs, targets, n, layers, widened)
     rows += training.rows
     rows.append(Row("again", "all", None, _cell(_flat(again), _flat(gradients["batch"]), limit)))
-    conv_hypotheses = _conv_hypotheses(mine, original, modes, outputs, gradients, theirs_gradients, widened, limit)
     previous = (relative_difference(_flat(gradients["batch"]), _flat(gradients["single"])) if "single" in modes
                 else float("inf"))
     evidence = Evidence(rows=rows, batch_size=n, tolerance=limit, lr=float(mine.network.lr),
                         output_layer=tuple(layers[-1]), weights_moved=moved, previous=previous,
-                        hypotheses=_hypotheses(mine, theirs, original, batch[0], outputs["batch"], limit),
                         recipe=recipe, activation=architecture.activation if architecture.hidden_nodes else None,
-                        loss=architecture.loss, state_words=state_words, conv_hypotheses=conv_hypotheses)
+                        loss=architecture.loss, state_words=state_words)
     if evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}")):
-        evidence.mistakes = _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
-                                              original, widened)
+        failing = evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}"))
+        evidence.hypotheses += [
+            Hypothesis(mistake.name, failing[0][0].layer, recipe_sentence(mistake, recipe, n), "recipe")
+            for mistake in _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
+                                             original, widened)]
+    evidence.hypotheses += _layer_hypotheses(mine, start, modes, outputs, gradients, theirs_gradients, widened, limit)
     return evidence
 
 
@@ -453,43 +456,17 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
     return kept
 
 
-def _conv_hypotheses(mine: _Checked, original, modes: dict, outputs: dict[str, Cell], gradients, theirs_gradients,
-                     widened, limit) -> list:
-    """For a convolutional network that departs: the convolution mistakes of :mod:`compare.check.mistakes.conv`
-    whose numbers are the network's. Its outputs, where they differ from autograd's; else its
-    gradients, where they differ."""
-    architecture = mine.architecture
-    if not architecture.conv:
-        return []
-    from compare.check.mistakes.conv import backward_hypotheses, forward_hypotheses  # imports torch
-
-    mine.set_weights(original)
-    batch = modes["batch"]
-    if not all(cell.passed for cell in outputs.values()):
-        return forward_hypotheses(architecture, mine.recipe, original, batch[0], mine.query(batch[0]), limit)
-    if all(relative_difference(a, b) <= widened[mode] for mode in modes
-           for a, b in zip(gradients[mode], theirs_gradients[mode])):
-        return []
-    return backward_hypotheses(architecture, mine.recipe, original,
-                               [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()])
-
-
-def _hypotheses(mine: _Checked, theirs: Any, original, inputs, outputs: Cell, limit) -> list[tuple[str, str, str]]:
-    """When the outputs differ: the layers whose weight, transposed or reshaped, explains them."""
-    if outputs.passed:
-        return []
-    mine.set_weights(original)
-    got = mine.query(inputs)
-    found = []
-    for k, (name, weight) in enumerate(zip(mine.names, original)):
-        if weight.ndim != 2:
-            continue
-        n_out, n_in = weight.shape
-        how = "transposed" if n_out == n_in else "reshaped"
-        candidate = [w for w in original]
-        candidate[k] = weight.reshape(n_in, n_out).T
-        theirs.set_weights(candidate)
-        if relative_difference(got, theirs.query(inputs)) <= limit:
-            found.append((name, how, f"({n_in}, {n_out})"))
-    theirs.set_weights(original)
-    return found
+def _layer_hypotheses(mine: _Checked, start: TrainingState, modes: dict, outputs: dict[str, Cell], gradients,
+                      theirs_gradients, widened, limit) -> list[Hypothesis]:
+    """The layer kinds' mistakes (:mod:`compare.check.mistakes`) whose numbers are the network's: its
+    outputs, where they differ from autograd's; else its gradients, where they differ."""
+    if all(cell.passed for cell in outputs.values()):
+        if all(relative_difference(a, b) <= widened[mode] for mode in modes
+               for a, b in zip(gradients[mode], theirs_gradients[mode])):
+            return []
+        shows, cases = GRADIENTS, [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()]
+    else:
+        mine.set_weights(start.weights)
+        x, t = modes["batch"]
+        shows, cases = OUTPUTS, [(x, t, mine.query(x), limit)]
+    return fitting(mine.architecture, mine.recipe, start.weights, start.buffers or [], start.seed, shows, cases)

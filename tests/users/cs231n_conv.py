@@ -264,7 +264,7 @@ class TrueConvolution(ConvNet):
 class PoolGradientSpread(ConvNet):
     """Hands each window's dL/dy to all four entries, a quarter each, as average pooling does."""
 
-    CAUSE, LAYER = "pool_gradient", "conv2"
+    CAUSE, LAYER = "pool_gradient", "pool2"
 
     def pool_backward(self, dout, cache):
         x, _ = cache

@@ -1,1 +1,153 @@
-"""The catalogues of classic mistakes, each a hypothesis tested against a network's own numbers."""
+"""The catalogues of classic mistakes, each a hypothesis tested against a network's own numbers.
+
+Every layer kind has its catalogue in a module named as its implementation is
+(``compare.check.mistakes.<module>``, :meth:`common.layers.Layer.implementation`), whose
+``mistakes(spec)`` lists what learners get wrong in that layer, each as torch's module for the
+layer with the mistake planted (:class:`Planted`): a convolution whose kernel is flipped, a max
+pool whose gradient is spread over its window. The recipe's mistakes (:mod:`.recipe`) are steps
+replayed instead. Whatever the catalogue, a mistake reaches the diagnosis one way: as a
+:class:`Hypothesis` whose numbers were found to be the network's, in ``Evidence.hypotheses``.
+
+A mistake written once in a layer function reaches every layer of its kind, so each is tried in
+each layer alone and in all of them at once. Torch with the mistake planted is built here, in
+``compare`` (the only package that knows both backends), never in ``torch_impl``.
+"""
+from __future__ import annotations
+
+import importlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from common.architecture import Architecture
+from common.layers import Layer
+from common.recipe import Recipe
+from common.tolerances import relative_difference
+
+# Where a planted mistake shows, so where its numbers are compared: the outputs of query() (a
+# mistake in the forward pass), or every gradient while the outputs agree (one in the backward pass).
+OUTPUTS, GRADIENTS = "outputs", "gradients"
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A mistake whose numbers are the network's: its cause's name, the layer, and the sentence that
+    says so, why it is a mistake and what to do. ``stage`` orders it among the diagnosis's rules:
+    "recipe" (the training steps), "outputs" or "gradients"."""
+
+    name: str
+    layer: str
+    sentence: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class Planted:
+    """One classic mistake of a layer kind: torch's module for the layer with the mistake planted.
+
+    Parameters
+    ----------
+    name : str
+        The cause, as the report names it ("flipped_kernel").
+    shows : str
+        :data:`OUTPUTS` or :data:`GRADIENTS`: where its numbers are compared.
+    plant : callable
+        ``plant(module, spec) -> nn.Module``: the layer's module (its parameters shared) with the
+        mistake in it.
+    sentence : str
+        The cause's sentence, with ``{where}`` for the layer or layers: what was seen, why torch's
+        is right, and the fix.
+    dx_only : bool
+        The mistake changes dL/dx alone (col2im's), so it cannot show in the first layer with
+        parameters, whose dL/dx nothing reads: not tried there.
+    """
+
+    name: str
+    shows: str
+    plant: Callable[[Any, Layer], Any]  # (nn.Module, spec) -> nn.Module
+    sentence: str
+    dx_only: bool = False
+
+
+def catalogue(spec: Layer) -> list[Planted]:
+    """The mistakes of ``spec``'s kind that can happen in this layer; ``[]`` for a kind without a catalogue."""
+    try:
+        module = importlib.import_module(f"{__name__}.{spec.implementation()}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{spec.implementation()}":
+            raise
+        return []
+    return module.mistakes(spec)
+
+
+def _which(layers: Sequence[str], kind: str) -> str:
+    """``"conv1"``, or ``"every conv layer (conv1, conv2)"``."""
+    return layers[0] if len(layers) == 1 else f"every {kind} layer ({', '.join(layers)})"
+
+
+def candidates(architecture: Architecture, shows: str) -> list[tuple[Planted, tuple[str, ...], str]]:
+    """Each mistake that shows in ``shows``, with the layers to plant it in: each layer of its kind
+    alone, then all of them (where there are several). Returns ``(planted, layer names, where)``."""
+    by_mistake: dict[tuple[str, str], list[tuple[Planted, Layer]]] = OrderedDict()
+    first = next(i for i, spec in enumerate(architecture.layers) if spec.parameters())
+    for i, spec in enumerate(architecture.layers):
+        for planted in catalogue(spec):
+            if planted.shows == shows and not (planted.dx_only and i <= first):
+                by_mistake.setdefault((planted.name, planted.sentence), []).append((planted, spec))
+    found = []
+    for entries in by_mistake.values():
+        names = tuple(spec.name for _, spec in entries)
+        called = dict((spec.name, spec.called) for _, spec in entries)
+        sets = [(name,) for name in names] + ([names] if len(names) > 1 else [])
+        for layers in sets:
+            found.append((entries[0][0], layers, _which([called[name] for name in layers], entries[0][1].kind)))
+    return found
+
+
+def planted_model(model: Any, architecture: Architecture, planted: Planted, layers: Sequence[str]) -> Any:
+    """``model`` (an ``nn.Sequential``) with ``planted`` in each of ``layers``, every parameter shared."""
+    from torch import nn  # the catalogues import torch; the command line does not, until it runs
+
+    specs = {spec.name: spec for spec in architecture.layers}
+    return nn.Sequential(OrderedDict(
+        (name, planted.plant(module, specs[name]) if name in layers else module)
+        for name, module in model.named_children()))
+
+
+def fitting(architecture: Architecture, recipe: Recipe, weights: Sequence[np.ndarray], buffers: Sequence[np.ndarray],
+            seed: int | None, shows: str, cases: list[tuple[np.ndarray, np.ndarray, Any, float]]) -> list[Hypothesis]:
+    """The layer mistakes that show in ``shows`` whose numbers are the network's.
+
+    ``cases``: ``(inputs, targets, numbers, limit)``, the network's own ``numbers`` for those
+    samples (its outputs, or its gradients) and how close the planted network's must be.
+    The planted network is torch_impl's at the network's weights, buffers and layer seed, in float64.
+    """
+    from compare.plugins import build_network, load_class
+
+    reference = build_network(load_class("torch_impl"), architecture, 1.0, "float64", recipe, device="cpu")
+    reference.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
+    reference.set_buffers([np.asarray(b, dtype=np.float64) for b in buffers])
+    if seed is not None:
+        reference.layer_seed = seed
+    model, found = reference.model, []
+    called = {spec.name: spec.called for spec in architecture.layers}
+    for planted, layers, where in candidates(architecture, shows):
+        reference.model = planted_model(model, architecture, planted, layers)
+        try:
+            fits = all(_fits(reference, shows, inputs, targets, numbers, limit)
+                       for inputs, targets, numbers, limit in cases)
+        finally:
+            reference.model = model
+        if fits:  # named at the layer where its numbers first go wrong: forward the first, backward the last
+            layer = called[layers[0] if shows == OUTPUTS else layers[-1]]
+            found.append(Hypothesis(planted.name, layer, planted.sentence.format(where=where), shows))
+    return found
+
+
+def _fits(reference: Any, shows: str, inputs: np.ndarray, targets: np.ndarray, numbers: Any, limit: float) -> bool:
+    if shows == OUTPUTS:
+        return relative_difference(numbers, reference.query(inputs)) <= limit
+    planted = reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets))
+    return all(relative_difference(mine, theirs) <= limit for mine, theirs in zip(numbers, planted))

@@ -1,130 +1,64 @@
-"""The classic mistakes of a convolution layer written by hand, as hypotheses tested against the numbers.
-
-Each hypothesis is torch's own network (``torch_impl``'s ``nn.Sequential``, in float64, at the
-network's weights) with one mistake planted in it; :func:`compare.check.network.check_network`
-names it (:mod:`compare.check.diagnosis`) only where the network's numbers are that network's, within
-the tolerance:
+"""The classic mistakes of a convolution layer written by hand, each planted in torch's ``nn.Conv2d``.
 
 ==================  ==========================================================================
-hypothesis          what is planted, and the numbers that must be its
+mistake             what is planted, and the numbers that must be its
 ==================  ==========================================================================
 flipped_kernel      a true convolution, the kernel flipped (``w[:, :, ::-1, ::-1]``), where
                     ``nn.Conv2d`` cross-correlates: the outputs
-flatten_order       the maps flattened in another order than (C, H, W), e.g. channels last
-                    (H, W, C): the outputs, through the first dense weight's columns permuted
 padding_mismatch    another padding of the same size: all of it after the image (or before
                     it), or the edge's pixels repeated or reflected instead of zeros: the outputs
-pool_gradient       the max pool's gradient spread over its window (dL/dy / 4 to each entry,
-                    average pooling's; or dL/dy to each) instead of sent to the argmax: the
-                    gradients, the outputs agreeing
 col2im_overwrites   col2im writing each window's gradient over the input's instead of adding
                     it (the last window, or the last kernel tap, wins): the gradients
 ==================  ==========================================================================
-
-A mistake written once in a layer function reaches every convolution layer, so each is tried
-in each layer alone and in all of them at once. Torch with the mistake planted is built here,
-in ``compare`` (the only package that knows both backends), never in ``torch_impl``.
 """
 from __future__ import annotations
 
-import itertools
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.architecture import Architecture
-from common.recipe import Recipe
-from common.tolerances import relative_difference
-
-AXES = "CHW"
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    """A planted mistake whose numbers are the network's: its cause's name, the layer, what it does."""
-
-    name: str
-    layer: str  # "conv1", ... or "flatten"
-    words: str
-
-
-def _reference(architecture: Architecture, recipe: Recipe, weights: Sequence[np.ndarray]):
-    """torch_impl's network at ``weights``, in float64: the model each hypothesis plants a mistake in."""
-    from compare.plugins import build_network, load_class
-
-    network = build_network(load_class("torch_impl"), architecture, 1.0, "float64", recipe, device="cpu")
-    network.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
-    return network
-
-
-def _replaced(model: nn.Sequential, replacements: dict[str, nn.Module]) -> nn.Sequential:
-    """``model`` with the modules named in ``replacements`` swapped, every parameter shared."""
-    return nn.Sequential(OrderedDict((name, replacements.get(name, module)) for name, module in model.named_children()))
-
-
-def _layer_sets(names: list[str]) -> list[tuple[str, ...]]:
-    """Each layer alone, then all of them (where there are several)."""
-    return [(name,) for name in names] + ([tuple(names)] if len(names) > 1 else [])
-
-
-def _which(layers: tuple[str, ...], kind: str = "convolution layer") -> str:
-    """``"conv1"``, or ``"every convolution layer (conv1, conv2)"``."""
-    return layers[0] if len(layers) == 1 else f"every {kind} ({', '.join(layers)})"
-
-
-# -- the forward pass's mistakes -----------------------------------------------------------------------
-
-def forward_hypotheses(architecture: Architecture, recipe: Recipe, weights: Sequence[np.ndarray], inputs: np.ndarray,
-                       outputs: np.ndarray, limit: float) -> list[Hypothesis]:
-    """The forward mistakes whose outputs, for ``inputs``, are ``outputs`` within ``limit`` (relative)."""
-    reference = _reference(architecture, recipe, weights)
-    model, found = reference.model, []
-
-    def fits(variant_weights=None, replacements=None) -> bool:
-        reference.set_weights([np.asarray(w, dtype=np.float64) for w in (variant_weights or weights)])
-        reference.model = _replaced(model, replacements or {})
-        try:
-            return relative_difference(outputs, reference.query(inputs)) <= limit
-        finally:
-            reference.model = model
-
-    names, n_conv = architecture.conv_names(), len(architecture.conv)
-    per = 2 if architecture.bias else 1
-    for layers in _layer_sets(names):
-        flipped = [np.asarray(w)[:, :, ::-1, ::-1].copy() if k % per == 0 and k // per < n_conv
-                   and names[k // per] in layers else w for k, w in enumerate(weights)]
-        if fits(flipped):
-            found.append(Hypothesis("flipped_kernel", layers[0], f"the kernel of {_which(layers)} flipped"))
-    last = architecture.conv_shapes()[-1].h
-    first_dense = n_conv * per
-    for order in itertools.permutations(range(3)):
-        if order == (0, 1, 2):
-            continue
-        w = np.asarray(weights[first_dense])
-        # The network's flat index runs over the axes in ``order``; torch's over (C, H, W).
-        permuted = w.reshape(w.shape[0], *(last[a] for a in order)).transpose(
-            0, *(1 + order.index(a) for a in range(3))).reshape(w.shape)
-        if fits([permuted if k == first_dense else v for k, v in enumerate(weights)]):
-            found.append(Hypothesis("flatten_order", "flatten",
-                                    f"the maps are flattened in ({', '.join(AXES[a] for a in order)}) order"))
-    padded = [name for name, shape in zip(names, architecture.conv_shapes()) if shape.padding]
-    for kind, layers in itertools.product(PADDINGS, _layer_sets(padded)):
-        replacements = {name: _padded(getattr(model, name), kind) for name in layers}
-        if fits(replacements=replacements):
-            found.append(Hypothesis("padding_mismatch", layers[0],
-                                    f"{_which(layers, 'padded convolution layer')} {PADDINGS[kind]}"))
-    return found
-
+from common.layers.conv import Conv
+from compare.check.mistakes import GRADIENTS, OUTPUTS, Planted
 
 PADDINGS = {"after": "puts all of its 2P zeros after the image (below it and to its right), none before it",
             "before": "puts all of its 2P zeros before the image (above it and to its left), none after it",
             "replicate": "pads with the image's edge pixels repeated (np.pad's mode 'edge'), not with zeros",
             "reflect": "pads with the image reflected at its edge (np.pad's mode 'reflect'), not with zeros"}
+OVERWRITES = {"window": "writes each window's gradient over the input's (the last window wins) instead of adding",
+              "tap": "writes each kernel tap's gradient over the input's (the last tap wins) instead of adding; "
+                     "x[:, k, i, j] += cols with repeated indices does that (np.add.at adds)"}
+
+
+def mistakes(spec: Conv) -> list[Planted]:
+    found = [Planted("flipped_kernel", OUTPUTS, lambda module, spec: FlippedConv(module), (
+        "A true convolution where torch cross-correlates: the outputs equal autograd's with the kernel of {where} "
+        "flipped (w[:, :, ::-1, ::-1]). nn.Conv2d computes y[i, j] = Σ w[k, l] x[i + k, j + l], the kernel as it "
+        "lies, as im2col's columns do; a convolution, x[i − k, j − l], flips it (scipy.signal's convolve2d flips, "
+        "correlate2d does not). Drop the flip."))]
+    if spec.padding:
+        found += [Planted("padding_mismatch", OUTPUTS, lambda module, spec, kind=kind: _padded(module, kind), (
+            f"A padding of the right size but another kind: the outputs equal autograd's where {{where}} {words}. "
+            "nn.Conv2d(padding=P) adds P zeros on every side: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))), and its "
+            "backward cuts the same P off each side of dL/dx_padded.")) for kind, words in PADDINGS.items()]
+    found += [Planted("col2im_overwrites", GRADIENTS, lambda module, spec, last=last: OverwritingConv(module, last), (
+        f"col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where the "
+        f"col2im of {{where}} {words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K "
+        "columns and its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for "
+        "indices that repeat."), dx_only=True) for last, words in OVERWRITES.items()]
+    return found
+
+
+class FlippedConv(nn.Module):
+    """``conv`` (its weight and bias shared) computing a true convolution: the kernel flipped."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.weight, self.bias, self.padding = conv.weight, conv.bias, conv.padding[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight.flip(-2, -1), self.bias, padding=self.padding)
 
 
 def _padded(conv: nn.Conv2d, kind: str) -> nn.Module:
@@ -135,57 +69,6 @@ def _padded(conv: nn.Conv2d, kind: str) -> nn.Module:
     pad = {"after": nn.ZeroPad2d((0, 2 * p, 0, 2 * p)), "before": nn.ZeroPad2d((2 * p, 0, 2 * p, 0)),
            "replicate": nn.ReplicationPad2d(p), "reflect": nn.ReflectionPad2d(p)}[kind]
     return nn.Sequential(pad, unpadded)
-
-
-# -- the backward pass's mistakes ----------------------------------------------------------------------
-
-def backward_hypotheses(architecture: Architecture, recipe: Recipe, weights: Sequence[np.ndarray],
-                        cases: list[tuple[np.ndarray, np.ndarray, list[np.ndarray], float]]) -> list[Hypothesis]:
-    """The backward mistakes whose gradients are the network's: for each ``(inputs, targets,
-    gradients, limit)``, every parameter's gradient within ``limit`` of the planted network's."""
-    reference = _reference(architecture, recipe, weights)
-    model, found = reference.model, []
-
-    def fits(replacements: dict[str, nn.Module]) -> bool:
-        reference.model = _replaced(model, replacements)
-        try:
-            for inputs, targets, gradients, limit in cases:
-                planted = reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets))
-                if any(relative_difference(mine, theirs) > limit for mine, theirs in zip(gradients, planted)):
-                    return False
-            return True
-        finally:
-            reference.model = model
-
-    names = architecture.conv_names()
-    for (spread, words), layers in itertools.product(SPREADS.items(), _layer_sets(names)):
-        if fits({f"pool{name[4:]}": SpreadPool(spread) for name in layers}):
-            which = f"the max pool after {layers[0]}" if len(layers) == 1 else f"each max pool (after {', '.join(layers)})"
-            found.append(Hypothesis("pool_gradient", layers[-1], f"{which} {words}"))
-    below_first = names[1:]  # the first layer's input gradient is never used: no mistake in it shows
-    for (last, words), layers in itertools.product(OVERWRITES.items(), _layer_sets(below_first)):
-        if fits({name: OverwritingConv(getattr(model, name), last) for name in layers}):
-            found.append(Hypothesis("col2im_overwrites", layers[-1], f"the col2im of {_which(layers)} {words}"))
-    return found
-
-
-SPREADS = {0.25: "hands dL/dy / 4 to each entry of its window (average pooling's gradient)",
-           1.0: "hands dL/dy to each entry of its window"}
-OVERWRITES = {"window": "writes each window's gradient over the input's (the last window wins) instead of adding",
-              "tap": "writes each kernel tap's gradient over the input's (the last tap wins) instead of adding; "
-                     "x[:, k, i, j] += cols with repeated indices does that (np.add.at adds)"}
-
-
-class SpreadPool(nn.Module):
-    """A 2×2 max pool forward whose backward spreads dL/dy over the window, ``share`` of it to each entry."""
-
-    def __init__(self, share: float) -> None:
-        super().__init__()
-        self.share = share
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spread = F.avg_pool2d(x, 2) * (4 * self.share)  # d/dx of each entry: share · dL/dy
-        return F.max_pool2d(x, 2).detach() + spread - spread.detach()
 
 
 class OverwritingConv(nn.Module):
