@@ -1,13 +1,14 @@
-"""The learners' code in tests/users is what it claims: each correct layer pair, update rule and model
-agrees with torch (float64), and each planted mistake departs from its correct twin where its entry says.
+"""The learners' code in tests/users is what it claims: each correct cs231n layer pair agrees with torch
+(float64), and each planted mistake departs from its correct twin where its entry says.
 
-The layer checks, update checks and model checks are tested against these fixtures; this file
-only pins the fixtures down, so that a check's failure on them is the check's.
+The layer, update and model checks are tested against these fixtures; this file and
+test_users_code_updates.py, test_users_code_models.py and test_users_code_nnfs.py only pin the
+fixtures down, so that a check's failure on them is the check's. The helpers here (``close``,
+``assert_close``, ``t``) serve those files too.
 """
 from __future__ import annotations
 
 import copy
-from functools import partial
 
 import numpy as np
 import pytest
@@ -15,11 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.users import cs231n_layers as layers
-from tests.users import cs231n_optim as optim
-from tests.users.cs231n_models import PLANTED_MODELS, FullyConnectedNet, TwoLayerNet
 from tests.users.cs231n_layers_planted import CONFIGURATIONS, PLANTED
-from tests.users.cs231n_optim_planted import EXPOSED_BY
-from tests.users.cs231n_optim_planted import PLANTED as OPTIM_PLANTED
 
 
 def close(mine, theirs, rtol=1e-9, atol=1e-11):
@@ -286,173 +283,3 @@ def test_every_kind_has_its_configuration_and_its_named_causes():
         "dropout", "softmax_loss"}
     for kind, cause, entry in ENTRIES:
         assert set(entry) <= {"forward", "backward", "param"} and callable(entry["forward"]), (kind, cause)
-
-
-# -- update rules against torch.optim -----------------------------------------------------------------
-
-STEPS = 5
-
-
-def torch_steps(optimizer, gradients, learning_rates=None, **hyper):
-    """The weights after each of torch.optim's steps from W0, fed ``gradients``."""
-    p = torch.tensor(W0, requires_grad=True)
-    opt = optimizer([p], **hyper)
-    found = []
-    for k, g in enumerate(gradients):
-        if learning_rates:
-            opt.param_groups[0]["lr"] = learning_rates[k]
-        p.grad = torch.from_numpy(g.copy())
-        opt.step()
-        found.append(p.detach().numpy().copy())
-    return found
-
-
-def rule_steps(rule, gradients, learning_rates=None):
-    """The weights after each of the rule's steps from W0, one config carried along, its defaults."""
-    w, config, found = W0.copy(), None, []
-    for k, g in enumerate(gradients):
-        if learning_rates:
-            config = {**(config or {}), "learning_rate": learning_rates[k]}
-        w, config = rule(w, g, config)
-        found.append(w.copy())
-    return found
-
-
-W0 = np.random.default_rng(5).standard_normal((3, 4))
-TORCH_OF = {  # each rule's optimizer, at the rule's defaults
-    "sgd": (torch.optim.SGD, {"lr": 1e-2}),
-    "sgd_momentum": (torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}),
-    "sgd_momentum_torch": (torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}),
-    "sgd_nesterov": (torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9, "nesterov": True}),
-    "rmsprop": (torch.optim.RMSprop, {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8}),
-    "adam": (torch.optim.Adam, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8}),
-}
-
-
-def gradients(scale=1.0, seed=6):
-    generator = np.random.default_rng(seed)
-    return [scale * generator.standard_normal(W0.shape) for _ in range(STEPS)]
-
-
-@pytest.mark.parametrize("scale", [1.0, 1e-4])
-@pytest.mark.parametrize("name", list(TORCH_OF))
-def test_update_rule_matches_torch_optim_over_five_steps(name, scale):
-    optimizer, hyper = TORCH_OF[name]
-    mine, theirs = rule_steps(getattr(optim, name), gradients(scale)), torch_steps(optimizer, gradients(scale), **hyper)
-    for step, (w, expected) in enumerate(zip(mine, theirs), start=1):
-        assert_close(f"{name}, step {step}", w, expected)
-
-
-def test_torch_buffer_momentum_matches_torch_under_a_changing_learning_rate():
-    rates = EXPOSED_BY["lr_inside_velocity"]["learning_rates"]
-    mine = rule_steps(optim.sgd_momentum_torch, gradients(), rates)
-    theirs = torch_steps(torch.optim.SGD, gradients(), rates, lr=1e-2, momentum=0.9)
-    for step, (w, expected) in enumerate(zip(mine, theirs), start=1):
-        assert_close(f"step {step}", w, expected)
-
-
-RULES = [(name, cause, rule) for name, causes in OPTIM_PLANTED.items() for cause, rule in causes.items()]
-
-
-@pytest.mark.parametrize("name, cause, rule", RULES, ids=[f"{name}-{cause}" for name, cause, _ in RULES])
-def test_planted_rule_departs_from_torch_within_five_steps(name, cause, rule):
-    exposed = EXPOSED_BY.get(cause, {})
-    grads, rates = gradients(exposed.get("grad_scale", 1.0)), exposed.get("learning_rates")
-    optimizer, hyper = TORCH_OF[name]
-    mine, theirs = rule_steps(rule, grads, rates), torch_steps(optimizer, grads, rates, **hyper)
-    assert not all(close(w, expected) for w, expected in zip(mine, theirs)), f"{name}:{cause} steps as torch does"
-
-
-def test_momentum_velocity_is_minus_lr_times_torch_momentum_buffer():
-    p = torch.tensor(W0, requires_grad=True)
-    opt, w, config = torch.optim.SGD([p], lr=1e-2, momentum=0.9), W0.copy(), None
-    for g in gradients():
-        p.grad = torch.from_numpy(g.copy())
-        opt.step()
-        w, config = optim.sgd_momentum(w, g, config)
-    assert_close("velocity", config["velocity"], -1e-2 * opt.state[p]["momentum_buffer"].numpy())
-
-
-# -- the models against finite differences ------------------------------------------------------------
-
-def data(n=6, dims=5, classes=3, seed=7):
-    generator = np.random.default_rng(seed)
-    return generator.standard_normal((n, dims)), generator.integers(0, classes, n)
-
-
-def finite_difference_gradients(model, X, y, h=1e-6):
-    """Central differences of model.loss(X, y)[0] in each entry of each parameter."""
-    found = {}
-    for name, p in model.params.items():
-        found[name] = np.zeros_like(p)
-        for index in np.ndindex(p.shape):
-            kept = p[index]
-            p[index] = kept + h
-            up = model.loss(X, y)[0]
-            p[index] = kept - h
-            down = model.loss(X, y)[0]
-            p[index] = kept
-            found[name][index] = (up - down) / (2 * h)
-    return found
-
-
-MODELS = {
-    "two_layer": lambda: TwoLayerNet(input_dim=5, hidden_dim=4, num_classes=3, weight_scale=0.5, reg=0.1),
-    "fc": lambda: FullyConnectedNet([4, 3], input_dim=5, num_classes=3, reg=0.1, weight_scale=0.5, dtype=np.float64),
-    "fc_batchnorm": lambda: FullyConnectedNet([4, 3], input_dim=5, num_classes=3, normalization="batchnorm",
-                                              reg=0.1, weight_scale=0.5, dtype=np.float64),
-    "fc_layernorm": lambda: FullyConnectedNet([4, 3], input_dim=5, num_classes=3, normalization="layernorm",
-                                              reg=0.1, weight_scale=0.5, dtype=np.float64),
-    "fc_dropout": lambda: FullyConnectedNet([4, 3], input_dim=5, num_classes=3, dropout_keep_ratio=0.7, seed=1,
-                                            reg=0.1, weight_scale=0.5, dtype=np.float64),
-}
-
-
-@pytest.mark.parametrize("name", list(MODELS))
-def test_model_gradients_match_finite_differences(name):
-    np.random.seed(8)
-    model, (X, y) = MODELS[name](), data()
-    for key in model.params:  # biases off zero: a dropped row would put a ReLU exactly on its kink
-        if key.startswith(("b", "beta")):
-            model.params[key] = 0.1 * np.random.randn(*model.params[key].shape)
-    loss, grads = model.loss(X, y)
-    assert set(grads) == set(model.params)
-    for key, expected in finite_difference_gradients(model, X, y).items():
-        assert np.allclose(grads[key], expected, rtol=1e-5, atol=1e-8), f"{name} {key}: Mine {grads[key]}\n" \
-                                                                         f"Theirs {expected}"
-
-
-def test_model_without_labels_returns_test_mode_scores():
-    np.random.seed(8)
-    model, (X, y) = MODELS["fc_batchnorm"](), data()
-    model.loss(X, y)
-    scores = model.loss(X)
-    assert scores.shape == (6, 3) and all(bn_param["mode"] == "test" for bn_param in model.bn_params)
-
-
-def model_outputs(model, batches, X_test):
-    """The loss and gradients on each training batch, then the test-mode scores: every number a model gives."""
-    found = []
-    try:
-        for X, y in batches:
-            loss, grads = model.loss(X, y)
-            found += [loss, *(grads[key] for key in sorted(grads))]
-        found.append(model.loss(X_test))
-    except Exception as error:
-        found.append(type(error).__name__)
-    return found
-
-
-@pytest.mark.parametrize("cause", list(PLANTED_MODELS))
-def test_planted_model_departs_from_the_correct_model(cause):
-    factory = PLANTED_MODELS[cause]
-    keywords = {key: value for key, value in factory.keywords.items() if key != "layers"}
-    batches, X_test = [data(seed=s) for s in (9, 10)], data(seed=11)[0]
-    outputs = []
-    for make in (factory, partial(FullyConnectedNet, **keywords)):
-        np.random.seed(12)
-        outputs.append(model_outputs(make([4, 3], input_dim=5, num_classes=3, dtype=np.float64), batches, X_test))
-    mine, theirs = outputs
-    assert len(mine) != len(theirs) or not all(
-        isinstance(a, np.ndarray | float) and close(a, b, rtol=1e-7, atol=1e-9) for a, b in zip(mine, theirs)), \
-        f"{cause} gives the correct model's numbers"
