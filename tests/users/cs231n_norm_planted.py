@@ -287,7 +287,8 @@ def dropout_forward_mask_shared_by_rows(x, dropout_param):
 
 
 def dropout_forward_at_test(x, dropout_param):
-    """Drops units at test time too, as if the mode were never checked: seen as noisy validation accuracy."""
+    """Drops units at test time too, as solutions without the ``if mode == "train"`` branch do: seen as
+    validation accuracy that changes from one evaluation to the next."""
     p, mode = dropout_param["p"], dropout_param["mode"]
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])

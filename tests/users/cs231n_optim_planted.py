@@ -20,7 +20,8 @@ from .cs231n import adam_efficient
 
 
 def sgd_ascent(w, dw, config=None):
-    """w += learning_rate · dw: the sign slipped, a step up the gradient (seen in first attempts)."""
+    """w += learning_rate · dw: the sign slipped, a step up the gradient (seen in first attempts at
+    assignment 1's SGD loop, before the loss is watched)."""
     if config is None:
         config = {}
     config.setdefault("learning_rate", 1e-2)

@@ -66,7 +66,8 @@ class Layer_Dropout_RateKept(Layer_Dropout):
 
 
 class Activation_Softmax_Loss_CategoricalCrossentropy_Summed(Activation_Softmax_Loss_CategoricalCrossentropy):
-    """The combined backward without ``/ samples``: a gradient summed over the batch for a loss averaged over it."""
+    """The combined backward without ``/ samples``: a gradient summed over the batch for a loss averaged
+    over it (the book adds the normalization in a separate line, which readers typing it in skip)."""
 
     def backward(self, dvalues, y_true):
         samples = len(dvalues)
