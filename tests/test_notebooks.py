@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+import re
 import runpy
 from pathlib import Path
 
@@ -82,6 +83,17 @@ def test_exercise_sheets_leave_out_every_solution_and_nothing_else():
         assert not [line for line in solution_code if line in sheet_code.splitlines()], sheet.filename
         kept = [cell.source for cell in sheet.cells if cell.kind == "code" and cell.source]
         assert kept and all(any(source == cell.source for cell in full.cells) for source in kept)
+
+
+# A comment in an exercise's code that points at the line to find.
+MARKED = re.compile(r"#.*\b(planted|mistake|wrong|bug|fix|fixed|here)\b", re.IGNORECASE)
+
+
+def test_exercise_sheets_do_not_point_at_the_planted_mistakes():
+    """A sheet asks for the wrong line "without reading the code": no comment may mark it."""
+    marked = [f"{sheet.filename}: {line.strip()}" for sheet in SHEETS for cell in sheet.cells if cell.kind == "code"
+              for line in cell.source.splitlines() if MARKED.search(line)]
+    assert not marked, "\n".join(marked)
 
 
 @pytest.fixture(scope="module")
