@@ -23,7 +23,12 @@ flatten_order            outputs equal autograd's with the maps flattened in ano
 padding_mismatch         outputs equal autograd's with a convolution padded otherwise (one side, edge, reflect)
 pool_gradient            outputs agree; the gradients are those of a max pool whose gradient is spread
                          over its window
+pool_argmax_swapped      outputs agree; the gradients are those of a max pool that sends dL/dy to its
+                         argmax with row and column swapped
+pool_ties                outputs agree; the gradients are those of a max pool that sends dL/dy to every
+                         tied maximum
 col2im_overwrites        outputs agree; the gradients are those of a col2im that overwrites instead of adding
+rotated_dw               outputs agree; the gradients are those of a convolution whose dW is rotated 180°
 wrong_sign               the first gradient that differs has cosine −1
 half_missing_or_doubled  every gradient is exactly 2x (or ½x) autograd's, cosine 1
 sum_not_mean             single samples agree; at a batch of n, length ratio n and cosine 1
@@ -282,6 +287,29 @@ def pool_gradient(e: Evidence) -> Cause | None:
         "it is average pooling's gradient."))
 
 
+def pool_argmax_swapped(e: Evidence) -> Cause | None:
+    found = _conv(e, "pool_argmax_swapped")
+    if found is None:
+        return None
+    return Cause("pool_argmax_swapped", found.layer, (
+        f"The max pool sends its gradient to the wrong entry: the outputs agree and every gradient equals autograd's "
+        f"where {found.words}. np.argmax of a 2×2 window gives k = 2r + c, its place in row-major order, so the "
+        "maximum lies at row k // 2 and column k % 2: dx[n, ch, 2*i + k // 2, 2*j + k % 2] += dout[n, ch, i, j] "
+        "(np.unravel_index(k, (2, 2)) gives the pair), not 2*i + k % 2, 2*j + k // 2."))
+
+
+def pool_ties(e: Evidence) -> Cause | None:
+    found = _conv(e, "pool_ties")
+    if found is None:
+        return None
+    return Cause("pool_ties", found.layer, (
+        f"The max pool sends its gradient to every tied maximum: the outputs agree and every gradient equals "
+        f"autograd's where {found.words}. The mask window == window.max() is 1 at each entry equal to the maximum, and "
+        "on MNIST's blank background a convolution gives the same value in every window, so many windows tie; the "
+        "maximum is one entry's value, so dL/dy goes to one of them, torch's to the first in row-major order: "
+        "k = np.argmax(window), then dx at np.unravel_index(k, (2, 2))."))
+
+
 def col2im_overwrites(e: Evidence) -> Cause | None:
     found = _conv(e, "col2im_overwrites")
     if found is None:
@@ -291,6 +319,17 @@ def col2im_overwrites(e: Evidence) -> Cause | None:
         f"{found.words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K columns and "
         "its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for indices "
         "that repeat."))
+
+
+def rotated_dw(e: Evidence) -> Cause | None:
+    found = _conv(e, "rotated_dw")
+    if found is None:
+        return None
+    return Cause("rotated_dw", found.layer, (
+        f"The convolution's weight gradient is rotated 180°: the outputs agree and every gradient equals autograd's "
+        f"where {found.words}. dL/dW[f, c, k, l] = Σ dL/dy[n, f, i, j] · x[n, c, i + k, j + l], each input window as "
+        "it lies, as the forward pass reads it; the rotation belongs in dL/dx, the full convolution of dL/dy with the "
+        "kernel rotated 180°. Drop it from dW."))
 
 
 # The output error of each loss, and what the right gradient at the output is, for the sentences.
@@ -417,8 +456,8 @@ def batch_only(e: Evidence) -> Cause | None:
 
 RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
     non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, transposed_weight,
-    flipped_kernel, flatten_order, padding_mismatch, pool_gradient, col2im_overwrites, wrong_sign,
-    half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
+    flipped_kernel, flatten_order, padding_mismatch, pool_gradient, pool_argmax_swapped, pool_ties, col2im_overwrites,
+    rotated_dw, wrong_sign, half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
 
 
 def first_failure(e: Evidence) -> tuple[Row, str, Cell] | None:
