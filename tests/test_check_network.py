@@ -257,3 +257,22 @@ def test_each_cause_speaks_of_the_networks_own_loss():
     doubled = check_network(DoubledCrossEntropy(784, HIDDEN, 10, 0.1, loss="binary_cross_entropy")).cause
     assert doubled.name == "half_missing_or_doubled" and "counted twice" in doubled.sentence
     assert "½" not in doubled.sentence
+
+
+def test_the_steps_between_two_rows_are_the_backward_pass_between_them():
+    """compare.check.where: what lies between a row that agrees and the next, from the output down."""
+    from compare.check.where import backward_path, between
+
+    book = backward_path(Architecture(784, 200, 10))
+    assert between(book, ("outputs", "o"), ("gradient", "W_ho")) == [
+        "the loss's derivative at the output (half squared error, sigmoid outputs)",
+        "dL/dW of W_ho, dL/dz z_o times the layer's input"]
+    assert between(book, ("gradient", "W_ho"), ("dL/dh", "h")) == ["dL/dx of W_ho (W_hoᵀ dL/dz)"]
+    assert between(book, ("dL/dh", "h"), ("dL/dz", "z_h")) == ["the sigmoid's derivative at W_ih's layer"]
+    lenet = backward_path(Architecture(784, [120, 84], 10, "relu", "cross_entropy", True, conv=((6, 5, 2), (16, 5, 0))))
+    assert between(lenet, ("dL/dz", "z1"), ("dL/dh", "h_conv2")) == [
+        "dL/dW of W1, dL/dz z1 times the layer's input", "dL/db of W1, dL/dz z1 summed over the samples",
+        "dL/dx of W1 (W1ᵀ dL/dz), unflattened to the maps of conv2 in (C, H, W) order"]
+    assert between(lenet, ("dL/dh", "h_conv1"), ("dL/dz", "z_conv1")) == [
+        "the backward pass of pool1, the max pool after conv1", "the ReLU's derivative at conv1"]
+    assert between(lenet, ("gradient", "W1"), ("step 1", "W1")) == []  # not on the backward pass

@@ -64,6 +64,16 @@ def test_each_new_hypothesis_fits_only_the_numbers_of_its_own_mistake():
         assert found == ([(cls.CAUSE, cls.LAYER)] if hasattr(cls, "CAUSE") else []), cls.__name__
 
 
+def test_a_mistake_outside_the_catalogue_is_placed_between_the_last_row_that_agrees_and_the_first_that_does_not():
+    report = check_network(build(RotatedKernelInScatter), batch_size=BATCH)
+    row, _, _ = report.first_failure
+    assert report.cause.name == "unexplained" and (row.kind, row.layer) == ("gradient", "W_conv1"), str(report)
+    sentence = report.cause.sentence
+    assert "Between gradient b_conv2, which agrees, and gradient W_conv1 lie: dL/dx of conv2" in sentence
+    assert "the backward pass of pool1, the max pool after conv1; the ReLU's derivative at conv1" in sentence
+    assert "The mistake is in one of them." in str(report)
+
+
 def race(tmp_path, name):
     """``python -m compare --backends torch_impl tests/users/cs231n_naive_conv.py:NAME ...`` in this process."""
     path = tmp_path / f"{name}.json"

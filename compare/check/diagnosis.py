@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterator
 
 from common.recipe import Recipe
 from common.tolerances import tolerance
+from compare.check.where import between
 
 GRADIENT_KINDS = ("dL/dz", "gradient", "dL/dh")
 STEP_KINDS = ("step 1", "steps 2-5")
@@ -104,6 +105,7 @@ class Evidence:
     state_words: str = ""  # where the optimizer state started, for the report
     mistakes: list[Any] = field(default_factory=list)  # compare.check.mistakes.recipe.Mistake: those whose steps fit
     conv_hypotheses: list[Any] = field(default_factory=list)  # compare.check.mistakes.conv.Hypothesis: those whose numbers fit
+    path: list[Any] = field(default_factory=list)  # compare.check.where.backward_path: the rows and the steps between
 
     @property
     def cosine_floor(self) -> float:
@@ -489,4 +491,17 @@ def diagnose(e: Evidence) -> Cause | None:
     row, mode, cell = found
     return Cause("unexplained", row.layer, (
         f"No cause in the catalogue fits these numbers. First difference: {row.kind} {row.layer} for "
-        f"{_samples(mode, e.batch_size)}: {_numbers(cell)}."))
+        f"{_samples(mode, e.batch_size)}: {_numbers(cell)}.{_between(e, row)}"))
+
+
+def _between(e: Evidence, failed: Row) -> str:
+    """The backward pass's steps between the row above the first failure, which agrees, and the first failure."""
+    index = next(i for i, row in enumerate(e.rows) if row is failed)
+    passed = e.rows[index - 1] if index else None
+    if passed is None or not all(cell.passed for _, cell in passed.cells()):
+        return ""
+    steps = between(e.path, (passed.kind, passed.layer), (failed.kind, failed.layer))
+    if not steps:
+        return ""
+    return (f" Between {passed.kind} {passed.layer}, which agrees, and {failed.kind} {failed.layer} lie: "
+            f"{'; '.join(steps)}. The mistake is in one of them.")
