@@ -276,3 +276,66 @@ def test_the_steps_between_two_rows_are_the_backward_pass_between_them():
     assert between(lenet, ("dL/dh", "h_conv1"), ("dL/dz", "z_conv1")) == [
         "the backward pass of pool1, the max pool after conv1", "the ReLU's derivative at conv1"]
     assert between(lenet, ("gradient", "W1"), ("step 1", "W1")) == []  # not on the backward pass
+
+
+# -- the report's words -------------------------------------------------------------------------------
+
+CONV = ((2, 5, 0), (3, 3, 0))
+
+
+class DoubledConv2Error(Network):
+    """A LeNet-style network whose intermediate_gradients report dL/dz of conv2 doubled, all else right."""
+
+    def intermediate_gradients(self, inputs, targets):
+        found = super().intermediate_gradients(inputs, targets)
+        found["dLdz"][1] = 2 * found["dLdz"][1]
+        return found
+
+
+class BatchAxisKept(Network):
+    """intermediate_gradients for one sample that keep the batch axis: (1, C, H, W) where (C, H, W) belongs."""
+
+    def intermediate_gradients(self, inputs, targets):
+        found = super().intermediate_gradients(inputs, targets)
+        if np.ndim(inputs) == 1:
+            found = {key: [a[None] for a in arrays] for key, arrays in found.items()}
+        return found
+
+
+@pytest.fixture(scope="module")
+def doubled_report():
+    return check_network(DoubledConv2Error(784, [10], 10, 0.01, "relu", "cross_entropy", True, conv=CONV, seed=0),
+                         batch_size=4)
+
+
+def test_largest_difference_names_the_axes_of_its_index(doubled_report):
+    row, mode, cell = doubled_report.first_failure
+    assert (row.kind, row.layer, mode) == ("dL/dz", "z_conv2", "single"), str(doubled_report)
+    assert f"largest difference at [C, H, W] = {list(cell.worst[0])}: Mine" in str(doubled_report)
+
+
+def test_axes_name_the_batch_axis_and_a_parameter_s_layout():
+    from compare.check.report import axes
+
+    assert axes("dL/dz", "z_conv2", "batch", 4) == "[n, C, H, W]"
+    assert axes("dL/dh", "h1", "single", 1) == "[node]" and axes("outputs", "o", "batch", 2) == "[n, output]"
+    assert axes("gradient", "W_conv1", "single", 4) == "[C_out, C_in, k, l]"
+    assert axes("steps 2-5", "W1", "batch", 2) == "[n_out, n_in]" and axes("step 1", "b_conv1", "single", 1) == "[C_out]"
+
+
+def test_the_rows_of_steps_2_to_5_say_which_step_each_cell_shows(doubled_report):
+    lines = str(doubled_report).splitlines()
+    shown = [row for row in doubled_report.rows if row.kind == "steps 2-5"]
+    assert shown
+    for row in shown:
+        calls = "|".join(map(str, dict.fromkeys((row.single.call, row.batch.call))))
+        assert any(line.startswith(f"step {calls} of 2-5 ") and f" {row.layer} " in line for line in lines), row
+    assert "step i|j of 2-5: which of train() calls 2 to 5 each cell shows" in str(doubled_report)
+
+
+def test_a_one_sample_intermediate_gradient_with_its_batch_axis_is_told_to_drop_it():
+    network = BatchAxisKept(784, [10], 10, 0.01, "relu", "cross_entropy", True, conv=CONV, seed=0)
+    with pytest.raises(ConformanceError, match=r"of shape \(1, 2, 24, 24\); expected \(2, 24, 24\) \(the batch axis "
+                                               r"n kept for one sample: for inputs of shape \(784,\), every array "
+                                               r"comes without it\)\.$"):
+        check_network(network, batch_size=4)

@@ -242,3 +242,11 @@ def test_check_your_network_says_how_backends_builds_a_network():
     assert "`dtype` is a keyword" in text and "passed as keywords only if the constructor takes them" in text
     assert all(f"`{keyword}` (" in text for keyword in ARCHITECTURE_KEYWORDS)
     assert "build_network(MyNetwork, Architecture(784, [200, 100], 10, activation=\"relu\"), 0.05)" in text
+
+
+def test_check_your_network_says_what_query_returns_and_that_one_sample_has_no_batch_axis():
+    """Under cross-entropy query returns softmax probabilities, not the scores the loss reads; for one
+    sample every array, a convolution's intermediate gradients included, comes without its n."""
+    text = " ".join((DOCS / "check-your-network.md").read_text(encoding="utf-8").split())
+    assert "for `loss=\"cross_entropy\"` the softmax *probabilities*, each row summing to 1, not the scores z" in text
+    assert "for one sample, inputs of shape `(784,)`, the n is dropped, `(C, H', W')`" in text
