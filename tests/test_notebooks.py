@@ -165,7 +165,11 @@ def test_lesson_runs_on_its_own_and_shows_what_the_markdown_shows(section, kerne
     code_cells = [cell for cell in section.cells if cell.kind == "code"]
     book.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
     client = nbclient.NotebookClient(book, km=kernel, timeout=CELL_TIMEOUT_S, allow_errors=True)
-    client.execute()
+    try:
+        client.execute()
+    finally:  # nbclient stops the channels of its own kernels only
+        if client.kc is not None:
+            client.kc.stop_channels()
     executed = [cell for cell in book.cells[1:] if cell.cell_type == "code"]
     assert len(executed) == len(code_cells) == sum(c.cell_type == "code" for c in expected)
     checker, failures = doctest.OutputChecker(), []
