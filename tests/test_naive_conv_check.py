@@ -19,7 +19,8 @@ from common.recipe import Recipe
 from common.weights import initial_weights
 from compare import check_network
 from compare.check.mistakes.conv import backward_hypotheses
-from compare.race.cli import EXIT_DISAGREE, EXIT_OK, main
+from compare.race.cli import EXIT_OK, main
+from tests.test_conv_check import assert_named_before_the_race
 from tests.users import cs231n_naive_conv
 from tests.users.cs231n_naive_conv import NaiveConvNet, RotatedKernelInScatter
 
@@ -92,10 +93,5 @@ def test_a_correct_naive_loop_network_races_autograd_and_agrees(tmp_path, capsys
 @pytest.mark.parametrize("cls", cs231n_naive_conv.MISTAKES, ids=lambda c: c.__name__)
 def test_each_mistake_written_in_naive_loops_is_named_by_the_race_before_it_begins(tmp_path, capsys, cls):
     code, record = race(tmp_path, cls.__name__)
-    out = capsys.readouterr().out
-    assert code == EXIT_DISAGREE, out
-    diagnosis = record["runs"][0]["diagnosis"]
-    assert diagnosis["before_race"] and (diagnosis["cause"]["name"], diagnosis["cause"]["layer"]) == (cls.CAUSE,
-                                                                                                     cls.LAYER)
-    assert f"likely cause ({cls.CAUSE}, {cls.LAYER})" in out
+    assert_named_before_the_race(code, record, capsys.readouterr().out, cls)
 

@@ -241,95 +241,73 @@ def transposed_weight(e: Evidence) -> Cause | None:
         f"{layer}.reshape{shape}.T. reshape keeps the numbers in their order; .T swaps the axes."))
 
 
-def _conv(e: Evidence, name: str):
-    """The first of the convolution hypotheses named ``name`` whose numbers fit, if any."""
-    return next((h for h in e.conv_hypotheses if h.name == name), None)
+def _conv(e: Evidence, name: str, sentence: str) -> Cause | None:
+    """The cause ``name`` where one of :mod:`compare.check.mistakes.conv`'s hypotheses of that name fits the
+    numbers: at the first such hypothesis's layer, ``{words}`` in ``sentence`` saying what it planted."""
+    found = next((h for h in e.conv_hypotheses if h.name == name), None)
+    return None if found is None else Cause(name, found.layer, sentence.format(words=found.words))
 
 
 def flipped_kernel(e: Evidence) -> Cause | None:
-    found = _conv(e, "flipped_kernel")
-    if found is None:
-        return None
-    return Cause("flipped_kernel", found.layer, (
-        f"A true convolution where torch cross-correlates: the outputs equal autograd's with {found.words} "
+    return _conv(e, "flipped_kernel", (
+        "A true convolution where torch cross-correlates: the outputs equal autograd's with {words} "
         "(w[:, :, ::-1, ::-1]). nn.Conv2d computes y[i, j] = Σ w[k, l] x[i + k, j + l], the "
         "kernel as it lies, as im2col's columns do; a convolution, x[i − k, j − l], flips it (scipy.signal's "
         "convolve2d flips, correlate2d does not). Drop the flip."))
 
 
 def flatten_order(e: Evidence) -> Cause | None:
-    found = _conv(e, "flatten_order")
-    if found is None:
-        return None
-    return Cause("flatten_order", found.layer, (
-        f"The flatten order differs from torch's: the outputs equal autograd's where {found.words}, the first dense "
+    return _conv(e, "flatten_order", (
+        "The flatten order differs from torch's: the outputs equal autograd's where {words}, the first dense "
         "weight's columns permuted to match. nn.Flatten keeps (C, H, W) order, as x.reshape(n, -1) of an (n, C, H, "
         "W) array does; a transpose to channels last first (TensorFlow's layout) permutes the features. Flatten the "
         "(n, C, H, W) maps as they are, and unflatten dL/dx the same way."))
 
 
 def padding_mismatch(e: Evidence) -> Cause | None:
-    found = _conv(e, "padding_mismatch")
-    if found is None:
-        return None
-    return Cause("padding_mismatch", found.layer, (
-        f"A padding of the right size but another kind: the outputs equal autograd's where {found.words}. "
+    return _conv(e, "padding_mismatch", (
+        "A padding of the right size but another kind: the outputs equal autograd's where {words}. "
         "nn.Conv2d(padding=P) adds P zeros on every side: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))), and its "
         "backward cuts the same P off each side of dL/dx_padded."))
 
 
 def pool_gradient(e: Evidence) -> Cause | None:
-    found = _conv(e, "pool_gradient")
-    if found is None:
-        return None
-    return Cause("pool_gradient", found.layer, (
-        f"The max pool's gradient is spread over its window: the outputs agree and every gradient equals autograd's "
-        f"where {found.words}. The maximum depends on one entry of its window only, so dL/dy goes to the argmax "
+    return _conv(e, "pool_gradient", (
+        "The max pool's gradient is spread over its window: the outputs agree and every gradient equals autograd's "
+        "where {words}. The maximum depends on one entry of its window only, so dL/dy goes to the argmax "
         "alone (torch: the first maximum in row-major order where several tie), 0 to the other three; spreading "
         "it is average pooling's gradient."))
 
 
 def pool_argmax_swapped(e: Evidence) -> Cause | None:
-    found = _conv(e, "pool_argmax_swapped")
-    if found is None:
-        return None
-    return Cause("pool_argmax_swapped", found.layer, (
-        f"The max pool sends its gradient to the wrong entry: the outputs agree and every gradient equals autograd's "
-        f"where {found.words}. np.argmax of a 2×2 window gives k = 2r + c, its place in row-major order, so the "
+    return _conv(e, "pool_argmax_swapped", (
+        "The max pool sends its gradient to the wrong entry: the outputs agree and every gradient equals autograd's "
+        "where {words}. np.argmax of a 2×2 window gives k = 2r + c, its place in row-major order, so the "
         "maximum lies at row k // 2 and column k % 2: dx[n, ch, 2*i + k // 2, 2*j + k % 2] += dout[n, ch, i, j] "
         "(np.unravel_index(k, (2, 2)) gives the pair), not 2*i + k % 2, 2*j + k // 2."))
 
 
 def pool_ties(e: Evidence) -> Cause | None:
-    found = _conv(e, "pool_ties")
-    if found is None:
-        return None
-    return Cause("pool_ties", found.layer, (
-        f"The max pool sends its gradient to every tied maximum: the outputs agree and every gradient equals "
-        f"autograd's where {found.words}. The mask window == window.max() is 1 at each entry equal to the maximum, and "
+    return _conv(e, "pool_ties", (
+        "The max pool sends its gradient to every tied maximum: the outputs agree and every gradient equals "
+        "autograd's where {words}. The mask window == window.max() is 1 at each entry equal to the maximum, and "
         "on MNIST's blank background a convolution gives the same value in every window, so many windows tie; the "
         "maximum is one entry's value, so dL/dy goes to one of them, torch's to the first in row-major order: "
         "k = np.argmax(window), then dx at np.unravel_index(k, (2, 2))."))
 
 
 def col2im_overwrites(e: Evidence) -> Cause | None:
-    found = _conv(e, "col2im_overwrites")
-    if found is None:
-        return None
-    return Cause("col2im_overwrites", found.layer, (
-        f"col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where "
-        f"{found.words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K columns and "
+    return _conv(e, "col2im_overwrites", (
+        "col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where "
+        "{words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K columns and "
         "its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for indices "
         "that repeat."))
 
 
 def rotated_dw(e: Evidence) -> Cause | None:
-    found = _conv(e, "rotated_dw")
-    if found is None:
-        return None
-    return Cause("rotated_dw", found.layer, (
-        f"The convolution's weight gradient is rotated 180°: the outputs agree and every gradient equals autograd's "
-        f"where {found.words}. dL/dW[f, c, k, l] = Σ dL/dy[n, f, i, j] · x[n, c, i + k, j + l], each input window as "
+    return _conv(e, "rotated_dw", (
+        "The convolution's weight gradient is rotated 180°: the outputs agree and every gradient equals autograd's "
+        "where {words}. dL/dW[f, c, k, l] = Σ dL/dy[n, f, i, j] · x[n, c, i + k, j + l], each input window as "
         "it lies, as the forward pass reads it; the rotation belongs in dL/dx, the full convolution of dL/dy with the "
         "kernel rotated 180°. Drop it from dW."))
 
