@@ -23,7 +23,12 @@ flatten_order            outputs equal autograd's with the maps flattened in ano
 padding_mismatch         outputs equal autograd's with a convolution padded otherwise (one side, edge, reflect)
 pool_gradient            outputs agree; the gradients are those of a max pool whose gradient is spread
                          over its window
+pool_argmax_swapped      outputs agree; the gradients are those of a max pool that sends dL/dy to its
+                         argmax with row and column swapped
+pool_ties                outputs agree; the gradients are those of a max pool that sends dL/dy to every
+                         tied maximum
 col2im_overwrites        outputs agree; the gradients are those of a col2im that overwrites instead of adding
+rotated_dw               outputs agree; the gradients are those of a convolution whose dW is rotated 180°
 wrong_sign               the first gradient that differs has cosine −1
 half_missing_or_doubled  every gradient is exactly 2x (or ½x) autograd's, cosine 1
 sum_not_mean             single samples agree; at a batch of n, length ratio n and cosine 1
@@ -39,6 +44,7 @@ from typing import Any, Callable, Iterator
 
 from common.recipe import Recipe
 from common.tolerances import tolerance
+from compare.check.where import between
 
 GRADIENT_KINDS = ("dL/dz", "gradient", "dL/dh")
 STEP_KINDS = ("step 1", "steps 2-5")
@@ -99,6 +105,7 @@ class Evidence:
     state_words: str = ""  # where the optimizer state started, for the report
     mistakes: list[Any] = field(default_factory=list)  # compare.check.mistakes.recipe.Mistake: those whose steps fit
     conv_hypotheses: list[Any] = field(default_factory=list)  # compare.check.mistakes.conv.Hypothesis: those whose numbers fit
+    path: list[Any] = field(default_factory=list)  # compare.check.where.backward_path: the rows and the steps between
 
     @property
     def cosine_floor(self) -> float:
@@ -234,63 +241,75 @@ def transposed_weight(e: Evidence) -> Cause | None:
         f"{layer}.reshape{shape}.T. reshape keeps the numbers in their order; .T swaps the axes."))
 
 
-def _conv(e: Evidence, name: str):
-    """The first of the convolution hypotheses named ``name`` whose numbers fit, if any."""
-    return next((h for h in e.conv_hypotheses if h.name == name), None)
+def _conv(e: Evidence, name: str, sentence: str) -> Cause | None:
+    """The cause ``name`` where one of :mod:`compare.check.mistakes.conv`'s hypotheses of that name fits the
+    numbers: at the first such hypothesis's layer, ``{words}`` in ``sentence`` saying what it planted."""
+    found = next((h for h in e.conv_hypotheses if h.name == name), None)
+    return None if found is None else Cause(name, found.layer, sentence.format(words=found.words))
 
 
 def flipped_kernel(e: Evidence) -> Cause | None:
-    found = _conv(e, "flipped_kernel")
-    if found is None:
-        return None
-    return Cause("flipped_kernel", found.layer, (
-        f"A true convolution where torch cross-correlates: the outputs equal autograd's with {found.words} "
+    return _conv(e, "flipped_kernel", (
+        "A true convolution where torch cross-correlates: the outputs equal autograd's with {words} "
         "(w[:, :, ::-1, ::-1]). nn.Conv2d computes y[i, j] = Σ w[k, l] x[i + k, j + l], the "
         "kernel as it lies, as im2col's columns do; a convolution, x[i − k, j − l], flips it (scipy.signal's "
         "convolve2d flips, correlate2d does not). Drop the flip."))
 
 
 def flatten_order(e: Evidence) -> Cause | None:
-    found = _conv(e, "flatten_order")
-    if found is None:
-        return None
-    return Cause("flatten_order", found.layer, (
-        f"The flatten order differs from torch's: the outputs equal autograd's where {found.words}, the first dense "
+    return _conv(e, "flatten_order", (
+        "The flatten order differs from torch's: the outputs equal autograd's where {words}, the first dense "
         "weight's columns permuted to match. nn.Flatten keeps (C, H, W) order, as x.reshape(n, -1) of an (n, C, H, "
         "W) array does; a transpose to channels last first (TensorFlow's layout) permutes the features. Flatten the "
         "(n, C, H, W) maps as they are, and unflatten dL/dx the same way."))
 
 
 def padding_mismatch(e: Evidence) -> Cause | None:
-    found = _conv(e, "padding_mismatch")
-    if found is None:
-        return None
-    return Cause("padding_mismatch", found.layer, (
-        f"A padding of the right size but another kind: the outputs equal autograd's where {found.words}. "
+    return _conv(e, "padding_mismatch", (
+        "A padding of the right size but another kind: the outputs equal autograd's where {words}. "
         "nn.Conv2d(padding=P) adds P zeros on every side: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))), and its "
         "backward cuts the same P off each side of dL/dx_padded."))
 
 
 def pool_gradient(e: Evidence) -> Cause | None:
-    found = _conv(e, "pool_gradient")
-    if found is None:
-        return None
-    return Cause("pool_gradient", found.layer, (
-        f"The max pool's gradient is spread over its window: the outputs agree and every gradient equals autograd's "
-        f"where {found.words}. The maximum depends on one entry of its window only, so dL/dy goes to the argmax "
+    return _conv(e, "pool_gradient", (
+        "The max pool's gradient is spread over its window: the outputs agree and every gradient equals autograd's "
+        "where {words}. The maximum depends on one entry of its window only, so dL/dy goes to the argmax "
         "alone (torch: the first maximum in row-major order where several tie), 0 to the other three; spreading "
         "it is average pooling's gradient."))
 
 
+def pool_argmax_swapped(e: Evidence) -> Cause | None:
+    return _conv(e, "pool_argmax_swapped", (
+        "The max pool sends its gradient to the wrong entry: the outputs agree and every gradient equals autograd's "
+        "where {words}. np.argmax of a 2×2 window gives k = 2r + c, its place in row-major order, so the "
+        "maximum lies at row k // 2 and column k % 2: dx[n, ch, 2*i + k // 2, 2*j + k % 2] += dout[n, ch, i, j] "
+        "(np.unravel_index(k, (2, 2)) gives the pair), not 2*i + k % 2, 2*j + k // 2."))
+
+
+def pool_ties(e: Evidence) -> Cause | None:
+    return _conv(e, "pool_ties", (
+        "The max pool sends its gradient to every tied maximum: the outputs agree and every gradient equals "
+        "autograd's where {words}. The mask window == window.max() is 1 at each entry equal to the maximum, and "
+        "on MNIST's blank background a convolution gives the same value in every window, so many windows tie; the "
+        "maximum is one entry's value, so dL/dy goes to one of them, torch's to the first in row-major order: "
+        "k = np.argmax(window), then dx at np.unravel_index(k, (2, 2))."))
+
+
 def col2im_overwrites(e: Evidence) -> Cause | None:
-    found = _conv(e, "col2im_overwrites")
-    if found is None:
-        return None
-    return Cause("col2im_overwrites", found.layer, (
-        f"col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where "
-        f"{found.words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K columns and "
+    return _conv(e, "col2im_overwrites", (
+        "col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where "
+        "{words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K columns and "
         "its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for indices "
         "that repeat."))
+
+
+def rotated_dw(e: Evidence) -> Cause | None:
+    return _conv(e, "rotated_dw", (
+        "The convolution's weight gradient is rotated 180°: the outputs agree and every gradient equals autograd's "
+        "where {words}. dL/dW[f, c, k, l] = Σ dL/dy[n, f, i, j] · x[n, c, i + k, j + l], each input window as "
+        "it lies, as the forward pass reads it; the rotation belongs in dL/dx, the full convolution of dL/dy with the "
+        "kernel rotated 180°. Drop it from dW."))
 
 
 # The output error of each loss, and what the right gradient at the output is, for the sentences.
@@ -417,8 +436,8 @@ def batch_only(e: Evidence) -> Cause | None:
 
 RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
     non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, transposed_weight,
-    flipped_kernel, flatten_order, padding_mismatch, pool_gradient, col2im_overwrites, wrong_sign,
-    half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
+    flipped_kernel, flatten_order, padding_mismatch, pool_gradient, pool_argmax_swapped, pool_ties, col2im_overwrites,
+    rotated_dw, wrong_sign, half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
 
 
 def first_failure(e: Evidence) -> tuple[Row, str, Cell] | None:
@@ -450,4 +469,17 @@ def diagnose(e: Evidence) -> Cause | None:
     row, mode, cell = found
     return Cause("unexplained", row.layer, (
         f"No cause in the catalogue fits these numbers. First difference: {row.kind} {row.layer} for "
-        f"{_samples(mode, e.batch_size)}: {_numbers(cell)}."))
+        f"{_samples(mode, e.batch_size)}: {_numbers(cell)}.{_between(e, row)}"))
+
+
+def _between(e: Evidence, failed: Row) -> str:
+    """The backward pass's steps between the row above the first failure, which agrees, and the first failure."""
+    index = next(i for i, row in enumerate(e.rows) if row is failed)
+    passed = e.rows[index - 1] if index else None
+    if passed is None or not all(cell.passed for _, cell in passed.cells()):
+        return ""
+    steps = between(e.path, (passed.kind, passed.layer), (failed.kind, failed.layer))
+    if not steps:
+        return ""
+    return (f" Between {passed.kind} {passed.layer}, which agrees, and {failed.kind} {failed.layer} lie: "
+            f"{'; '.join(steps)}. The mistake is in one of them.")

@@ -44,6 +44,7 @@ from compare.conformance import (architecture_of, call_user, check_array, check_
 from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure
 from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
 from compare.check.report import NetworkReport
+from compare.check.where import backward_path
 from compare.state import TrainingState, has_state_methods, restore, snapshot, step_rounding
 
 STEPS = 5  # train() calls per mode: enough for bias correction, momentum and a schedule to show
@@ -291,7 +292,8 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
                         previous=relative_difference(_flat(gradients["batch"]), _flat(gradients["single"])),
                         hypotheses=_hypotheses(mine, theirs, original, batch[0], outputs["batch"], limit),
                         recipe=recipe, activation=architecture.activation if architecture.hidden_nodes else None,
-                        loss=architecture.loss, state_words=state_words, conv_hypotheses=conv_hypotheses)
+                        loss=architecture.loss, state_words=state_words, conv_hypotheses=conv_hypotheses,
+                        path=backward_path(architecture))
     if evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}")):
         evidence.mistakes = _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
                                               original, widened)

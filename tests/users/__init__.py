@@ -10,6 +10,10 @@
   stacked into a LeNet-style network, plain SGD, with one classic convolution mistake planted per
   variant. It is not in ``MODULES``: its twin is torch_impl's, not the dense one built in
   tests/test_users_networks.py; tests/test_conv_check.py checks it.
+- :mod:`tests.users.cs231n_naive_conv`: the same network with the course's naive loops for its
+  layers, and the mistakes learners write in those loops (the pool's argmax swapped, its gradient
+  sent to every tied maximum, dW rotated); not in ``MODULES`` either: tests/test_naive_conv_check.py
+  checks it.
 
 Every class is built with the library's signature, ``Cls(input_nodes, hidden_nodes, output_nodes,
 learning_rate, dtype="float64", **keywords)``; its constructor's defaults give its recipe, which

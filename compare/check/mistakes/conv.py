@@ -17,9 +17,20 @@ padding_mismatch    another padding of the same size: all of it after the image 
 pool_gradient       the max pool's gradient spread over its window (dL/dy / 4 to each entry,
                     average pooling's; or dL/dy to each) instead of sent to the argmax: the
                     gradients, the outputs agreeing
+pool_argmax_swapped the max pool's gradient sent to its argmax with row and column swapped
+                    (``2*i + k % 2, 2*j + k // 2`` for k = np.argmax(window)): the gradients
+pool_ties           the max pool's gradient sent to every entry equal to its window's maximum
+                    (``window == window.max()``), where torch sends it to the first: the gradients
 col2im_overwrites   col2im writing each window's gradient over the input's instead of adding
                     it (the last window, or the last kernel tap, wins): the gradients
+rotated_dw          the convolution's weight gradient rotated 180° (``dw[:, :, ::-1, ::-1]``), the
+                    rotation that belongs in dL/dx: the gradients
 ==================  ==========================================================================
+
+The backward mistakes are planted in place of a layer of torch's ``nn.Sequential``: the max pool's
+(``pool1``, ...) by a module of its own (:class:`SpreadPool`, :class:`SwappedArgmaxPool`,
+:class:`TiedMaximaPool`), the convolution's (``conv1``, ...) by a module whose autograd Function
+computes its backward with the mistake (:class:`OverwritingConv`, :class:`RotatedGradientConv`).
 
 A mistake written once in a layer function reaches every convolution layer, so each is tried
 in each layer alone and in all of them at once. Torch with the mistake planted is built here,
@@ -142,38 +153,40 @@ def _padded(conv: nn.Conv2d, kind: str) -> nn.Module:
 def backward_hypotheses(architecture: Architecture, recipe: Recipe, weights: Sequence[np.ndarray],
                         cases: list[tuple[np.ndarray, np.ndarray, list[np.ndarray], float]]) -> list[Hypothesis]:
     """The backward mistakes whose gradients are the network's: for each ``(inputs, targets,
-    gradients, limit)``, every parameter's gradient within ``limit`` of the planted network's."""
+    gradients, limit)``, every parameter's gradient within ``limit`` of the planted network's, and
+    in some case not within it of the correct network's (a mistake that changes nothing on these
+    samples, a pool's ties where no window ties, is not told apart by them). The max pool's
+    mistakes first, then the convolution's."""
     reference = _reference(architecture, recipe, weights)
-    model, found = reference.model, []
+    model = reference.model
+    correct = [reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets)) for inputs, targets, _, _ in cases]
 
     def fits(replacements: dict[str, nn.Module]) -> bool:
         reference.model = _replaced(model, replacements)
         try:
-            for inputs, targets, gradients, limit in cases:
+            shows = False
+            for (inputs, targets, gradients, limit), right in zip(cases, correct):
                 planted = reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets))
                 if any(relative_difference(mine, theirs) > limit for mine, theirs in zip(gradients, planted)):
                     return False
-            return True
+                shows = shows or any(relative_difference(p, r) > limit for p, r in zip(planted, right))
+            return shows
         finally:
             reference.model = model
 
-    names = architecture.conv_names()
-    for (spread, words), layers in itertools.product(SPREADS.items(), _layer_sets(names)):
-        if fits({f"pool{name[4:]}": SpreadPool(spread) for name in layers}):
+    return _pool_hypotheses(architecture, fits) + _conv_backward_hypotheses(architecture, model, fits)
+
+
+# -- the max pool's backward: a pool module planted in place of pool1, pool2, ... ----------------------
+
+def _pool_hypotheses(architecture: Architecture, fits) -> list[Hypothesis]:
+    """Each pool mistake, in the pool after each convolution layer alone and in all of them."""
+    found = []
+    for (name, make, words), layers in itertools.product(POOL_MISTAKES, _layer_sets(architecture.conv_names())):
+        if fits({f"pool{layer[4:]}": make() for layer in layers}):
             which = f"the max pool after {layers[0]}" if len(layers) == 1 else f"each max pool (after {', '.join(layers)})"
-            found.append(Hypothesis("pool_gradient", layers[-1], f"{which} {words}"))
-    below_first = names[1:]  # the first layer's input gradient is never used: no mistake in it shows
-    for (last, words), layers in itertools.product(OVERWRITES.items(), _layer_sets(below_first)):
-        if fits({name: OverwritingConv(getattr(model, name), last) for name in layers}):
-            found.append(Hypothesis("col2im_overwrites", layers[-1], f"the col2im of {_which(layers)} {words}"))
+            found.append(Hypothesis(name, layers[-1], f"{which} {words}"))
     return found
-
-
-SPREADS = {0.25: "hands dL/dy / 4 to each entry of its window (average pooling's gradient)",
-           1.0: "hands dL/dy to each entry of its window"}
-OVERWRITES = {"window": "writes each window's gradient over the input's (the last window wins) instead of adding",
-              "tap": "writes each kernel tap's gradient over the input's (the last tap wins) instead of adding; "
-                     "x[:, k, i, j] += cols with repeated indices does that (np.add.at adds)"}
 
 
 class SpreadPool(nn.Module):
@@ -186,6 +199,77 @@ class SpreadPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spread = F.avg_pool2d(x, 2) * (4 * self.share)  # d/dx of each entry: share · dL/dy
         return F.max_pool2d(x, 2).detach() + spread - spread.detach()
+
+
+class SwappedArgmaxPool(nn.Module):
+    """A 2×2 max pool whose backward sends dL/dy to its window's argmax with row and column swapped:
+    the entry at (r, c) of the window, k = 2r + c in row-major order, sends it to (c, r), as
+    ``dx[2*i + k % 2, 2*j + k // 2]`` does. Ties go to the first maximum, as torch's and np.argmax's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _SwappedArgmax.apply(x)
+
+
+class _SwappedArgmax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x):
+        y, argmax = F.max_pool2d(x, 2, return_indices=True)
+        ctx.save_for_backward(argmax)
+        ctx.x_shape = x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, dy):
+        (argmax,) = ctx.saved_tensors
+        dx = F.max_unpool2d(dy, argmax, 2, output_size=ctx.x_shape[-2:])  # torch's own: dL/dy at the argmax
+        h, w = 2 * dy.shape[-2], 2 * dy.shape[-1]  # an odd last row or column is in no window
+        windows = dx[..., :h, :w].unflatten(-1, (w // 2, 2)).unflatten(-3, (h // 2, 2))  # (n, C, H/2, r, W/2, c)
+        swapped = torch.zeros_like(dx)
+        swapped[..., :h, :w] = windows.transpose(-3, -1).reshape(dx[..., :h, :w].shape)
+        return swapped
+
+
+class TiedMaximaPool(nn.Module):
+    """A 2×2 max pool whose backward sends dL/dy to every entry equal to its window's maximum
+    (``window == window.max()``), where torch sends it to the first of them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.max_pool2d(x, 2)
+        inside = x[..., :2 * y.shape[-2], :2 * y.shape[-1]]  # an odd last row or column is in no window
+        tied = (inside == y.repeat_interleave(2, -2).repeat_interleave(2, -1)).detach()
+        sent = F.avg_pool2d(inside * tied, 2) * 4  # d/dx of each entry: dL/dy where it equals the maximum
+        return y.detach() + (sent - sent.detach())
+
+
+POOL_MISTAKES = (  # (cause, the pool module, what it does)
+    ("pool_gradient", lambda: SpreadPool(0.25), "hands dL/dy / 4 to each entry of its window (average pooling's "
+                                                "gradient)"),
+    ("pool_gradient", lambda: SpreadPool(1.0), "hands dL/dy to each entry of its window"),
+    ("pool_argmax_swapped", SwappedArgmaxPool, "sends dL/dy to its argmax with row and column swapped: the entry at "
+                                               "(r, c) of the window sends it to (c, r)"),
+    ("pool_ties", TiedMaximaPool, "sends dL/dy to every entry equal to its window's maximum, not to the first one"),
+)
+
+
+# -- the convolution's backward: a module planted in place of conv1, conv2, ... -------------------------
+
+def _conv_backward_hypotheses(architecture: Architecture, model: nn.Sequential, fits) -> list[Hypothesis]:
+    """col2im overwriting, in each layer but the first (whose dL/dx nothing uses) and in all of
+    them; dW rotated, in each layer and in all of them."""
+    found, names = [], architecture.conv_names()
+    for (last, words), layers in itertools.product(OVERWRITES.items(), _layer_sets(names[1:])):
+        if fits({name: OverwritingConv(getattr(model, name), last) for name in layers}):
+            found.append(Hypothesis("col2im_overwrites", layers[-1], f"the col2im of {_which(layers)} {words}"))
+    for layers in _layer_sets(names):
+        if fits({name: RotatedGradientConv(getattr(model, name)) for name in layers}):
+            found.append(Hypothesis("rotated_dw", layers[-1],
+                                    f"the weight gradient of {_which(layers)} is rotated 180° (dw[:, :, ::-1, ::-1])"))
+    return found
+
+
+OVERWRITES = {"window": "writes each window's gradient over the input's (the last window wins) instead of adding",
+              "tap": "writes each kernel tap's gradient over the input's (the last tap wins) instead of adding; "
+                     "x[:, k, i, j] += cols with repeated indices does that (np.add.at adds)"}
 
 
 class OverwritingConv(nn.Module):
@@ -232,3 +316,32 @@ def _overwritten_dx(dy: torch.Tensor, w: torch.Tensor, x_shape, p: int, last: st
     w_at = w[:, :, k][:, :, :, l]  # (F, C, H, W): the tap at each pixel
     dx = torch.einsum("nfrs,fcrs->ncrs", dy_at, w_at)
     return dx[:, :, p:H - p, p:W - p]
+
+
+class RotatedGradientConv(nn.Module):
+    """``conv`` (its weight and bias shared), whose weight gradient is rotated 180°: dL/dW[f, c, K−1−k, K−1−l]
+    where dL/dW[f, c, k, l] belongs. Its input gradient and bias gradient are torch's."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.weight, self.bias, self.padding = conv.weight, conv.bias, conv.padding[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _RotatedGradient.apply(x, self.weight, self.bias, self.padding)
+
+
+class _RotatedGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x, weight, bias, padding: int):
+        ctx.save_for_backward(x, weight)
+        ctx.padding, ctx.has_bias = padding, bias is not None
+        return F.conv2d(x, weight, bias, padding=padding)
+
+    @staticmethod
+    def backward(ctx: Any, dy):
+        x, weight = ctx.saved_tensors
+        p = ctx.padding
+        dx = torch.nn.grad.conv2d_input(x.shape, weight, dy, padding=p)
+        dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, padding=p).flip(-2, -1)
+        db = dy.sum(dim=(0, 2, 3)) if ctx.has_bias else None
+        return dx, dw, db, None
