@@ -151,6 +151,8 @@ def check_array(value: object, shape: tuple[int, ...], dtype: np.dtype, what: st
     if value.shape != shape:
         hint = (" (the transpose: weights are laid out (n_out, n_in), as nn.Linear.weight)"
                 if len(shape) == 2 and value.shape == shape[::-1] else
+                " (the batch axis n kept for one sample: for inputs of shape (784,), every array comes without it)"
+                if value.shape == (1, *shape) else
                 f" (a convolution's weight where a dense one belongs: {CONV_HINT})" if value.ndim == 4 and len(shape) != 4
                 else "")
         raise ConformanceError(f"{what} returned {label}of shape {value.shape}; expected {shape}{hint}.")

@@ -14,6 +14,14 @@ the doctest parser splits it into examples, and every example that has an expect
 a cell, so the expected output sits under the code that prints it, stored as that cell's
 output (the notebook opens looking as if it had been run, and running it must reproduce it).
 
+A notebook runs in its own folder: Jupyter, ``jupyter nbconvert --execute`` and ``jupyter
+execute`` all start its kernel in docs/notebooks/, wherever they are started from. So what is
+relative in the Markdown is made relative to that folder in the notebook: links to files beside
+a page (a figure, another page), and in code a file of the repository named from its root, as
+the README's commands name them (``load_class("tests/users/nnfs.py:NnfsNetwork")`` becomes
+``load_class("../../tests/users/nnfs.py:NnfsNetwork")``). The library itself is imported, so a
+lesson runs the same with the package installed from the repository or from anywhere else.
+
 Why not jupytext: it maps a ```python fence to one cell verbatim, ``>>>`` prompts and expected
 outputs included, which Python cannot run; and plain code fences would lose the outputs the
 web reader sees and the tests check. The doctest parser already separates the code from its
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import ast
 import doctest
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -42,6 +51,10 @@ PAGE_TITLE = re.compile(r"^# (.+)$")
 # A lesson's links to files beside it (a figure, another page, ../README.md), which from
 # docs/notebooks/ are one folder further up.
 RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#|/)([^)]+)\)")
+REPOSITORY = DOCS.parent
+# A quoted path with a folder in it, up to a closing quote or a ``:Class``: a file of the
+# repository when there is one at that path from its root.
+QUOTED_PATH = re.compile(r"""(?<=["'])([\w.-]+(?:/[\w.-]+)+)(?=[:"'])""")
 SOLUTION = "**Solution.**"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -93,13 +106,25 @@ def _is_expression(source: str) -> bool:
     return not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print")
 
 
+def from_notebooks(code: str) -> str:
+    """``code`` with each file of the repository it names from the root named from docs/notebooks/."""
+
+    def relative(found: re.Match) -> str:
+        path = found.group(1)
+        if not (REPOSITORY / path).is_file():
+            return path
+        return Path(os.path.relpath(REPOSITORY / path, NOTEBOOKS)).as_posix()
+
+    return QUOTED_PATH.sub(relative, code)
+
+
 def code_cells(lines: list[str], first_line: int) -> list[Cell]:
     """A doctest session as code cells; an example with an expected output ends its cell."""
     cells, pending, start = [], [], None
     parser = doctest.DocTestParser()
     for example in parser.get_examples("\n".join(lines) + "\n"):
         start = first_line + example.lineno if start is None else start
-        pending.append(example.source)
+        pending.append(from_notebooks(example.source))
         if example.want:
             cells.append(Cell("code", "".join(pending).rstrip("\n"), start, example.want,
                               _is_expression(example.source), len(pending)))

@@ -257,3 +257,85 @@ def test_each_cause_speaks_of_the_networks_own_loss():
     doubled = check_network(DoubledCrossEntropy(784, HIDDEN, 10, 0.1, loss="binary_cross_entropy")).cause
     assert doubled.name == "half_missing_or_doubled" and "counted twice" in doubled.sentence
     assert "½" not in doubled.sentence
+
+
+def test_the_steps_between_two_rows_are_the_backward_pass_between_them():
+    """compare.check.where: what lies between a row that agrees and the next, from the output down."""
+    from compare.check.where import backward_path, between
+
+    book = backward_path(Architecture(784, 200, 10))
+    assert between(book, ("outputs", "o"), ("gradient", "W_ho")) == [
+        "the loss's derivative at the output (half squared error, sigmoid outputs)",
+        "dL/dW of W_ho, dL/dz z_o times the layer's input"]
+    assert between(book, ("gradient", "W_ho"), ("dL/dh", "h")) == ["dL/dx of W_ho (W_hoᵀ dL/dz)"]
+    assert between(book, ("dL/dh", "h"), ("dL/dz", "z_h")) == ["the sigmoid's derivative at W_ih's layer"]
+    lenet = backward_path(Architecture(784, [120, 84], 10, "relu", "cross_entropy", True, conv=((6, 5, 2), (16, 5, 0))))
+    assert between(lenet, ("dL/dz", "z1"), ("dL/dh", "h_conv2")) == [
+        "dL/dW of W1, dL/dz z1 times the layer's input", "dL/db of W1, dL/dz z1 summed over the samples",
+        "dL/dx of W1 (W1ᵀ dL/dz)", "the flatten undone: dL/dx seen as the maps (16, 5, 5), in (C, H, W) order"]
+    assert between(lenet, ("dL/dh", "h_conv1"), ("dL/dz", "z_conv1")) == [
+        "the backward pass of pool1, the max pool after conv1", "the ReLU's derivative at conv1"]
+    assert between(lenet, ("gradient", "W1"), ("step 1", "W1")) == []  # not on the backward pass
+
+
+# -- the report's words -------------------------------------------------------------------------------
+
+CONV = ((2, 5, 0), (3, 3, 0))
+
+
+class DoubledConv2Error(Network):
+    """A LeNet-style network whose intermediate_gradients report dL/dz of conv2 doubled, all else right."""
+
+    def intermediate_gradients(self, inputs, targets):
+        found = super().intermediate_gradients(inputs, targets)
+        found["dLdz"][1] = 2 * found["dLdz"][1]
+        return found
+
+
+class BatchAxisKept(Network):
+    """intermediate_gradients for one sample that keep the batch axis: (1, C, H, W) where (C, H, W) belongs."""
+
+    def intermediate_gradients(self, inputs, targets):
+        found = super().intermediate_gradients(inputs, targets)
+        if np.ndim(inputs) == 1:
+            found = {key: [a[None] for a in arrays] for key, arrays in found.items()}
+        return found
+
+
+@pytest.fixture(scope="module")
+def doubled_report():
+    return check_network(DoubledConv2Error(784, [10], 10, 0.01, "relu", "cross_entropy", True, conv=CONV, seed=0),
+                         batch_size=4)
+
+
+def test_largest_difference_names_the_axes_of_its_index(doubled_report):
+    row, mode, cell = doubled_report.first_failure
+    assert (row.kind, row.layer, mode) == ("dL/dz", "z_conv2", "single"), str(doubled_report)
+    assert f"largest difference at [C, H, W] = {list(cell.worst[0])}: Mine" in str(doubled_report)
+
+
+def test_axes_name_the_batch_axis_and_a_parameter_s_layout():
+    from compare.check.report import axes
+
+    assert axes("dL/dz", "z_conv2", "batch", 4) == "[n, C, H, W]"
+    assert axes("dL/dh", "h1", "single", 1) == "[node]" and axes("outputs", "o", "batch", 2) == "[n, output]"
+    assert axes("gradient", "W_conv1", "single", 4) == "[C_out, C_in, k, l]"
+    assert axes("steps 2-5", "W1", "batch", 2) == "[n_out, n_in]" and axes("step 1", "b_conv1", "single", 1) == "[C_out]"
+
+
+def test_the_rows_of_steps_2_to_5_say_which_step_each_cell_shows(doubled_report):
+    lines = str(doubled_report).splitlines()
+    shown = [row for row in doubled_report.rows if row.kind == "steps 2-5"]
+    assert shown
+    for row in shown:
+        calls = "|".join(map(str, dict.fromkeys((row.single.call, row.batch.call))))
+        assert any(line.startswith(f"step {calls} of 2-5 ") and f" {row.layer} " in line for line in lines), row
+    assert "step i|j of 2-5: which of train() calls 2 to 5 each cell shows" in str(doubled_report)
+
+
+def test_a_one_sample_intermediate_gradient_with_its_batch_axis_is_told_to_drop_it():
+    network = BatchAxisKept(784, [10], 10, 0.01, "relu", "cross_entropy", True, conv=CONV, seed=0)
+    with pytest.raises(ConformanceError, match=r"of shape \(1, 2, 24, 24\); expected \(2, 24, 24\) \(the batch axis "
+                                               r"n kept for one sample: for inputs of shape \(784,\), every array "
+                                               r"comes without it\)\.$"):
+        check_network(network, batch_size=4)

@@ -79,16 +79,20 @@ def test_a_correct_im2col_network_races_autograd_and_agrees(tmp_path, capsys):
     assert "predictions   ConvNet: identical on 50 of 50 test images" in out
 
 
-@pytest.mark.parametrize("cls", cs231n_conv.MISTAKES, ids=lambda c: c.__name__)
-def test_each_planted_conv_mistake_is_named_by_the_race_before_it_begins(tmp_path, capsys, cls):
-    code, record = race(tmp_path, cls.__name__)
-    out = capsys.readouterr().out
+def assert_named_before_the_race(code: int, record: dict, out: str, cls: type) -> None:
+    """The race stopped at check_network before its first step (exit 1), naming ``cls.CAUSE`` at ``cls.LAYER``."""
     assert code == EXIT_DISAGREE, out
     diagnosis = record["runs"][0]["diagnosis"]
     assert diagnosis["before_race"] and (diagnosis["cause"]["name"], diagnosis["cause"]["layer"]) == (cls.CAUSE,
                                                                                                      cls.LAYER)
     assert f"likely cause ({cls.CAUSE}, {cls.LAYER})" in out
     assert record["message"].startswith(f"{cls.__name__} fails compare.check_network at its starting weights")
+
+
+@pytest.mark.parametrize("cls", cs231n_conv.MISTAKES, ids=lambda c: c.__name__)
+def test_each_planted_conv_mistake_is_named_by_the_race_before_it_begins(tmp_path, capsys, cls):
+    code, record = race(tmp_path, cls.__name__)
+    assert_named_before_the_race(code, record, capsys.readouterr().out, cls)
 
 
 class FlippedInConv2Only(ConvNet):

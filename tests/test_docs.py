@@ -242,3 +242,32 @@ def test_check_your_network_says_how_backends_builds_a_network():
     assert "`dtype` is a keyword" in text and "passed as keywords only if the constructor takes them" in text
     assert all(f"`{keyword}` (" in text for keyword in keywords())
     assert "build_network(MyNetwork, Architecture(784, [200, 100], 10, activation=\"relu\"), 0.05)" in text
+
+
+def test_check_your_network_says_what_query_returns_and_that_one_sample_has_no_batch_axis():
+    """Under cross-entropy query returns softmax probabilities, not the scores the loss reads; for one
+    sample every array, a convolution's intermediate gradients included, comes without its n."""
+    text = " ".join((DOCS / "check-your-network.md").read_text(encoding="utf-8").split())
+    assert "for `loss=\"cross_entropy\"` the softmax *probabilities*, each row summing to 1, not the scores z" in text
+    assert "for one sample, inputs of shape `(784,)`, the n is dropped, `(C, H', W')`" in text
+
+
+# Terms a lesson uses, and words of the sentence that says what each is: it must be said in the
+# paragraph where the term first appears or before, so that no reader meets a term unexplained.
+TERMS = {
+    "optimizers.md": {"l2": "`l2` is a penalty in the loss", "bias correction": "and it divides them by 1 − βᵗ",
+                      "relative_difference": "is max |a − b| / max |b|"},
+    "convolution.md": {"check_network": "sets a network of your own beside autograd layer by layer",
+                       "BLAS": "Basic Linear Algebra Subprograms", "LeNet-5": "Yann LeCun's network",
+                       "stride": "the kernel moves one pixel at a time (its *stride* is 1)"},
+}
+
+
+@pytest.mark.parametrize("page", sorted(TERMS))
+def test_a_lesson_explains_each_term_where_it_first_uses_it(page):
+    paragraphs = [" ".join(p.split()) for p in (DOCS / page).read_text(encoding="utf-8").split("\n\n")]
+    for term, explanation in TERMS[page].items():
+        first = next(i for i, p in enumerate(paragraphs)
+                     if re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", p, re.IGNORECASE))
+        said = " ".join(paragraphs[:first + 1]).lower()
+        assert explanation.lower() in said, f"{page}: {term!r} first appears unexplained in: {paragraphs[first][:200]}"

@@ -14,14 +14,24 @@ for it). Here:
   the notebooks' code is the Markdown's code, so running the Markdown again as a doctest would
   only double the time (tests/test_docs.py runs the other pages).
 
+The kernel runs where ``jupyter nbconvert --to notebook --execute`` runs a notebook: nbconvert's
+ExecutePreprocessor is nbclient with the kernel started in the notebook's own folder (every
+lesson's is docs/notebooks/), whatever folder the command was typed in. It imports the library
+as an installed package: from a folder that holds the packages setup.cfg installs and nothing
+else of the repository, so a lesson that reaches for a file by a path from the repository's root,
+or imports ``tests``, fails here as it would for a teacher.
+
 One kernel serves all lessons (starting one and importing torch costs seconds), and its
 namespace is emptied (``%reset -f``) before each lesson, so a lesson that leans on a name from
 an earlier one fails here: each must start on its own, as a teacher who picks one needs.
 """
 from __future__ import annotations
 
+import configparser
 import copy
 import doctest
+import os
+import re
 import runpy
 from pathlib import Path
 
@@ -84,13 +94,48 @@ def test_exercise_sheets_leave_out_every_solution_and_nothing_else():
         assert kept and all(any(source == cell.source for cell in full.cells) for source in kept)
 
 
+def installed_packages() -> list[str]:
+    """The packages ``pip install`` puts in site-packages: setup.cfg's ``include`` patterns."""
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    return [pattern.rstrip("*") for pattern in config["options.packages.find"]["include"].split()]
+
+
+def test_every_lesson_runs_in_the_folder_nbconvert_starts_its_kernel_in():
+    """nbconvert starts a notebook's kernel in the notebook's folder; the one kernel below is started
+    in docs/notebooks/, so that is every lesson's folder."""
+    assert {path.parent for path in MAKE_NOTEBOOKS["NOTEBOOKS"].glob("*.ipynb")} == {MAKE_NOTEBOOKS["NOTEBOOKS"]}
+
+
+# A comment in an exercise's code that points at the line to find.
+MARKED = re.compile(r"#.*\b(planted|mistake|wrong|bug|fix|fixed|here)\b", re.IGNORECASE)
+
+
+def test_exercise_sheets_do_not_point_at_the_planted_mistakes():
+    """A sheet asks for the wrong line "without reading the code": no comment may mark it."""
+    marked = [f"{sheet.filename}: {line.strip()}" for sheet in SHEETS for cell in sheet.cells if cell.kind == "code"
+              for line in cell.source.splitlines() if MARKED.search(line)]
+    assert not marked, "\n".join(marked)
+
+
+def test_notebooks_readme_lists_every_notebook():
+    readme = (MAKE_NOTEBOOKS["NOTEBOOKS"] / "README.md").read_text(encoding="utf-8")
+    missing = [path.name for path in sorted(MAKE_NOTEBOOKS["NOTEBOOKS"].glob("*.ipynb")) if path.name not in readme]
+    assert not missing, f"docs/notebooks/README.md does not list {missing}"
+
+
 @pytest.fixture(scope="module")
-def kernel():
-    """One Jupyter kernel, started in the repository root, for all the lessons."""
+def kernel(tmp_path_factory):
+    """One Jupyter kernel for all the lessons, started as nbconvert starts a notebook's: in
+    docs/notebooks/, importing the library as installed (only setup.cfg's packages on its path)."""
     from jupyter_client.manager import KernelManager
 
+    site = tmp_path_factory.mktemp("site-packages")
+    for package in installed_packages():
+        (site / package).symlink_to(REPO / package, target_is_directory=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
     manager = KernelManager(kernel_name="python3")
-    manager.start_kernel(cwd=str(REPO))
+    manager.start_kernel(cwd=str(MAKE_NOTEBOOKS["NOTEBOOKS"]), env=env)
     yield manager
     manager.shutdown_kernel(now=True)
 
@@ -120,7 +165,11 @@ def test_lesson_runs_on_its_own_and_shows_what_the_markdown_shows(section, kerne
     code_cells = [cell for cell in section.cells if cell.kind == "code"]
     book.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
     client = nbclient.NotebookClient(book, km=kernel, timeout=CELL_TIMEOUT_S, allow_errors=True)
-    client.execute()
+    try:
+        client.execute()
+    finally:  # nbclient stops the channels of its own kernels only
+        if client.kc is not None:
+            client.kc.stop_channels()
     executed = [cell for cell in book.cells[1:] if cell.cell_type == "code"]
     assert len(executed) == len(code_cells) == sum(c.cell_type == "code" for c in expected)
     checker, failures = doctest.OutputChecker(), []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from common.layers.base import Layer
 
 FUNCTIONS = ("sigmoid", "tanh", "relu")
+WORDS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
 
 
 @dataclass(frozen=True)
@@ -27,3 +28,6 @@ class Activation(Layer):
     @property
     def kind(self) -> str:  # type: ignore[override]
         return self.function
+
+    def backward_words(self, block: str) -> str:
+        return f"the {WORDS[self.function]}'s derivative at {block}"

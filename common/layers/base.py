@@ -166,6 +166,19 @@ class Layer:
         """How reports and causes name the layer: its name (``conv1``, ``pool1``); a dense layer by its weight."""
         return self.name
 
+    @property
+    def block_words(self) -> str:
+        """The block an affine layer starts, in words: ``conv1``, ``W_ih's layer``."""
+        return self.called
+
+    def gradient_words(self, parameter: str) -> str:
+        """How the backward pass makes ``parameter``'s gradient, in words (for a departure's whereabouts)."""
+        return f"dL/d{parameter} of {self.called}"
+
+    def backward_words(self, block: str) -> str:
+        """How the backward pass makes dL/dx from dL/d(output), in words; ``block``: the block's words."""
+        return f"the backward pass of {self.name}"
+
     def min_batch(self) -> tuple[int, str]:
         """The fewest samples a training pass through this layer can take, and why (1 for most)."""
         return 1, ""

@@ -42,6 +42,14 @@ class Conv(Layer):
     def words(self) -> str:
         return "conv" + conv_words((self.channels, self.kernel, self.padding))
 
+    def gradient_words(self, parameter: str) -> str:
+        if parameter == self.parameters()[0].name:
+            return f"dL/dW of {self.name}, dL/dz {self.tag('z')} correlated with the input windows"
+        return f"dL/db of {self.name}, dL/dz {self.tag('z')} summed over the samples and positions"
+
+    def backward_words(self, block: str) -> str:
+        return f"dL/dx of {self.name} (dL/dz {self.tag('z')} carried back through the kernel, each window's share added)"
+
     def work_floats(self) -> int:
         """im2col's columns and the output z: ``C_in K K + C_out`` numbers for each output position."""
         _, height, width = self.outputs

@@ -34,3 +34,15 @@ class Dense(Layer):
     @property
     def called(self) -> str:
         return self.parameters()[0].name  # W_ih, W1: as the report's rows name the layer
+
+    @property
+    def block_words(self) -> str:
+        return f"{self.called}'s layer"
+
+    def gradient_words(self, parameter: str) -> str:
+        if parameter == self.called:
+            return f"dL/dW of {parameter}, dL/dz {self.tag('z')} times the layer's input"
+        return f"dL/db of {self.called}, dL/dz {self.tag('z')} summed over the samples"
+
+    def backward_words(self, block: str) -> str:
+        return f"dL/dx of {self.called} ({self.called}ᵀ dL/dz)"

@@ -22,6 +22,9 @@ class Flatten(Layer):
     def outputs(self) -> tuple[int, ...]:
         return (math.prod(self.inputs),)
 
+    def backward_words(self, block: str) -> str:
+        return f"the flatten undone: dL/dx seen as the maps {self.inputs}, in (C, H, W) order"
+
 
 @dataclass(frozen=True)
 class Unflatten(Layer):

@@ -17,3 +17,6 @@ class MaxPool(Layer):
     def outputs(self) -> tuple[int, ...]:
         channels, height, width = self.inputs
         return (channels, height // self.size, width // self.size)
+
+    def backward_words(self, block: str) -> str:
+        return f"the backward pass of {self.name}, the max pool after {block}"

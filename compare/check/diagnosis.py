@@ -20,7 +20,8 @@ query_not_forward        outputs differ, every gradient agrees
 layer_mistake            a layer kind's classic mistake (its catalogue in :mod:`compare.check.mistakes`):
                          the outputs are those of torch's network with it planted, where the outputs
                          differ (a weight used transposed, a kernel flipped, a flatten order, a
-                         padding); else every gradient is (a pool's gradient spread, col2im overwriting)
+                         padding); else every gradient is (a pool's gradient spread, sent to a
+                         swapped argmax or to every tied maximum; col2im overwriting; dW rotated)
 wrong_sign               the first gradient that differs has cosine −1
 half_missing_or_doubled  every gradient is exactly 2x (or ½x) autograd's, cosine 1
 sum_not_mean             single samples agree; at a batch of n, length ratio n and cosine 1
@@ -36,6 +37,7 @@ from typing import Any, Callable, Iterator
 
 from common.recipe import Recipe
 from common.tolerances import tolerance
+from compare.check.where import between
 
 GRADIENT_KINDS = ("dL/dz", "gradient", "dL/dh")
 STEP_KINDS = ("step 1", "steps 2-5")
@@ -94,6 +96,7 @@ class Evidence:
     activation: str | None = "sigmoid"  # of the hidden layers; None without any
     loss: str = "half_sse"
     state_words: str = ""  # where the optimizer state started, for the report
+    path: list[Any] = field(default_factory=list)  # compare.check.where.backward_path: the rows and the steps between
 
     @property
     def cosine_floor(self) -> float:
@@ -381,4 +384,17 @@ def diagnose(e: Evidence) -> Cause | None:
     row, mode, cell = found
     return Cause("unexplained", row.layer, (
         f"No cause in the catalogue fits these numbers. First difference: {row.kind} {row.layer} for "
-        f"{_samples(mode, e.batch_size)}: {_numbers(cell)}."))
+        f"{_samples(mode, e.batch_size)}: {_numbers(cell)}.{_between(e, row)}"))
+
+
+def _between(e: Evidence, failed: Row) -> str:
+    """The backward pass's steps between the row above the first failure, which agrees, and the first failure."""
+    index = next(i for i, row in enumerate(e.rows) if row is failed)
+    passed = e.rows[index - 1] if index else None
+    if passed is None or not all(cell.passed for _, cell in passed.cells()):
+        return ""
+    steps = between(e.path, (passed.kind, passed.layer), (failed.kind, failed.layer))
+    if not steps:
+        return ""
+    return (f" Between {passed.kind} {passed.layer}, which agrees, and {failed.kind} {failed.layer} lie: "
+            f"{'; '.join(steps)}. The mistake is in one of them.")

@@ -45,6 +45,7 @@ from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure
 from compare.check.mistakes import GRADIENTS, OUTPUTS, Hypothesis, fitting
 from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
 from compare.check.report import NetworkReport
+from compare.check.where import backward_path
 from compare.state import TrainingState, has_buffer_methods, has_state_methods, restore, snapshot, step_rounding
 
 STEPS = 5  # train() calls per mode: enough for bias correction, momentum and a schedule to show
@@ -314,7 +315,7 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     evidence = Evidence(rows=rows, batch_size=n, tolerance=limit, lr=float(mine.network.lr),
                         output_layer=tuple(layers[-1]), weights_moved=moved, previous=previous,
                         recipe=recipe, activation=architecture.activation if architecture.hidden_nodes else None,
-                        loss=architecture.loss, state_words=state_words)
+                        loss=architecture.loss, state_words=state_words, path=backward_path(architecture))
     if evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}")):
         failing = evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}"))
         evidence.hypotheses += [

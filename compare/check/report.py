@@ -10,9 +10,11 @@ from dataclasses import asdict, dataclass
 from common.tolerances import STEP_ROUNDING_MARGIN
 from compare.check.diagnosis import Cause, Cell, Row
 
+STEPS_SHOWN = "steps 2-5"  # the rows that show, of train() calls 2 to 5, one step's numbers
 KINDS = {"outputs": "outputs", "dL/dz": "dL/dz", "gradient": "gradient", "dL/dh": "dL/dh",
          "step 1": "step 1", "steps 2-5": "steps 2-5", "loss": "train() loss", "buffers": "buffers after steps",
-         "state": "optimizer state", "again": "gradients() again"}
+         "state": "optimizer state",
+         "again": "gradients() again"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,32 @@ def _cell_text(cell: dict | None) -> str:
     return f"{cell['relative']:9.2e}  {cosine:>9}  {cell['ratio']:7.4f}  {verdict:<4}"
 
 
+def axes(kind: str, layer: str, mode: str, ndim: int) -> str:
+    """What each number of an index into a row's arrays counts, ``"[n, C, H, W]"``; ``""`` where unknown.
+
+    Intermediate gradients and outputs carry the batch axis n for a batch, none for one sample; a
+    parameter's (a gradient, a step) is laid out as the parameter is; the network against itself and
+    the optimizer state compare every parameter as one flat array.
+    """
+    if kind in ("outputs", "dL/dz", "dL/dh"):
+        batch = ["n"] if mode == "batch" else []
+        names = batch + (["output"] if kind == "outputs" else ["C", "H", "W"] if ndim - len(batch) == 3 else ["node"])
+    elif kind == "gradient" or kind.startswith("step"):
+        names = {4: ["C_out", "C_in", "k", "l"], 2: ["n_out", "n_in"],
+                 1: ["C_out" if layer.startswith("b_conv") else "n_out"]}.get(ndim, [])
+    else:
+        names = ["every parameter, flattened"]
+    return f"[{', '.join(names)}]" if len(names) == ndim else ""
+
+
+def _label(row: dict) -> str:
+    """The row's kind; for the rows that show one of several steps, which one each cell shows."""
+    if row["kind"] != STEPS_SHOWN:
+        return KINDS[row["kind"]]
+    calls = [row[mode]["call"] for mode in ("single", "batch") if row[mode] is not None]
+    return f"step {'|'.join(str(c) for c in dict.fromkeys(calls))} of 2-5"
+
+
 def render(record: dict) -> str:
     """The report as text: a header, one line per comparison (Mine against Theirs), the verdict."""
     n = record["batch_size"]
@@ -81,6 +109,9 @@ def render(record: dict) -> str:
         f"Checked {record['where']}; training {record['state']}.",
         "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
         *([f"One sample: {record['single']}."] if record.get("single") else []),
+        *(["step i|j of 2-5: which of train() calls 2 to 5 each cell shows, one sample | batch: the first that "
+           "failed, else the one that differed most."] if any(row["kind"] == STEPS_SHOWN for row in record["rows"])
+          else []),
         "",
         f"{'':<18} {'layer':<15} {'one sample':<35}  batch of {n}",
         f"{'':<18} {'':<15} " + "  ".join([f"{'relative':>9}  {'cosine':>9}  {'ratio':>7}      "] * 2).rstrip(),
@@ -90,7 +121,7 @@ def render(record: dict) -> str:
         if row["kind"] in ("step 1", "buffers", "state", "again") and kind != row["kind"]:
             lines.append("")
         kind = row["kind"]
-        lines.append(f"{KINDS[row['kind']]:<18} {row['layer']:<15} {_cell_text(row['single'])}  "
+        lines.append(f"{_label(row):<18} {row['layer']:<15} {_cell_text(row['single'])}  "
                      f"{_cell_text(row['batch'])}".rstrip())
     lines.append("")
     tolerance = (f"tolerance {record['tolerance']:.3g} ({record['dtype']}, common.tolerances; a step's, the larger of "
@@ -105,7 +136,9 @@ def render(record: dict) -> str:
     lines.append(f"FAILED: first at {KINDS[first['kind']]} {first['layer']} for {samples}{call}; {tolerance}.")
     if first["worst"] is not None:
         index, mine, theirs = first["worst"]
-        lines.append(f"  largest difference at {list(index)}: Mine {mine:.6g}, Theirs {theirs:.6g}")
+        named = axes(first["kind"], first["layer"], first["mode"], len(index))
+        lines.append(f"  largest difference at {named + ' = ' if named else ''}{list(index)}: Mine {mine:.6g}, "
+                     f"Theirs {theirs:.6g}")
     cause = record["cause"]
     label = "what was seen" if cause["name"] == "unexplained" else f"likely cause ({cause['name']}, {cause['layer']})"
     lines.append(f"{label}: {cause['sentence']}")

@@ -163,15 +163,24 @@ def agreement_text(run: dict, rule: str) -> str:
                      + ("" if p["judged"] else " (counted, not judged: the runs drift as rounding explains)"))
     lines += sensitivity_lines(agreement)
     if agreement["failures"]:
-        width = max([12, *(len(c["backend"]) for c in agreement["failures"])])
         lines.append("where they part:")
-        lines.append(f"  {'kind':<13} {'layer':<5} {'backend':<{width}} {'after':>8} {'epoch':>5} {'relative':>10} "
-                     f"{'max abs':>10} {'cosine':>12} {'ratio':>12} {'tolerance':>9}")
-        for c in agreement["failures"][:10]:
-            lines.append(f"  {c['kind']:<13} {c['layer']:<5} {c['backend']:<{width}} {c['step']:8,} "
-                         f"{c['epoch'] + 1:5d} {c['relative']:10.3g} {c['max_abs']:10.3g} {c['cosine']:12.9f} "
-                         f"{c['norm_ratio']:12.9f} {c['tolerance']:9.2g}")
+        lines += part_table(agreement["failures"][:10])
     return "\n".join(lines)
+
+
+PART_HEADER = ("kind", "layer", "backend", "after steps", "in epoch", "relative", "max abs", "cosine", "ratio",
+               "tolerance")
+
+
+def part_table(failures: list[dict]) -> list[str]:
+    """The failed checks, one a line, each column as wide as its widest cell: names to the left, numbers to the right."""
+    rows = [(c["kind"], c["layer"], c["backend"], f"{c['step']:,}", f"{c['epoch'] + 1}", f"{c['relative']:.3g}",
+             f"{c['max_abs']:.3g}", f"{c['cosine']:.9f}", f"{c['norm_ratio']:.9f}", f"{c['tolerance']:.2g}")
+            for c in failures]
+    widths = [max(map(len, column)) for column in zip(PART_HEADER, *rows)]
+    return ["  " + " ".join(cell.ljust(width) if i < 3 else cell.rjust(width)
+                            for i, (cell, width) in enumerate(zip(line, widths))).rstrip()
+            for line in (PART_HEADER, *rows)]
 
 
 def sensitivity_lines(agreement: dict) -> list[str]:

@@ -3,10 +3,12 @@
 Objects that keep what they saw: ``Layer_Dense`` (weights (n_inputs, n_neurons) = 0.01 · randn,
 biases (1, n_neurons)), ``Activation_ReLU``, ``Activation_Softmax_Loss_CategoricalCrossentropy``
 (whose combined backward is ``(ŷ − y) / samples``), each with ``forward`` and ``backward`` storing
-``output``, ``dinputs``, ``dweights``, ``dbiases``. L2 is the layer's ``weight_regularizer_l2`` λ:
-the loss adds λ ΣW², the gradient 2λW, so the library's ``l2`` is 2λ. ``Optimizer_Adam`` steps
-with ``pre_update_params`` (lr / (1 + decay · iterations)), ``update_params`` per layer, and
-``post_update_params`` (iterations + 1).
+``output``, ``dinputs``, ``dweights``, ``dbiases``; ``forward`` takes the later chapters' ``training``
+too (ignored here), and the activations have the ``predictions`` the book's ``Model`` reads. L2 is
+the layer's ``weight_regularizer_l2`` λ: the loss adds λ ΣW², the gradient 2λW, so the library's
+``l2`` is 2λ. ``Optimizer_Adam`` steps with ``pre_update_params`` (lr / (1 + decay · iterations)),
+``update_params`` per layer, and ``post_update_params`` (iterations + 1). tests/users/nnfs_layers.py
+adds the book's other objects: its dropout, its other optimizers and its ``Model``.
 
 :class:`NnfsNetwork` wraps them in the library's protocol; its recipe is Adam with eps 1e-7,
 ReLU, softmax cross-entropy, biases, and optionally nnfs's ``decay`` as the schedule
@@ -26,7 +28,7 @@ class Layer_Dense:
         self.weight_regularizer_l2 = weight_regularizer_l2
         self.bias_regularizer_l2 = bias_regularizer_l2
 
-    def forward(self, inputs):
+    def forward(self, inputs, training=False):
         self.inputs = inputs
         self.output = np.dot(inputs, self.weights) + self.biases
 
@@ -41,7 +43,7 @@ class Layer_Dense:
 
 
 class Activation_ReLU:
-    def forward(self, inputs):
+    def forward(self, inputs, training=False):
         self.inputs = inputs
         self.output = np.maximum(0, inputs)
 
@@ -49,20 +51,38 @@ class Activation_ReLU:
         self.dinputs = dvalues.copy()
         self.dinputs[self.inputs <= 0] = 0
 
+    def predictions(self, outputs):
+        return outputs
+
 
 class Activation_Softmax:
-    def forward(self, inputs):
+    def forward(self, inputs, training=False):
+        self.inputs = inputs
         exp_values = np.exp(inputs - np.max(inputs, axis=1, keepdims=True))
         self.output = exp_values / np.sum(exp_values, axis=1, keepdims=True)
 
+    def backward(self, dvalues):
+        """Each sample's dvalues through its Jacobian, diag(ŷ) − ŷ ŷᵀ."""
+        self.dinputs = np.empty_like(dvalues)
+        for index, (single_output, single_dvalues) in enumerate(zip(self.output, dvalues)):
+            single_output = single_output.reshape(-1, 1)
+            jacobian_matrix = np.diagflat(single_output) - np.dot(single_output, single_output.T)
+            self.dinputs[index] = np.dot(jacobian_matrix, single_dvalues)
+
+    def predictions(self, outputs):
+        return np.argmax(outputs, axis=1)
+
 
 class Activation_Sigmoid:
-    def forward(self, inputs):
+    def forward(self, inputs, training=False):
         self.inputs = inputs
         self.output = 1 / (1 + np.exp(-inputs))
 
     def backward(self, dvalues):
         self.dinputs = dvalues * (1 - self.output) * self.output
+
+    def predictions(self, outputs):
+        return (outputs > 0.5) * 1
 
 
 class Loss:

@@ -121,8 +121,11 @@ def fitting(architecture: Architecture, recipe: Recipe, weights: Sequence[np.nda
     """The layer mistakes that show in ``shows`` whose numbers are the network's.
 
     ``cases``: ``(inputs, targets, numbers, limit)``, the network's own ``numbers`` for those
-    samples (its outputs, or its gradients) and how close the planted network's must be.
-    The planted network is torch_impl's at the network's weights, buffers and layer seed, in float64.
+    samples (its outputs, or its gradients) and how close the planted network's must be. A
+    mistake fits where its numbers are within ``limit`` of the network's in every case, and in some
+    case not within it of the correct network's: one that changes nothing on these samples (a
+    pool's ties where no window ties) is not told apart by them. The planted network is
+    torch_impl's at the network's weights, buffers and layer seed, in float64.
     """
     from compare.plugins import build_network, load_class
 
@@ -133,21 +136,28 @@ def fitting(architecture: Architecture, recipe: Recipe, weights: Sequence[np.nda
         reference.layer_seed = seed
     model, found = reference.model, []
     called = {spec.name: spec.called for spec in architecture.layers}
+    correct = [_numbers(reference, shows, inputs, targets) for inputs, targets, _, _ in cases]
     for planted, layers, where in candidates(architecture, shows):
         reference.model = planted_model(model, architecture, planted, layers)
         try:
-            fits = all(_fits(reference, shows, inputs, targets, numbers, limit)
-                       for inputs, targets, numbers, limit in cases)
+            mistaken = [_numbers(reference, shows, inputs, targets) for inputs, targets, _, _ in cases]
         finally:
             reference.model = model
+        fits = all(_close(numbers, m, limit) for (_, _, numbers, limit), m in zip(cases, mistaken)) and any(
+            not _close(m, right, limit) for (_, _, _, limit), m, right in zip(cases, mistaken, correct))
         if fits:  # named at the layer where its numbers first go wrong: forward the first, backward the last
             layer = called[layers[0] if shows == OUTPUTS else layers[-1]]
             found.append(Hypothesis(planted.name, layer, planted.sentence.format(where=where), shows))
     return found
 
 
-def _fits(reference: Any, shows: str, inputs: np.ndarray, targets: np.ndarray, numbers: Any, limit: float) -> bool:
+def _numbers(reference: Any, shows: str, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
+    """What ``shows`` compares: the outputs of ``query``, or every parameter's gradient."""
     if shows == OUTPUTS:
-        return relative_difference(numbers, reference.query(inputs)) <= limit
-    planted = reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets))
-    return all(relative_difference(mine, theirs) <= limit for mine, theirs in zip(numbers, planted))
+        return [reference.query(inputs)]
+    return reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets))
+
+
+def _close(mine: Any, theirs: list[np.ndarray], limit: float) -> bool:
+    mine = [mine] if isinstance(mine, np.ndarray) else mine
+    return all(relative_difference(a, b) <= limit for a, b in zip(mine, theirs))

@@ -9,6 +9,8 @@ padding_mismatch    another padding of the same size: all of it after the image 
                     it), or the edge's pixels repeated or reflected instead of zeros: the outputs
 col2im_overwrites   col2im writing each window's gradient over the input's instead of adding
                     it (the last window, or the last kernel tap, wins): the gradients
+rotated_dw          the convolution's weight gradient rotated 180° (``dw[:, :, ::-1, ::-1]``), the
+                    rotation that belongs in dL/dx: the gradients
 ==================  ==========================================================================
 """
 from __future__ import annotations
@@ -47,6 +49,11 @@ def mistakes(spec: Conv) -> list[Planted]:
         f"col2im of {{where}} {words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K "
         "columns and its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for "
         "indices that repeat."), dx_only=True) for last, words in OVERWRITES.items()]
+    found.append(Planted("rotated_dw", GRADIENTS, lambda module, spec: RotatedGradientConv(module), (
+        "The convolution's weight gradient is rotated 180°: the outputs agree and every gradient equals autograd's "
+        "where the weight gradient of {where} is rotated 180° (dw[:, :, ::-1, ::-1]). dL/dW[f, c, k, l] = "
+        "Σ dL/dy[n, f, i, j] · x[n, c, i + k, j + l], each input window as it lies, as the forward pass reads it; "
+        "the rotation belongs in dL/dx, the full convolution of dL/dy with the kernel rotated 180°. Drop it from dW.")))
     return found
 
 
@@ -115,3 +122,32 @@ def _overwritten_dx(dy: torch.Tensor, w: torch.Tensor, x_shape, p: int, last: st
     w_at = w[:, :, k][:, :, :, l]  # (F, C, H, W): the tap at each pixel
     dx = torch.einsum("nfrs,fcrs->ncrs", dy_at, w_at)
     return dx[:, :, p:H - p, p:W - p]
+
+
+class RotatedGradientConv(nn.Module):
+    """``conv`` (its weight and bias shared), whose weight gradient is rotated 180°: dL/dW[f, c, K−1−k, K−1−l]
+    where dL/dW[f, c, k, l] belongs. Its input gradient and bias gradient are torch's."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.weight, self.bias, self.padding = conv.weight, conv.bias, conv.padding[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _RotatedGradient.apply(x, self.weight, self.bias, self.padding)
+
+
+class _RotatedGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x, weight, bias, padding: int):
+        ctx.save_for_backward(x, weight)
+        ctx.padding, ctx.has_bias = padding, bias is not None
+        return F.conv2d(x, weight, bias, padding=padding)
+
+    @staticmethod
+    def backward(ctx: Any, dy):
+        x, weight = ctx.saved_tensors
+        p = ctx.padding
+        dx = torch.nn.grad.conv2d_input(x.shape, weight, dy, padding=p)
+        dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, padding=p).flip(-2, -1)
+        db = dy.sum(dim=(0, 2, 3)) if ctx.has_bias else None
+        return dx, dw, db, None
