@@ -257,3 +257,21 @@ def test_each_cause_speaks_of_the_networks_own_loss():
     doubled = check_network(DoubledCrossEntropy(784, HIDDEN, 10, 0.1, loss="binary_cross_entropy")).cause
     assert doubled.name == "half_missing_or_doubled" and "counted twice" in doubled.sentence
     assert "½" not in doubled.sentence
+
+
+def test_the_optimizer_state_ranks_behind_the_steps_it_is_compared_after():
+    """The state is compared after the five steps: one that differs follows from a step that does."""
+    from compare.check.diagnosis import first_failure
+
+    def cell(passed: bool, call: int | None) -> Cell:
+        return Cell(0.0 if passed else 1.0, 1.0, 1.0, 1e-12, passed, None, call)
+
+    rows = [Row("gradient", "W", cell(True, None), cell(True, None)),
+            Row("step 1", "W", cell(True, 1), cell(True, 1)),
+            Row("steps 2-5", "W", cell(True, 2), cell(False, 3)),
+            Row("state", "momentum_buffer", cell(False, None), None),
+            Row("again", "all", None, cell(False, None))]
+    row, mode, _ = first_failure(Evidence(rows, batch_size=8, tolerance=1e-12, lr=0.1, output_layer=("W",)))
+    assert (row.kind, mode) == ("steps 2-5", "batch")
+    row, _, _ = first_failure(Evidence(rows[3:], batch_size=8, tolerance=1e-12, lr=0.1, output_layer=("W",)))
+    assert row.kind == "state"
