@@ -275,3 +275,29 @@ def test_the_optimizer_state_ranks_behind_the_steps_it_is_compared_after():
     assert (row.kind, mode) == ("steps 2-5", "batch")
     row, _, _ = first_failure(Evidence(rows[3:], batch_size=8, tolerance=1e-12, lr=0.1, output_layer=("W",)))
     assert row.kind == "state"
+
+
+def test_a_failure_line_states_the_failing_cells_own_tolerance():
+    """One failure, one tolerance: the one it failed, as the race's sentence quotes it (a step's is
+    widened by the rounding measured there)."""
+    from compare.check.report import NetworkReport
+
+    widened = Cell(2e-12, 1.0, 1.0, 1.51e-12, False, ((0, 1), 0.5, 0.5), 1)
+    row = Row("step 1", "W1", widened, None)
+    report = NetworkReport("Net", "784-10", "SGD", "float64", "torch_impl", 8, 9.09e-13, [row], (row, "single", widened),
+                           diagnose(Evidence([row], batch_size=8, tolerance=9.09e-13, lr=0.1, output_layer=("W1",))))
+    line = next(line for line in str(report).splitlines() if line.startswith("FAILED"))
+    assert line == ("FAILED: first at step 1 W1 for one sample, train() call 1: relative 2e-12, beyond its tolerance "
+                    "1.51e-12 (float64's 9.09e-13 from common.tolerances, widened to 32x what a one-rounding nudge of "
+                    "the weights does to the reference's own step).")
+
+
+def test_the_races_table_gives_a_failures_tolerance_with_the_sentences_digits():
+    from compare.race.checks import Agreement
+    from compare.race.report import agreement_text
+    from common.tolerances import tolerance
+
+    agreement = Agreement(tolerance("float64"), "torch_impl")
+    agreement.compare("step", "W1", "Mine", 15, 0, np.full(3, 1.0), np.full(3, 2.0), 1.5123e-12)
+    row = agreement_text({"agreement": agreement.to_json(), "status": "disagreed"}, "true").splitlines()[-1]
+    assert row.split()[-1] == "1.51e-12"

@@ -170,7 +170,7 @@ def agreement_text(run: dict, rule: str) -> str:
         for c in agreement["failures"][:10]:
             lines.append(f"  {c['kind']:<13} {c['layer']:<5} {c['backend']:<{width}} {c['step']:8,} "
                          f"{c['epoch'] + 1:5d} {c['relative']:10.3g} {c['max_abs']:10.3g} {c['cosine']:12.9f} "
-                         f"{c['norm_ratio']:12.9f} {c['tolerance']:9.2g}")
+                         f"{c['norm_ratio']:12.9f} {c['tolerance']:9.3g}")
     return "\n".join(lines)
 
 
