@@ -301,3 +301,20 @@ def test_the_races_table_gives_a_failures_tolerance_with_the_sentences_digits():
     agreement.compare("step", "W1", "Mine", 15, 0, np.full(3, 1.0), np.full(3, 2.0), 1.5123e-12)
     row = agreement_text({"agreement": agreement.to_json(), "status": "disagreed"}, "true").splitlines()[-1]
     assert row.split()[-1] == "1.51e-12"
+
+
+def test_check_network_checks_the_samples_it_is_given():
+    """LongStepOnSevens steps too far only on a 7 trained alone: the first MNIST images give it none
+    as one sample; the samples from the first 7 on (sample 15) begin with it."""
+    from common.data import load_embedded, one_hot_targets, scale_inputs
+    from tests.planted import LongStepOnSevens
+
+    network = LongStepOnSevens(784, HIDDEN, 10, 0.1)
+    assert check_network(network, batch_size=2).passed
+    data, seven = load_embedded(), 15
+    samples = (scale_inputs(data.train_images[seven:seven + 10]), one_hot_targets(data.train_labels[seven:seven + 10]))
+    row, mode, cell = check_network(network, batch_size=2, samples=samples).first_failure
+    assert (row.kind, mode, cell.call) == ("step 1", "single", 1)
+    with pytest.raises(ParameterError, match=r"The 'samples' parameter must be inputs of shape \(m, 784\) and "
+                                             r"targets of shape \(m, 10\), m >= 10"):
+        check_network(network, batch_size=2, samples=(samples[0][:9], samples[1][:9]))
