@@ -80,11 +80,12 @@ def search_segment(config: Config, agreement: Agreement, backends: list[Backend]
 
 
 def samples_from(config: Config, last: Segment, state: TrainingState, j: int) -> tuple:
-    """The reference's state before the segment's step ``j`` and the samples from that step on, as many as
-    :func:`compare.check_network` trains on (the segment's first ones after its last, where it runs short)."""
+    """The reference's state before the segment's step ``j``, the samples from that step on, as many as
+    :func:`compare.check_network` trains on (the segment's first ones after its last, where it runs
+    short), and that step as the run counts it."""
     count = CHECK_STEPS * max(config.batch_size, 2)
     take = (j * config.batch_size + np.arange(count)) % len(last.inputs)
-    return state, (last.inputs[take], last.targets[take])
+    return state, (last.inputs[take], last.targets[take]), last.start + j
 
 
 def where_parted(agreement: Agreement) -> str | None:

@@ -57,7 +57,7 @@ CONFORMANCE_SAMPLES = 8  # a user's network is tried on one of them and on all o
 class Disagreement(Exception):
     """A check found the backends further apart than the tolerance; ``at``, where a retrained segment
     found them parting by more than a branch: (the backend, the reference's state before that step,
-    the samples from it on), for check_network's table there."""
+    the samples from it on, the step), for check_network's table there."""
 
     def __init__(self, agreement: Agreement, at: tuple | None = None) -> None:
         super().__init__(agreement)
@@ -313,16 +313,17 @@ def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
 def _diagnose(config: Config, backends: list[Backend], probes: dict, failure, at: tuple | None = None) -> dict:
     """:func:`compare.check_network` on the backend that disagreed, at the reference's weights at
     that moment, against the reference: where, layer by layer, and most likely why. ``at``: where a
-    retrained segment found the runs parting (the backend, the reference's state before that step,
-    and the samples from it on), the check runs there, on those samples."""
+    retrained segment found the runs parting (:class:`Disagreement`), the check runs there, on the
+    samples from that step on."""
     reference = backends[0]
     probe = probes[failure.backend]
     network = probe.network if isinstance(probe, Guarded) else probe
-    state, samples = (at[1], at[2]) if at and at[0] == failure.backend else (snapshot(reference.network), None)
+    state, samples, step = at[1:] if at and at[0] == failure.backend else (snapshot(reference.network), None,
+                                                                           failure.step)
     restore(network, state)
     report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key],
                            samples=samples)
-    return {"backend": failure.backend, "step": failure.step, **report.to_json()}
+    return {"backend": failure.backend, "step": step, **report.to_json()}
 
 
 def _saturation(backend: Backend, data: Dataset, scorecards: dict[str, Scorecard]) -> dict:
