@@ -11,6 +11,8 @@ layer, and blames this network, not autograd.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 import from_scratch
@@ -84,3 +86,48 @@ class BiasNudgedAt200(Planted):
 
     def plant(self) -> None:
         self.biases[-1] += 1e-3 * float(np.max(np.abs(self.weights[-1])))
+
+
+class LongStep(from_scratch.Network):
+    """Right on every sample but some: on those (:meth:`wrong_on`) its step is ``FACTOR`` times too long,
+    in every instance (the training network and compare's twins of it), as a slip in the code would be."""
+
+    FACTOR = 1.0005
+
+    def wrong_on(self, inputs: np.ndarray, targets: np.ndarray) -> bool:
+        raise NotImplementedError
+
+    def train(self, inputs, targets):
+        if not self.wrong_on(np.asarray(inputs), np.asarray(targets)):
+            return super().train(inputs, targets)
+        before = self.get_weights()
+        loss = super().train(inputs, targets)
+        self.set_weights([w + self.FACTOR * (after - w) for w, after in zip(before, self.get_weights())])
+        return loss
+
+
+class LongStepOnSevens(LongStep):
+    """A step 1.0005 times too long on every 7 trained one sample a step (the first 7 of the embedded
+    training set is sample 15). check_network, before the race, trains single samples on the first five
+    images (5, 0, 4, 1, 9) and 7s only in batches, so the race must find it: the step check at a
+    segment's start meets no 7 either, and the fault shows only in the drift."""
+
+    def wrong_on(self, inputs, targets):
+        return inputs.ndim == 1 and int(np.argmax(targets)) == 7
+
+
+class LongStepOnSample537(LongStep):
+    """A step 1.0005 times too long on one sample of the embedded training set, its 538th (index 537),
+    recognised by its pixels: one wrong step in a thousand."""
+
+    def wrong_on(self, inputs, targets):
+        image = _sample(537, inputs.dtype.name)
+        return bool(np.any(np.all(inputs.reshape(-1, image.size) == image, axis=1)))
+
+
+@lru_cache(maxsize=4)
+def _sample(index: int, dtype: str) -> np.ndarray:
+    """The embedded training set's sample ``index``, scaled as the race feeds it."""
+    from common.data import load_embedded, scale_inputs
+
+    return scale_inputs(load_embedded().train_images[index:index + 1], dtype)[0]

@@ -61,17 +61,48 @@ def test_gradients_match_torch(case):
 
 @given(cases(), st.booleans())
 def test_intermediate_gradients_match_torch(case, single_sample):
-    """dL/dz of every layer and dL/dh of every hidden layer, against autograd's."""
+    """dL/dz of every layer and dL/dh of every hidden layer, against autograd's; where the two part beyond
+    the tolerance, each against the float64 truth (:func:`assert_as_near_the_truth`)."""
     mine, theirs = case.networks()
     inputs, targets = (case.inputs[0], case.targets[0]) if single_sample else (case.inputs, case.targets)
     rtol = gradient_tolerance(case, theirs, inputs, targets)
     ours, autograd = mine.intermediate_gradients(inputs, targets), theirs.intermediate_gradients(inputs, targets)
+    truth = None
     layers = len(case.architecture.hidden_nodes)
     assert [len(ours["dLdz"]), len(ours["dLdh"])] == [len(autograd["dLdz"]), len(autograd["dLdh"])] == [layers + 1, layers]
     for key in ("dLdz", "dLdh"):
         for layer, (a, b) in enumerate(zip(ours[key], autograd[key]), start=1):
             assert a.shape == b.shape == inputs.shape[:-1] + (case.architecture.layer_sizes[layer],)
-            assert_close(a, b, rtol, f"{key} of layer {layer}")
+            if relative_difference(a, b) > rtol and case.dtype == "float32":
+                truth = truth or float64_twin(case).intermediate_gradients(inputs.astype(np.float64),
+                                                                           targets.astype(np.float64))
+                assert_as_near_the_truth(a, b, truth[key][layer - 1], rtol, f"{key} of layer {layer}")
+            else:
+                assert_close(a, b, rtol, f"{key} of layer {layer}")
+
+
+def float64_twin(case):
+    """torch_impl at the case's weights, in float64: the truth a float32 network rounds."""
+    from torch_impl import Network as TorchNetwork
+
+    a = case.architecture
+    twin = TorchNetwork(a.input_nodes, list(a.hidden_nodes), a.output_nodes, case.lr,
+                        **{**case.keywords(), "dtype": "float64"})
+    twin.set_weights([np.asarray(w, np.float64) for w in case.weights])
+    return twin
+
+
+ROUNDING_MARGIN = 4.0  # how much further from the truth than autograd's own float32 result ours may be
+
+
+def assert_as_near_the_truth(mine, theirs, truth, rtol: float, what: str) -> None:
+    """Where a sum cancels (a layer of one unit hands down W^T dL/dz, a few terms of either sign), both
+    float32 results carry rounding far beyond the tolerance relative to what is left: autograd's too.
+    Then ours must be as near the float64 truth as autograd's float32 (``ROUNDING_MARGIN`` times), or
+    within the tolerance of it."""
+    ours, autograd = relative_difference(mine, truth), relative_difference(theirs, truth)
+    assert ours <= max(rtol, ROUNDING_MARGIN * autograd), (
+        f"{what}: ours is {ours:.3g} from the float64 truth, autograd's float32 {autograd:.3g} (tolerance {rtol:.3g})")
 
 
 @given(cases(), st.booleans())

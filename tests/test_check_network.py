@@ -339,3 +339,62 @@ def test_a_one_sample_intermediate_gradient_with_its_batch_axis_is_told_to_drop_
                                                r"n kept for one sample: for inputs of shape \(784,\), every array "
                                                r"comes without it\)\.$"):
         check_network(network, batch_size=4)
+def test_the_optimizer_state_ranks_behind_the_steps_it_is_compared_after():
+    """The state is compared after the five steps: one that differs follows from a step that does."""
+    from compare.check.diagnosis import first_failure
+
+    def cell(passed: bool, call: int | None) -> Cell:
+        return Cell(0.0 if passed else 1.0, 1.0, 1.0, 1e-12, passed, None, call)
+
+    rows = [Row("gradient", "W", cell(True, None), cell(True, None)),
+            Row("step 1", "W", cell(True, 1), cell(True, 1)),
+            Row("steps 2-5", "W", cell(True, 2), cell(False, 3)),
+            Row("state", "momentum_buffer", cell(False, None), None),
+            Row("again", "all", None, cell(False, None))]
+    row, mode, _ = first_failure(Evidence(rows, batch_size=8, tolerance=1e-12, lr=0.1, output_layer=("W",)))
+    assert (row.kind, mode) == ("steps 2-5", "batch")
+    row, _, _ = first_failure(Evidence(rows[3:], batch_size=8, tolerance=1e-12, lr=0.1, output_layer=("W",)))
+    assert row.kind == "state"
+
+
+def test_a_failure_line_states_the_failing_cells_own_tolerance():
+    """One failure, one tolerance: the one it failed, as the race's sentence quotes it (a step's is
+    widened by the rounding measured there)."""
+    from compare.check.report import NetworkReport
+
+    widened = Cell(2e-12, 1.0, 1.0, 1.51e-12, False, ((0, 1), 0.5, 0.5), 1)
+    row = Row("step 1", "W1", widened, None)
+    report = NetworkReport("Net", "784-10", "SGD", "float64", "torch_impl", 8, 9.09e-13, [row], (row, "single", widened),
+                           diagnose(Evidence([row], batch_size=8, tolerance=9.09e-13, lr=0.1, output_layer=("W1",))))
+    line = next(line for line in str(report).splitlines() if line.startswith("FAILED"))
+    assert line == ("FAILED: first at step 1 W1 for one sample, train() call 1: relative 2e-12, beyond its tolerance "
+                    "1.51e-12 (float64's 9.09e-13 from common.tolerances, widened to 32x what a one-rounding nudge of "
+                    "the weights does to the reference's own step).")
+
+
+def test_the_races_table_gives_a_failures_tolerance_with_the_sentences_digits():
+    from compare.race.checks import Agreement
+    from compare.race.report import agreement_text
+    from common.tolerances import tolerance
+
+    agreement = Agreement(tolerance("float64"), "torch_impl")
+    agreement.compare("step", "W1", "Mine", 15, 0, np.full(3, 1.0), np.full(3, 2.0), 1.5123e-12)
+    row = agreement_text({"agreement": agreement.to_json(), "status": "disagreed"}, "true").splitlines()[-1]
+    assert row.split()[-1] == "1.51e-12"
+
+
+def test_check_network_checks_the_samples_it_is_given():
+    """LongStepOnSevens steps too far only on a 7 trained alone: the first MNIST images give it none
+    as one sample; the samples from the first 7 on (sample 15) begin with it."""
+    from common.data import load_embedded, one_hot_targets, scale_inputs
+    from tests.planted import LongStepOnSevens
+
+    network = LongStepOnSevens(784, HIDDEN, 10, 0.1)
+    assert check_network(network, batch_size=2).passed
+    data, seven = load_embedded(), 15
+    samples = (scale_inputs(data.train_images[seven:seven + 10]), one_hot_targets(data.train_labels[seven:seven + 10]))
+    row, mode, cell = check_network(network, batch_size=2, samples=samples).first_failure
+    assert (row.kind, mode, cell.call) == ("step 1", "single", 1)
+    with pytest.raises(ParameterError, match=r"The 'samples' parameter must be inputs of shape \(m, 784\) and "
+                                             r"targets of shape \(m, 10\), m >= 10"):
+        check_network(network, batch_size=2, samples=(samples[0][:9], samples[1][:9]))

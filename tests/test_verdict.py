@@ -71,6 +71,13 @@ def test_unstable_run_whose_steps_agree_exits_0_with_the_measured_rounding_note(
     assert "PASSED" in report and "where they part" not in report
 
 
+def test_a_drift_that_rounding_explains_is_not_retrained(sensitive):
+    """The search for where the runs parted (compare.race.departure) runs only beyond the estimate."""
+    agreement = exited(sensitive, 0).record()["agreement"]
+    assert agreement["sensitivity"] and all(s["explained_by"] == "rounding" for s in agreement["sensitivity"])
+    assert all(s["search"] is None for s in agreement["sensitivity"]) and agreement["departures"] == []
+
+
 def test_a_drift_passes_only_within_the_rounding_growth_measured_in_the_same_run(sensitive):
     agreement = exited(sensitive, 0).record()["agreement"]
     trajectory = tolerance("float64").trajectory

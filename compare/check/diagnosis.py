@@ -357,18 +357,20 @@ RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
 
 def first_failure(e: Evidence) -> tuple[Row, str, Cell] | None:
     """Where the numbers first go wrong: the first failing cell in the report's order (outputs,
-    then backwards from the output layer), the one-sample cell before the batch's; among the
-    training steps, the earliest ``train()`` call; the network against itself last."""
+    then backwards from the output layer), the one-sample cell before the batch's; then among the
+    training steps, the earliest ``train()`` call; then the optimizer state, compared after those
+    steps (a state that differs follows from a step that does); the network against itself last."""
     failing = [(row, mode, cell) for row in e.rows for mode, cell in row.cells() if not cell.passed]
     if not failing:
         return None
-    training = [f for f in failing if f[2].call is not None]
-    before = [f for f in failing if f[2].call is None and f[0].kind != "again"]
-    if before:
-        return before[0]
-    if training:
-        return min(training, key=lambda f: f[2].call)
-    return failing[0]
+
+    def rank(found: tuple[Row, str, Cell]) -> tuple[int, int]:
+        row, _, cell = found
+        if row.kind in ("state", "again"):
+            return (2 if row.kind == "state" else 3, 0)
+        return (0, 0) if cell.call is None else (1, cell.call)
+
+    return min(failing, key=rank)  # the first of equal rank, in the report's order
 
 
 def diagnose(e: Evidence) -> Cause | None:

@@ -58,6 +58,16 @@ def _mnist(count: int) -> tuple[np.ndarray, np.ndarray]:
     return data.train_images[:count].copy(), data.train_labels[:count].copy()
 
 
+def _given(samples: tuple[np.ndarray, np.ndarray], count: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The ``samples`` check_network was given, checked: at least ``count`` rows of 784 inputs and 10 targets."""
+    inputs, targets = (np.asarray(a, dtype=dtype) for a in samples)
+    if inputs.ndim != 2 or targets.ndim != 2 or (inputs.shape[1], targets.shape[1]) != MNIST_SHAPE \
+            or len(inputs) != len(targets) or len(inputs) < count:
+        raise ParameterError(f"The 'samples' parameter must be inputs of shape (m, 784) and targets of shape (m, 10), "
+                             f"m >= {count} (5 steps of the batch). Got {inputs.shape} and {targets.shape} instead.")
+    return inputs, targets
+
+
 def _targets(labels: np.ndarray, architecture: Architecture, dtype: np.dtype) -> np.ndarray:
     off, on = architecture.target_values
     targets = np.full((len(labels), architecture.output_nodes), off, dtype=dtype)
@@ -188,7 +198,8 @@ def _flat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.ravel(a) for a in arrays])
 
 
-def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> NetworkReport:
+def check_network(network: Any, batch_size: int = 8, reference: Any = None,
+                  samples: tuple[np.ndarray, np.ndarray] | None = None) -> NetworkReport:
     """Check ``network`` against autograd and torch.optim at its current weights, on real MNIST images.
 
     Parameters
@@ -206,6 +217,11 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> N
         The network to compare against (deep-copied, never trained itself); by default
         ``torch_impl.Network`` built with the same architecture, recipe, learning rate and
         dtype, on the CPU.
+    samples : (ndarray of shape (m, 784), ndarray of shape (m, 10)), optional
+        The inputs (scaled pixels) and targets to check on, in the network's dtype, ``m`` at least
+        ``5 * batch_size``: the first is the one sample, the first ``batch_size`` the batch, and the
+        training steps take the next ones in turn. By default the first MNIST training images; the
+        race passes the samples where two runs parted.
 
     Returns
     -------
@@ -230,8 +246,11 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None) -> N
         raise ParameterError(f"check_network feeds MNIST images: a network with 784 inputs and 10 outputs. Got "
                              f"{architecture.input_nodes} inputs and {architecture.output_nodes} outputs instead.")
     dtype = network_dtype(network)
-    images, labels = _mnist(STEPS * max(batch_size, 1))
-    inputs, targets = scale_inputs(images, dtype), _targets(labels, architecture, dtype)
+    if samples is None:
+        images, labels = _mnist(STEPS * max(batch_size, 1))
+        inputs, targets = scale_inputs(images, dtype), _targets(labels, architecture, dtype)
+    else:
+        inputs, targets = _given(samples, STEPS * batch_size, dtype)
     copies = _Copies(network, recipe)
     try:
         first = copies.fresh()

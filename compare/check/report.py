@@ -98,6 +98,20 @@ def _label(row: dict) -> str:
         return KINDS[row["kind"]]
     calls = [row[mode]["call"] for mode in ("single", "batch") if row[mode] is not None]
     return f"step {'|'.join(str(c) for c in dict.fromkeys(calls))} of 2-5"
+# Where a cell's tolerance is wider than the dtype's single tolerance, and why.
+WIDENED = (f"a step's is the larger of that and {STEP_ROUNDING_MARGIN:g}x what a one-rounding nudge of the weights "
+           "does to the reference's own step; a gradient's grows where the samples are answered almost exactly")
+
+
+def _whose(first: dict, record: dict) -> str:
+    """Where the failing cell's tolerance comes from: the dtype's, or that widened (and why)."""
+    if first["tolerance"] == record["tolerance"]:
+        return f"{record['dtype']}, common.tolerances"
+    base = f"{record['dtype']}'s {record['tolerance']:.3g} from common.tolerances, widened"
+    if first["kind"] in ("step 1", "steps 2-5"):
+        return f"{base} to {STEP_ROUNDING_MARGIN:g}x what a one-rounding nudge of the weights does to the reference's own step"
+    return (f"{base} where the samples are answered almost exactly: o − t cancels, "
+            "common.tolerances.output_error_condition")
 
 
 def render(record: dict) -> str:
@@ -124,16 +138,15 @@ def render(record: dict) -> str:
         lines.append(f"{_label(row):<18} {row['layer']:<15} {_cell_text(row['single'])}  "
                      f"{_cell_text(row['batch'])}".rstrip())
     lines.append("")
-    tolerance = (f"tolerance {record['tolerance']:.3g} ({record['dtype']}, common.tolerances; a step's, the larger of "
-                 f"that and {STEP_ROUNDING_MARGIN:g}x what a one-rounding nudge of the weights does to the reference's "
-                 "own step)")
     first = record["first_failure"]
     if first is None:
-        lines.append(f"PASSED: every comparison within its tolerance; {tolerance}.")
+        lines.append(f"PASSED: every comparison within its tolerance; tolerance {record['tolerance']:.3g} "
+                     f"({record['dtype']}, common.tolerances; {WIDENED}).")
         return "\n".join(lines)
     samples = "one sample" if first["mode"] == "single" else f"a batch of {n}"
     call = f", train() call {first['call']}" if first["call"] is not None else ""
-    lines.append(f"FAILED: first at {KINDS[first['kind']]} {first['layer']} for {samples}{call}; {tolerance}.")
+    lines.append(f"FAILED: first at {KINDS[first['kind']]} {first['layer']} for {samples}{call}: relative "
+                 f"{first['relative']:.3g}, beyond its tolerance {first['tolerance']:.3g} ({_whose(first, record)}).")
     if first["worst"] is not None:
         index, mine, theirs = first["worst"]
         named = axes(first["kind"], first["layer"], first["mode"], len(index))

@@ -39,6 +39,9 @@ class Check:
     # For weights beyond the tolerance: the drift that rounding, amplified by this run's own
     # sensitivity, accounts for (compare.race.sensitivity); within it the check passes.
     rounding_bound: float | None = None
+    # For weights beyond that too: the runs parted at a branch that rounding decides, the step there
+    # agreeing from identical weights (compare.race.departure); the check passes.
+    at_branch: bool = False
 
     def describe(self) -> str:
         where = f"{self.kind} {self.layer} of {self.backend} after {self.step:,} steps (epoch {self.epoch + 1})"
@@ -60,14 +63,15 @@ class Agreement:
 
     def compare(self, kind: str, layer: str, backend: str, step: int, epoch: int,
                 mine: np.ndarray, reference: np.ndarray, tolerance: float | None,
-                numbers: dict | None = None, rounding_bound: float | None = None) -> Check:
+                numbers: dict | None = None, rounding_bound: float | None = None, at_branch: bool = False) -> Check:
         """Measure ``mine`` against ``reference`` (or take ``numbers`` already measured), record
-        the check, and return it. It passes within ``tolerance``, or within ``rounding_bound``."""
+        the check, and return it. It passes within ``tolerance``, or within ``rounding_bound``, or
+        ``at_branch``: where the runs parted at a branch that rounding decides."""
         numbers = numbers or measure(mine, reference)
         passed = tolerance is None or numbers["relative"] <= tolerance or (
-            rounding_bound is not None and numbers["relative"] <= rounding_bound)
+            rounding_bound is not None and numbers["relative"] <= rounding_bound) or at_branch
         check = Check(kind, layer, backend, step, epoch, tolerance=tolerance, passed=passed,
-                      rounding_bound=rounding_bound, **numbers)
+                      rounding_bound=rounding_bound, at_branch=at_branch, **numbers)
         self.checks.append(check)
         return check
 
@@ -108,6 +112,8 @@ class Agreement:
             "steps_agree": all(c.passed for c in steps) if steps else None,
             "trajectory_verdict": self.trajectory_verdict if steps else None,
             "sensitivity": [s.to_json() for s in self.sensitivity],
+            # where the runs parted beyond what rounding explains, found by retraining (compare.race.departure)
+            "departures": [d for s in self.sensitivity if s.search for d in s.search["departures"]],
             "tolerance": asdict(self.tolerance),
             "worst": {kind: asdict(check) for kind, check in self.worst().items()},
             "predictions": self.predictions,

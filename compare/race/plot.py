@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from common.errors import ParameterError
 from common.files import atomic_write
+from compare.race.departure import summary as departure_summary
 
 if TYPE_CHECKING:  # the runner imports torch: a bad --plot should fail before that wait
     from compare.race.runner import RunResult
@@ -104,8 +105,13 @@ def _difference_panel(axes, agreement) -> None:
                       label="what rounding explains")
             axes.plot([s.start + s.steps for s in explained], [max(s.growth) for s in explained], "x",
                       color="tab:red", label="a 1-rounding-error nudge, grown")
-            note = ("sensitive to rounding: " + explained[0].describe() + "; the steps agree, and the runs are "
-                    "re-synchronised at each check")
+            parted = [d for s in explained if s.explained_by == "branch" for d in s.search["departures"]]
+            if parted:
+                axes.plot([d["step"] for d in parted], [d["apart_after"] for d in parted], "*", color="tab:purple",
+                          ms=9, label="parted at a branch")
+            note = ("sensitive to rounding: " + (f"parted at a branch, {departure_summary(parted[0])}" if parted
+                                                 else explained[0].describe())
+                    + "; the runs are re-synchronised at each check")
             axes.text(0.02, 0.98, textwrap.fill(note, 60), transform=axes.transAxes, va="top", fontsize=7)
         axes.set(title="weights: relative difference between backends", xlabel="step")
     axes.legend(loc="lower right", fontsize=8)

@@ -10,6 +10,7 @@ import numpy as np
 from common.architecture import Architecture
 from common.files import atomic_write
 from compare.race.config import SECONDS_2017, Config
+from compare.race.departure import summary as departure_summary
 from compare.race.runner import RunResult
 from compare.race.saturation import label as saturation_label
 
@@ -122,10 +123,12 @@ def verdict(result: RunResult) -> str:
 
 
 def notes(result: RunResult) -> list[str]:
-    """The run's notes in short: the rounding growth measured, saturation."""
+    """The run's notes in short: the rounding growth measured, or where the runs parted at a branch; saturation."""
     said = []
     if result.agreement and result.agreement.sensitive:
-        said.append(next(s for s in result.agreement.sensitivity if s.explained).describe())
+        first = next(s for s in result.agreement.sensitivity if s.explained)
+        said.append(first.describe() if first.explained_by == "rounding" else
+                    f"parted at a branch, {departure_summary(first.search['departures'][0])}")
     if result.saturation and result.saturation["saturated"]:
         said.append(saturation_label(result.saturation))
     said += [f"{key} {saturation_label(s)}" for key, s in result.others_saturation.items() if s["saturated"]]

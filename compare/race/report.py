@@ -11,6 +11,7 @@ from compare.race.config import SECONDS_2017
 from compare.race.environment import one_line
 from compare.check.report import render as render_check
 from compare.race.saturation import describe as describe_saturation, label
+from compare.race.departure import describe as describe_departure, summary as departure_summary
 from compare.race.sensitivity import describe as describe_sensitivity
 
 
@@ -175,7 +176,7 @@ PART_HEADER = ("kind", "layer", "backend", "after steps", "in epoch", "relative"
 def part_table(failures: list[dict]) -> list[str]:
     """The failed checks, one a line, each column as wide as its widest cell: names to the left, numbers to the right."""
     rows = [(c["kind"], c["layer"], c["backend"], f"{c['step']:,}", f"{c['epoch'] + 1}", f"{c['relative']:.3g}",
-             f"{c['max_abs']:.3g}", f"{c['cosine']:.9f}", f"{c['norm_ratio']:.9f}", f"{c['tolerance']:.2g}")
+             f"{c['max_abs']:.3g}", f"{c['cosine']:.9f}", f"{c['norm_ratio']:.9f}", f"{c['tolerance']:.3g}")
             for c in failures]
     widths = [max(map(len, column)) for column in zip(PART_HEADER, *rows)]
     return ["  " + " ".join(cell.ljust(width) if i < 3 else cell.rjust(width)
@@ -184,27 +185,52 @@ def part_table(failures: list[dict]) -> list[str]:
 
 
 def sensitivity_lines(agreement: dict) -> list[str]:
-    """The rounding note: how fast this run amplifies rounding, beside the backends' drift."""
-    explained = [s for s in agreement["sensitivity"] if s["explained"]]
-    if not explained:
+    """The rounding note: how fast this run amplifies rounding, beside the backends' drift; and where the
+    runs parted at a branch that rounding decides, found by retraining (compare.race.departure)."""
+    explained = [s for s in agreement["sensitivity"] if s["explained_by"] == "rounding"]
+    branched = [s for s in agreement["sensitivity"] if s["explained_by"] == "branch"]
+    if not explained and not branched:
         return []
-    first = explained[0]
-    share = max(d / b for s in explained for d, b in zip(s["drift"], s["bound"]))
-    steps_agree = all(c["passed"] for c in agreement["checks"] if c["kind"] in ("gradient", "step"))
-    lines = [f"note: training is sensitive to rounding here: {describe_sensitivity(first)}; "
-             + ("the backends' steps agree." if steps_agree else "but the backends' steps do not agree."),
-             f"  the runs drifted beyond {agreement['tolerance']['trajectory']:.2g} at step "
-             f"{first['start'] + first['steps']:,} (to {max(first['drift']):.2g}). How far could rounding alone "
-             "carry them apart? Add up each step's rounding, grown as fast as this run grew the nudge: the drift may "
-             f"reach {ROUNDING_MARGIN:g} times that sum. "
-             + (f"At each of the {len(explained)} checks" if len(explained) != 1 else "At that check")
-             + f" it stayed within that limit, at most {share:.2g} of it;",
-             "  from there the backends were re-synchronised to the reference's weights at each check, so each "
-             "later check measures one segment's drift from identical weights."]
+    lines = []
+    if explained:
+        first = explained[0]
+        share = max(d / b for s in explained for d, b in zip(s["drift"], s["bound"]))
+        steps_agree = all(c["passed"] for c in agreement["checks"] if c["kind"] in ("gradient", "step"))
+        lines += [f"note: training is sensitive to rounding here: {describe_sensitivity(first)}; "
+                  + ("the backends' steps agree." if steps_agree else "but the backends' steps do not agree."),
+                  f"  the runs drifted beyond {agreement['tolerance']['trajectory']:.2g} at step "
+                  f"{first['start'] + first['steps']:,} (to {max(first['drift']):.2g}). How far could rounding alone "
+                  "carry them apart? Add up each step's rounding, grown as fast as this run grew the nudge: the drift "
+                  f"may reach {ROUNDING_MARGIN:g} times that sum. "
+                  + (f"At each of the {len(explained)} checks" if len(explained) != 1 else "At that check")
+                  + f" it stayed within that limit, at most {share:.2g} of it;"]
+    for measured in branched:
+        lines += branch_lines(measured, agreement["tolerance"]["trajectory"])
+    lines.append("  from there the backends were re-synchronised to the reference's weights at each check, so each "
+                 "later check measures one segment's drift from identical weights.")
     if any(max(s["bound"]) >= 1.0 for s in explained):
-        lines.append(f"  over {first['steps']:,} steps rounding alone can carry the runs wholly apart, so their "
+        lines.append(f"  over {explained[0]['steps']:,} steps rounding alone can carry the runs wholly apart, so their "
                      "weights say little here: the steps from identical weights are the test (a smaller "
                      "--check-every keeps the runs comparable).")
+    return lines
+
+
+def branch_lines(measured: dict, trajectory: float) -> list[str]:
+    """One segment whose runs parted at branches that rounding decides: where, and what proved it."""
+    search = measured["search"]
+    end = measured["start"] + measured["steps"]
+    departures = search["departures"]
+    times = "once" if len(departures) == 1 else f"{len(departures)} times"
+    lines = [f"note: the runs parted at a branch that rounding decides, not where the backends differ: at step {end:,} "
+             f"their weights were {max(measured['drift']):.2g} apart, beyond {trajectory:.2g} and {ROUNDING_MARGIN:g} "
+             f"times what rounding alone adds up to ({max(measured['bound']):.2g}). Retrained side by side from step "
+             f"{search['start']:,} ({search['seconds']:.2g} s), they parted {times}:"]
+    lines += [f"  {describe_departure(d)}." for d in departures[:4]]
+    if len(departures) > 4:
+        lines.append(f"  and {len(departures) - 4} more (the record's departures)")
+    lines.append(f"  after {'it' if len(departures) == 1 else 'each'} the retrained runs went on from the reference's "
+                 f"weights and ended {max(search['apart_end']):.2g} apart, within what rounding explains; the runs "
+                 "themselves, parted there, follow different, equally right paths;")
     return lines
 
 
@@ -299,6 +325,10 @@ def agreement_summary(agreement: dict) -> str:
         return "not compared"
     if not agreement["passed"]:
         return "the backends disagree"
+    branched = [d for d in agreement.get("departures", []) if d["verdict"] == "branch"]
+    if branched:
+        return (f"the backends agree; their runs parted at a branch that rounding decides ({departure_summary(branched[0])}"
+                f"{f', and {len(branched) - 1} more' if len(branched) > 1 else ''})")
     if agreement["trajectory_verdict"] == "sensitive to rounding":
         return "the backends' steps agree; their runs drift only as rounding grows in this training"
     return "the backends agree"

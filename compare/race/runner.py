@@ -13,16 +13,18 @@ At each segment's start (:mod:`compare.race.checks` says why two kinds of check)
   within the ``single`` tolerance (wider where the recipe amplifies rounding, as measured);
 - the trajectory: the two free-running networks' weights, within the ``trajectory`` tolerance.
   A drift beyond it is measured against this run's own sensitivity to rounding
-  (:mod:`compare.race.sensitivity`). If rounding explains it, the run is "sensitive to rounding":
-  from then on the other backends are re-synchronised to the reference's weights at every
-  check, so each later check measures one segment's drift from identical weights and the
-  steps keep being tested from weights the reference really reached.
+  (:mod:`compare.race.sensitivity`); a drift beyond that is retrained side by side to find the
+  step where the runs parted, which is checked from identical weights (:mod:`compare.race.departure`).
+  If rounding explains the drift, or every step where the runs parted is a branch that rounding
+  decides, the run is "sensitive to rounding": from then on the other backends are re-synchronised
+  to the reference's weights at every check, so each later check measures one segment's drift
+  from identical weights and the steps keep being tested from weights the reference really reached.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -36,7 +38,7 @@ from common.recipe import Recipe
 from common.scorecard import Scorecard
 from common.tolerances import measure_step, output_error_condition, relative_difference, step_tolerance, tolerance
 from common.weights import initial_buffers, initial_weights
-from compare.race import sensitivity
+from compare.race import retrace, sensitivity
 from compare.race.backends import Backend, Progress, make_backends, make_probe, train_segment
 from compare.race.checks import Agreement, compare_predictions
 from compare.race.config import Config
@@ -53,7 +55,13 @@ CONFORMANCE_SAMPLES = 8  # a user's network is tried on one of them and on all o
 
 
 class Disagreement(Exception):
-    """A check found the backends further apart than the tolerance."""
+    """A check found the backends further apart than the tolerance; ``at``, where a retrained segment
+    found them parting by more than a branch: (the backend, the reference's state before that step,
+    the samples from it on, the step), for check_network's table there."""
+
+    def __init__(self, agreement: Agreement, at: tuple | None = None) -> None:
+        super().__init__(agreement)
+        self.at = at
 
 
 @dataclass
@@ -100,6 +108,8 @@ class Segment:
     drift: dict[str, list[float]]  # per other backend, its drift from the reference at the start, per layer
     others: dict[str, TrainingState]  # per other backend, its weights and optimizer state at the start
     apart: dict[str, list[float]]  # per other backend, how far one step from identical weights left it, per layer
+    rows: np.ndarray  # the segment's samples, as indices of the training set
+    labels: np.ndarray
 
 
 def run(config: Config, data: Dataset) -> tuple[list[RunResult], dict]:
@@ -166,13 +176,14 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
             _compare_outputs(agreement, reference, others, outputs, result.steps, config.epochs - 1)
             if not agreement.passed:
                 raise Disagreement(agreement)
-    except Disagreement:
+    except Disagreement as error:
         result.status = "disagreed"
         first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
         result.message = "The backends answer differently on test images where no near-tie explains it."
         if first:
-            result.diagnosis = _diagnose(config, backends, probes, first[0])
-            result.message = _disagreement(first, reference.key, result.diagnosis["cause"])
+            result.diagnosis = _diagnose(config, backends, probes, first[0], error.at)
+            result.message = _disagreement(first, reference.key, result.diagnosis["cause"],
+                                           retrace.where_parted(agreement))
     except DivergenceError as error:
         result.status, result.message = "diverged", str(error)
     except KeyboardInterrupt:
@@ -197,6 +208,7 @@ def _train(config, data, backends, probes, agreement, bars, target_values) -> Se
         started = {b.key: b.train_seconds for b in backends}
         for start in range(0, n_train, segment):
             rows = slice(start, start + segment) if order is None else order[start:start + segment]
+            indices = np.arange(start, min(start + segment, n_train)) if order is None else rows
             inputs = scale_inputs(data.train_images[rows], config.dtype)
             targets = one_hot_targets(data.train_labels[rows], config.dtype, values=target_values)
             if agreement:
@@ -205,7 +217,8 @@ def _train(config, data, backends, probes, agreement, bars, target_values) -> Se
                     _check_trajectory(config, agreement, backends, probes, last, step)
             if agreement and config.rule == "true":
                 last = Segment(step, epoch, snapshot(backends[0].network), inputs, targets, _drifts(backends),
-                               {b.key: snapshot(b.network) for b in backends[1:]}, apart)
+                               {b.key: snapshot(b.network) for b in backends[1:]}, apart, indices,
+                               data.train_labels[indices])
             n_steps = math.ceil(len(inputs) / batch)
             for backend, bar in zip(backends, bars):
                 _timed_segment(backend, inputs, targets, batch, n_steps, step, epoch)
@@ -225,14 +238,17 @@ def _first_failures(agreement: Agreement, layers: list[str]) -> list:
                   key=lambda c: (kinds.index(c.kind), -layers.index(c.layer) if c.layer in layers else 0))
 
 
-def _disagreement(first: list, reference: str, cause: dict | None) -> str:
-    """The message of a disagreement: what failed and where on its first line, then the step's other
-    failures and the likely cause (the report's table has every number)."""
+def _disagreement(first: list, reference: str, cause: dict | None, parted: str | None = None) -> str:
+    """The message of a disagreement: what failed and where on its first line, then where the runs
+    parted (found by retraining), the step's other failures and the likely cause (the report's
+    table has every number)."""
     c = first[0]
     beyond = f"the tolerance {c.tolerance:.3g}" + (f" and what rounding explains ({c.rounding_bound:.3g})"
                                                    if c.rounding_bound else "")
     lines = [f"The backends disagree: {c.kind} {c.layer} of {c.backend} after {c.step:,} steps (epoch {c.epoch + 1}) "
              f"is {c.relative:.3g} from {reference}'s (relative), beyond {beyond}."]
+    if parted:
+        lines.append(f"  {parted}")
     lines += [f"  also {o.kind} {o.layer} of {o.backend} after {o.step:,} steps: {o.relative:.3g} (relative)"
               for o in first[1:4]]
     if len(first) > 4:
@@ -296,15 +312,20 @@ def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
         result.message += f"\n  {label}: {cause['sentence']}"
 
 
-def _diagnose(config: Config, backends: list[Backend], probes: dict, failure) -> dict:
+def _diagnose(config: Config, backends: list[Backend], probes: dict, failure, at: tuple | None = None) -> dict:
     """:func:`compare.check_network` on the backend that disagreed, at the reference's weights at
-    that moment, against the reference: where, layer by layer, and most likely why."""
+    that moment, against the reference: where, layer by layer, and most likely why. ``at``: where a
+    retrained segment found the runs parting (:class:`Disagreement`), the check runs there, on the
+    samples from that step on."""
     reference = backends[0]
     probe = probes[failure.backend]
     network = probe.network if isinstance(probe, Guarded) else probe
-    restore(network, snapshot(reference.network))
-    report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key])
-    return {"backend": failure.backend, "step": failure.step, **report.to_json()}
+    state, samples, step = at[1:] if at and at[0] == failure.backend else (snapshot(reference.network), None,
+                                                                           failure.step)
+    restore(network, state)
+    report = check_network(network, batch_size=max(config.batch_size, 2), reference=probes[reference.key],
+                           samples=samples)
+    return {"backend": failure.backend, "step": step, **report.to_json()}
 
 
 def _saturation(backend: Backend, data: Dataset, scorecards: dict[str, Scorecard]) -> dict:
@@ -340,9 +361,10 @@ def _layers(backend: Backend) -> list[str]:
     return Architecture.of(backend.network).parameter_names()
 
 
-def _check_step(config, agreement, backends, probes, inputs, targets, step, epoch) -> dict[str, list[float]]:
+def _check_step(config, agreement, backends, probes, inputs, targets, step, epoch,
+                state: TrainingState | None = None) -> dict[str, list[float]]:
     """The implementation: gradients, and one step, of each backend from the reference's weights
-    and optimizer state.
+    and optimizer state (``state``, the reference's where the runs parted; by default its current one).
 
     Returns, per other backend and layer, how far apart the weights were after that one step
     (relative to the largest weight): the rounding the backends add in a step, measured.
@@ -352,11 +374,15 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     layers = _layers(reference)
     architecture = Architecture.of(reference.network)
     output_layer = architecture.per_layer(layers)[-1]  # its weight (and bias)
-    state = snapshot(reference.network)
-    expected = reference.network.gradients(inputs, targets)
+    source = reference.network
+    if state is None:
+        state = snapshot(reference.network)
+    else:
+        source = probes[reference.key]
+        restore(source, state)
+    expected = source.gradients(inputs, targets)
     # Gradients are linear in o − t, which cancels where the batch is answered almost exactly.
-    gradient_tolerance = agreement.tolerance.single * output_error_condition(
-        reference.network.query(inputs), targets)
+    gradient_tolerance = agreement.tolerance.single * output_error_condition(source.query(inputs), targets)
     if config.rule == "true":
         twin = probes[reference.key]
         expected_step = one_step(twin, state, inputs, targets, reference.prepare)
@@ -393,6 +419,15 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     return apart
 
 
+def _step_agrees(config, agreement, backends, probes, inputs, targets, step, epoch, state: TrainingState) -> bool:
+    """:func:`_check_step` from ``state``, its checks recorded in ``agreement``: whether they all pass."""
+    try:
+        _check_step(config, agreement, backends, probes, inputs, targets, step, epoch, state=state)
+    except Disagreement:
+        return False
+    return True
+
+
 def _drifts(backends) -> dict[str, list[float]]:
     """Each other backend's distance from the reference, per layer."""
     reference = backends[0].network.get_weights()
@@ -414,10 +449,11 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
     reference_weights = reference_state.weights
     tol = agreement.tolerance.trajectory
     growth = None
+    parted = None  # where a departure that is not a branch was found: for check_network's table there
     for backend in backends[1:]:
         mine = backend.network.get_weights()
         drift = [relative_difference(m, r) for m, r in zip(mine, reference_weights)]
-        bounds = [None] * len(layers)
+        bounds, at_branch = [None] * len(layers), False
         if max(drift) > tol:  # every step so far agreed, or the run has stopped
             twin, train = probes[reference.key], _retrain(config, reference, last, step)
             if growth is None:
@@ -426,12 +462,19 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
             grown = sensitivity.regrow(twin, train, last.others[backend.key], reference_weights, last.drift[backend.key])
             measured = sensitivity.judge(backend.key, last.start, step - last.start, layers, *growth,
                                          last.apart[backend.key], last.drift[backend.key], grown, drift)
+            if not measured.explained:  # beyond the estimate: find where the runs parted, and check that step
+                found = retrace.search_segment(config, agreement, backends, probes, last, step, backend,
+                                               measured.bound, _step_agrees)
+                measured = replace(measured, search=found.to_json())
+                if found.found is not None and parted is None:
+                    parted = (backend.key, *retrace.samples_from(config, last, *found.found))
             agreement.sensitivity.append(measured)
-            bounds = measured.bound
+            bounds, at_branch = measured.bound, measured.explained_by == "branch"
         for layer, m, r, bound in zip(layers, mine, reference_weights, bounds):
-            agreement.compare("weights", layer, backend.key, step, last.epoch, m, r, tol, rounding_bound=bound)
+            agreement.compare("weights", layer, backend.key, step, last.epoch, m, r, tol, rounding_bound=bound,
+                              at_branch=at_branch)
     if agreement.failures:
-        raise Disagreement(agreement)
+        raise Disagreement(agreement, parted)
     if agreement.sensitive and resync:  # re-synchronise: the next segment starts the backends from identical states
         for backend in backends[1:]:
             restore(backend.network, reference_state)

@@ -21,7 +21,10 @@ the run's own sensitivity:
    does not favour, so it is measured, not extrapolated: the twin trains the segment once more
    from the other backend's weights at its start, and ends ``R`` from the reference.
 5. The drift is explained when it is within ``ROUNDING_MARGIN · (P + R)``
-   (:mod:`common.tolerances` derives the margin); further than that, the backends disagree.
+   (:mod:`common.tolerances` derives the margin). Further than that, the estimate is not the
+   verdict: the segment is retrained side by side to find the step where the runs parted and check
+   it (:mod:`compare.race.departure`). Where every such step is a branch that rounding decides,
+   the drift is explained by it (``search``); otherwise the backends disagree.
 """
 from __future__ import annotations
 
@@ -52,13 +55,22 @@ class Sensitivity:
     drift_grown: list[float]  # R: D0 grown over the segment by the reference's own training
     drift: list[float]  # D: the backends' drift at the segment's end
     bound: list[float]  # ROUNDING_MARGIN · (P + R), P = N max(r, δ) max(1, G/δ)
+    search: dict | None = None  # compare.race.departure.Search.to_json(), where the drift went beyond the bound
+
+    @property
+    def explained_by(self) -> str | None:
+        """"rounding" (the drift within the bound), "branch" (beyond it, every step where the runs
+        parted a branch that rounding decides), or None: not explained."""
+        if all(d <= b for d, b in zip(self.drift, self.bound)):
+            return "rounding"
+        return "branch" if self.search and self.search["explained"] else None
 
     @property
     def explained(self) -> bool:
-        return all(d <= b for d, b in zip(self.drift, self.bound))
+        return self.explained_by is not None
 
     def to_json(self) -> dict:
-        return {**asdict(self), "explained": self.explained}
+        return {**asdict(self), "explained": self.explained, "explained_by": self.explained_by}
 
     def describe(self) -> str:
         return describe(self.to_json())
