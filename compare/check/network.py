@@ -42,7 +42,7 @@ from common.validation import check_positive_int
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
                                  check_intermediates, check_loss, network_dtype, recipe_of)
 from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure, recipe_sentence
-from compare.check.mistakes import GRADIENTS, OUTPUTS, Hypothesis, fitting
+from compare.check.mistakes import BUFFERS, GRADIENTS, OUTPUTS, Hypothesis, fitting
 from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
 from compare.check.report import NetworkReport
 from compare.check.where import backward_path
@@ -341,7 +341,8 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
             Hypothesis(mistake.name, failing[0][0].layer, recipe_sentence(mistake, recipe, n), "recipe")
             for mistake in _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
                                              original, widened)]
-    evidence.hypotheses += _layer_hypotheses(mine, start, modes, outputs, gradients, theirs_gradients, widened, limit)
+    evidence.hypotheses += _layer_hypotheses(mine, start, modes, outputs, gradients, theirs_gradients, widened, limit,
+                                             training.first_buffers if evidence.failing(("buffers",)) else None)
     return evidence
 
 
@@ -353,6 +354,7 @@ class _Training:
         self.records: dict[str, list[StepRecord]] = {}
         self.afters: dict[str, list[list[np.ndarray]]] = {}
         self.tolerances: dict[str, list[list[float]]] = {}
+        self.first_buffers: tuple | None = None  # (inputs, targets, the network's buffers after its first batch step)
 
 
 def _training(copies: _Copies, checked: _Checked, make_reference, start: TrainingState, inputs, targets, n, layers,
@@ -405,7 +407,10 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
                     w1.astype(np.float64) - w0, r1.astype(np.float64) - w0, limit, mine.calls,
                     numbers=measure_step(w1, r1, w0, tol)))
             if mine.has_buffers:  # the running statistics each step moved, from the same ones
-                for name, b1, r1 in zip(architecture.buffer_names(), mine.get_buffers(), theirs.get_buffers()):
+                moved = mine.get_buffers()
+                if step == 0 and mode == "batch":
+                    found.first_buffers = (x, t, moved)
+                for name, b1, r1 in zip(architecture.buffer_names(), moved, theirs.get_buffers()):
                     cells["buffers", name, mode] = _keep(cells.get(("buffers", name, mode)),
                                                          _cell(b1, r1, tol.single, mine.calls))
         if mine.has_state:
@@ -477,16 +482,20 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
 
 
 def _layer_hypotheses(mine: _Checked, start: TrainingState, modes: dict, outputs: dict[str, Cell], gradients,
-                      theirs_gradients, widened, limit) -> list[Hypothesis]:
+                      theirs_gradients, widened, limit, first_buffers: tuple | None) -> list[Hypothesis]:
     """The layer kinds' mistakes (:mod:`compare.check.mistakes`) whose numbers are the network's: its
-    outputs, where they differ from autograd's; else its gradients, where they differ."""
+    outputs, where they differ from autograd's; else its gradients, where they differ; else the
+    buffers its first step moved, where they differ (``first_buffers``)."""
     if all(cell.passed for cell in outputs.values()):
         if all(relative_difference(a, b) <= widened[mode] for mode in modes
                for a, b in zip(gradients[mode], theirs_gradients[mode])):
-            return []
+            if first_buffers is None:
+                return []
+            x, t, moved = first_buffers
+            return fitting(mine.architecture, mine.recipe, start, BUFFERS, [(x, t, moved, tolerance(mine.dtype).single)])
         shows, cases = GRADIENTS, [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()]
     else:
         mine.set_weights(start.weights)
         x, t = modes["batch"]
         shows, cases = OUTPUTS, [(x, t, mine.query(x), limit)]
-    return fitting(mine.architecture, mine.recipe, start.weights, start.buffers or [], start.seed, shows, cases)
+    return fitting(mine.architecture, mine.recipe, start, shows, cases)
