@@ -290,9 +290,9 @@ class Network:
         parameters' ``.grad``, so a later :meth:`train` step is unaffected.
         """
         inputs, targets = self._rows(inputs, targets)
-        with self._buffers_kept():
+        with self._buffers_kept():  # put back after the backward pass, which reads the forward's tensors
             loss = self.objective(self.model(inputs), targets)
-        grads = torch.autograd.grad(loss, list(self.model.parameters()))
+            grads = torch.autograd.grad(loss, list(self.model.parameters()))
         return [g.cpu().numpy() for g in grads]
 
     @contextlib.contextmanager
@@ -337,7 +337,7 @@ class Network:
                 if index in wanted:
                     kept[index] = outputs
             loss = self.objective(outputs, targets)
-        grads = torch.autograd.grad(loss, [kept[index] for _, index, _, _ in found])
+            grads = torch.autograd.grad(loss, [kept[index] for _, index, _, _ in found])
         result: dict[str, list[np.ndarray]] = {"dLdz": [], "dLdh": []}
         for (key, _, _, _), grad in zip(found, grads):
             result[key].append((grad[0] if single else grad).cpu().numpy())
