@@ -36,8 +36,8 @@ from common.architecture import Architecture
 from common.data import load_embedded, scale_inputs
 from common.errors import ConformanceError, ParameterError
 from common.recipe import Recipe, check_optimizer_state, fresh_state
-from common.tolerances import (loss_difference, measure, measure_step, output_error_condition, relative_difference,
-                               step_tolerance, tolerance)
+from common.tolerances import (floors, loss_difference, measure, measure_step, output_error_condition,
+                               relative_difference, step_floors, step_tolerance, tolerance)
 from common.validation import check_positive_int
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
                                  check_intermediates, check_loss, network_dtype, recipe_of)
@@ -177,8 +177,8 @@ class _Copies:
 
 
 def _cell(mine: np.ndarray, theirs: np.ndarray, limit: float, call: int | None = None,
-          numbers: dict | None = None) -> Cell:
-    numbers = numbers or measure(mine, theirs)
+          numbers: dict | None = None, floor: float = 0.0) -> Cell:
+    numbers = numbers or measure(mine, theirs, floor)
     mine = np.asarray(mine)
     bad = np.flatnonzero(~np.isfinite(mine.ravel()))
     nonfinite = None
@@ -311,9 +311,11 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     # Gradients are linear in o − t, which cancels where samples are answered almost exactly.
     widened = {mode: limit * output_error_condition(theirs_outputs[mode], t) for mode, (_, t) in modes.items()}
 
-    def row(kind: str, layer: str, pick) -> Row:
-        return Row(kind, layer, *(_cell(*pick(mode), widened[mode]) if mode in modes else None
+    def row(kind: str, layer: str, pick, floor=lambda mode: 0.0) -> Row:
+        return Row(kind, layer, *(_cell(*pick(mode), widened[mode], floor=floor(mode)) if mode in modes else None
                                   for mode in ("single", "batch")))
+
+    partners = architecture.floor_partners()  # a gradient that is exactly 0 (a bias a normalization cancels)
 
     rows = [Row("outputs", "o", outputs.get("single"), outputs["batch"])]
     for index in reversed(range(len(layers))):  # backwards from the output, as backpropagation goes
@@ -322,7 +324,8 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
                                                                     intermediates[m][1]["dLdz"][index])))
         for name in layers[index]:
             k = names.index(name)
-            rows.append(row("gradient", name, lambda m: (gradients[m][k], theirs_gradients[m][k])))
+            rows.append(row("gradient", name, lambda m: (gradients[m][k], theirs_gradients[m][k]),
+                            lambda m: floors(theirs_gradients[m], partners)[k]))
         if intermediates and index > 0:
             rows.append(row("dL/dh", h_labels[index - 1], lambda m: (intermediates[m][0]["dLdh"][index - 1],
                                                                             intermediates[m][1]["dLdh"][index - 1])))
@@ -366,6 +369,7 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
     ``single`` or the measured rounding of the reference's own step, whichever is larger.
     """
     architecture, recipe, names = checked.architecture, checked.recipe, checked.names
+    partners = architecture.floor_partners()
     tol = tolerance(checked.dtype)
     order = [name for layer in reversed(layers) for name in layer]
     later = f"steps 2-{STEPS}"
@@ -401,11 +405,12 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
                         finite and difference <= tol.single, None if difference <= tol.single or not finite
                         else ((), loss, theirs_loss), mine.calls, None if finite else ((), loss))
             losses[mode] = _keep(losses.get(mode), cell)
-            for name, w0, w1, r1, limit in zip(names, before, after, theirs_after, limits):
+            for name, w0, w1, r1, limit, floor in zip(names, before, after, theirs_after, limits,
+                                                      step_floors(theirs_after, before, partners)):
                 kind = "step 1" if step == 0 else later
                 cells[kind, name, mode] = _keep(cells.get((kind, name, mode)), _cell(
                     w1.astype(np.float64) - w0, r1.astype(np.float64) - w0, limit, mine.calls,
-                    numbers=measure_step(w1, r1, w0, tol)))
+                    numbers=measure_step(w1, r1, w0, tol, floor)))
             if mine.has_buffers:  # the running statistics each step moved, from the same ones
                 moved = mine.get_buffers()
                 if step == 0 and mode == "batch":
@@ -455,17 +460,19 @@ def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Tra
     the closest first."""
     state = start.optimizer or fresh_state(recipe, [w.shape for w in original], np.float64)
     tol = tolerance(original[0].dtype)
-    decayed = architecture.weights_decayed()
+    decayed, partners = architecture.weights_decayed(), architecture.floor_partners()
     misfits = []
     with np.errstate(all="ignore"):
         for mistake in candidates(recipe, architecture):
             worst = 0.0
-            for mode in ("single", "batch"):
+            for mode in training.records:
                 predicted = steps_of(mistake, recipe, state, training.records[mode], decayed)
                 for guess, after, record, limits in zip(predicted, training.afters[mode], training.records[mode],
                                                         training.tolerances[mode]):
-                    for g, a, b, limit in zip(guess, after, record.before, limits):
-                        misfit = measure_step(a, g, b, tol)["relative"] / limit if np.all(np.isfinite(g)) else np.inf
+                    for g, a, b, limit, floor in zip(guess, after, record.before, limits,
+                                                     step_floors(guess, record.before, partners)):
+                        misfit = (measure_step(a, g, b, tol, floor)["relative"] / limit if np.all(np.isfinite(g))
+                                  else np.inf)
                         worst = max(worst, misfit)
                 guess = gradient_of(mistake, recipe, original, theirs_gradients[mode], decayed)
                 worst = max(worst, relative_difference(_flat(gradients[mode]), _flat(guess)) / widened[mode])
