@@ -331,8 +331,9 @@ def _diagnose(config: Config, backends: list[Backend], probes: dict, failure, at
 
 def _saturation(backend: Backend, data: Dataset, scorecards: dict[str, Scorecard]) -> dict:
     """:func:`compare.race.saturation.saturation` of ``backend``'s final weights on the test images."""
-    measured = saturation(backend.network.get_weights(), Architecture.of(backend.network),
-                          scale_inputs(data.test_images[:1000]), scorecards[backend.key].accuracy, data.test_labels)
+    state = snapshot(backend.network)
+    measured = saturation(state.weights, Architecture.of(backend.network), scale_inputs(data.test_images[:1000]),
+                          scorecards[backend.key].accuracy, data.test_labels, state.buffers)
     return {**measured, "backend": backend.key}
 
 
