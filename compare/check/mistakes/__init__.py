@@ -52,8 +52,9 @@ class Planted:
     ----------
     name : str
         The cause, as the report names it ("flipped_kernel").
-    shows : str
-        :data:`OUTPUTS` or :data:`GRADIENTS`: where its numbers are compared.
+    shows : str or tuple of str
+        :data:`OUTPUTS`, :data:`GRADIENTS` or :data:`BUFFERS`: where its numbers are compared; several
+        where a mistake in the training pass shows in query() only once the running statistics move.
     plant : callable
         ``plant(module, spec) -> nn.Module``: the layer's module (its parameters shared) with the
         mistake in it.
@@ -66,7 +67,7 @@ class Planted:
     """
 
     name: str
-    shows: str
+    shows: str | tuple[str, ...]
     plant: Callable[[Any, Layer], Any]  # (nn.Module, spec) -> nn.Module
     sentence: str
     dx_only: bool = False
@@ -95,7 +96,8 @@ def candidates(architecture: Architecture, shows: str) -> list[tuple[Planted, tu
     first = next(i for i, spec in enumerate(architecture.layers) if spec.parameters())
     for i, spec in enumerate(architecture.layers):
         for planted in catalogue(spec):
-            if planted.shows == shows and not (planted.dx_only and i <= first):
+            stages = planted.shows if isinstance(planted.shows, tuple) else (planted.shows,)
+            if shows in stages and not (planted.dx_only and i <= first):
                 by_mistake.setdefault((planted.name, planted.sentence), []).append((planted, spec))
     found = []
     for entries in by_mistake.values():
