@@ -130,8 +130,8 @@ def mistakes(spec: BatchNorm) -> list[Planted]:
             "agree and every gradient equals autograd's where {where} computes dL/dx = (dx̂ − mean(dx̂)) / std, as "
             "if std were a constant. Each x moves the variance every x̂ divides by: dL/dx = (dx̂ − mean(dx̂) − x̂ · "
             "mean(dx̂ · x̂)) / std.")),
-        Planted("bn_eps_outside_sqrt", OUTPUTS, lambda m, s: PlantedBatchNorm(m, eps_outside=True), (
-            "ε is added outside the square root: the outputs equal autograd's where {where} divides by √σ² + ε. "
+        Planted("bn_eps_outside_sqrt", (OUTPUTS, GRADIENTS), lambda m, s: PlantedBatchNorm(m, eps_outside=True), (
+            "ε is added outside the square root: the numbers equal autograd's where {where} divides by √σ² + ε. "
             "torch's (and cs231n's) is √(σ² + ε): they part where σ² is of the order of ε.")),
         Planted("bn_batch_stats_in_eval", OUTPUTS, lambda m, s: PlantedBatchNorm(m, batch_in_eval=True), (
             f"Evaluation normalizes with the batch's statistics: query()'s outputs equal autograd's where {{where}} "
@@ -156,8 +156,8 @@ def mistakes(spec: BatchNorm) -> list[Planted]:
             "running + momentum · batch; cs231n's 0.9 in its own form is the same update.")),
     ]
     if len(spec.inputs) == 3:
-        found.append(Planted("spatial_reshape", OUTPUTS, lambda m, s: ReshapedBatchNorm(m), (
-            "The spatial batch normalization reshapes the maps without moving the channels last: the outputs "
+        found.append(Planted("spatial_reshape", (OUTPUTS, GRADIENTS), lambda m, s: ReshapedBatchNorm(m), (
+            "The spatial batch normalization reshapes the maps without moving the channels last: the numbers "
             "equal autograd's where {where} normalizes x.reshape(-1, C) of an (n, C, H, W) map, whose columns mix "
             "channels and positions. Move the channels last first: x.transpose(0, 2, 3, 1).reshape(-1, C), "
             "normalize each column, and undo both.")))
