@@ -61,6 +61,8 @@ class Layer:
 
     def step(self, dout: np.ndarray, cache: Any, need_dx: bool, lr: float):
         """Plain SGD's ``p −= lr · dL/dp`` for each parameter, in place; returns dL/dx, computed first."""
+        if not self.params:  # an activation, a pool, a reshape: only dL/dx
+            return self.backward(dout, cache, need_dx)[0]
         dx, grads = self.backward(dout, cache, need_dx)
         for parameter, grad in zip(self.params, grads):
             add_scaled(parameter, -lr, grad)

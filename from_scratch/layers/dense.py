@@ -97,7 +97,8 @@ class Dense(Layer):
         """W −= lr dL/dz aᵀ added into W by ``ger`` (one sample) or ``gemm`` with β = 1 (a batch)."""
         W = self.params[0]
         dx = np.dot(dout, W) if need_dx else None  # before W moves
-        if x.ndim == 1:
+        if x.ndim == 1 or len(x) == 1:  # one sample (an image's maps, flattened, are a batch of one)
+            x, dout = x.reshape(-1), dout.reshape(-1)
             self._ger(-lr, x, dout, a=W.T, overwrite_a=True)
             if self.has_bias:
                 self._axpy(dout, self.params[1], a=-lr)
