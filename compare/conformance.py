@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from common.architecture import Architecture
-from common.errors import ConformanceError, ParameterError
+from common.errors import ConformanceError, ParameterError, with_article
 from common.recipe import Recipe
 from common.tolerances import relative_difference, tolerance
 
@@ -145,9 +145,10 @@ CONV_HINT = ("the network describes dense layers only; a convolutional network s
 def check_array(value: object, shape: tuple[int, ...], dtype: np.dtype, what: str, name: str = "") -> np.ndarray:
     """``value`` if it is an ndarray of ``shape`` and ``dtype``, else one sentence saying what it is."""
     expected = f"an ndarray of shape {shape} and dtype {dtype.name}"
-    label = f"{name} " if name else ""
+    label = f"{name} " if name else "an array "  # what came back, named: "W1 of shape ...", "an array of shape ..."
     if not isinstance(value, np.ndarray):
-        raise ConformanceError(f"{what} returned {label}as a {type(value).__name__}; expected {expected}.")
+        got = f"{name} as {with_article(type(value).__name__)}" if name else with_article(type(value).__name__)
+        raise ConformanceError(f"{what} returned {got}; expected {expected}.")
     if value.shape != shape:
         hint = (" (the transpose: weights are laid out (n_out, n_in), as nn.Linear.weight)"
                 if len(shape) == 2 and value.shape == shape[::-1] else
@@ -176,12 +177,35 @@ def check_arrays(values: object, names: Sequence[str], shapes: Sequence[tuple[in
     return [check_array(v, s, dtype, what, n) for v, n, s in zip(values, names, shapes)]
 
 
+def short_repr(value: object, limit: int = 60) -> str:
+    """What a message quotes of a value the user's code returned, in a few words: an array by its shape and
+    dtype, a tuple or list by its first items, a dict by its keys, anything else by its repr, cut to ``limit``.
+
+    >>> short_repr((0.53, {"W1": np.zeros((784, 200)), "b1": np.zeros(200)}))
+    "a tuple of 2: (0.53, a dict with keys 'W1', 'b1')"
+    """
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, dict):
+        keys = ", ".join(repr(k) for k in list(value)[:4]) + (", ..." if len(value) > 4 else "")
+        return f"a dict with keys {keys}" if value else "an empty dict"
+    if isinstance(value, (tuple, list)) and value:
+        items = ", ".join(short_repr(v, 20) for v in value[:3]) + (", ..." if len(value) > 3 else "")
+        return f"a {type(value).__name__} of {len(value)}: ({items})"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def check_loss(value: object, what: str) -> float:
     """The loss ``train`` returns: a real number (a Python or NumPy float)."""
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConformanceError(f"{what} returned {value!r}; expected the loss before the step, a float.")
+        pair = isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], numbers.Real)
+        hint = (" (cs231n's loss(X, y) returns (loss, grads); train() takes the step itself and returns the loss "
+                "alone)" if pair else "")
+        raise ConformanceError(f"{what} returned {short_repr(value)}; expected the loss before the step, a "
+                               f"float{hint}.")
     return float(value)
 
 
