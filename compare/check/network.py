@@ -43,7 +43,7 @@ from compare.conformance import (architecture_of, call_user, check_array, check_
                                  check_intermediates, check_loss, network_dtype, recipe_of)
 from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure, recipe_sentence
 from compare.check.mistakes import GRADIENTS, OUTPUTS, Hypothesis, fitting
-from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
+from compare.check.mistakes.recipe import FIT_MARGIN, StepRecord, candidates, gradient_of, misfit, steps_of
 from compare.check.report import NetworkReport
 from compare.check.where import backward_path
 from compare.state import TrainingState, has_buffer_methods, has_state_methods, restore, snapshot, step_rounding
@@ -434,15 +434,6 @@ def _state_rows(mine: dict[str, Any], theirs: dict[str, Any], limit: float) -> l
     return rows
 
 
-# How much further than the step check's own tolerance a mistake's replayed steps may lie from the
-# network's and still be its steps. The replay starts from autograd's gradients, not the network's
-# own, and Adam turns the rounding of a gradient entry that nearly cancels into a step of full
-# length (common.tolerances.STEP_ROUNDING_MARGIN): on the planted networks of tests/users over 40
-# random starts each, the right mistake's replay came to at most 3 times the tolerance (float32,
-# nnfs's Adam), and every other candidate to thousands of times it or more.
-FIT_MARGIN = 8.0
-
-
 def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Training, gradients, theirs_gradients,
                       original, widened) -> list:
     """The recipe mistakes whose steps are the network's, every one within ``FIT_MARGIN`` times its
@@ -457,11 +448,9 @@ def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Tra
             worst = 0.0
             for mode in ("single", "batch"):
                 predicted = steps_of(mistake, recipe, state, training.records[mode], decayed)
-                for guess, after, record, limits in zip(predicted, training.afters[mode], training.records[mode],
-                                                        training.tolerances[mode]):
-                    for g, a, b, limit in zip(guess, after, record.before, limits):
-                        misfit = measure_step(a, g, b, tol)["relative"] / limit if np.all(np.isfinite(g)) else np.inf
-                        worst = max(worst, misfit)
+                worst = max(worst, misfit(predicted, training.afters[mode],
+                                          [record.before for record in training.records[mode]],
+                                          training.tolerances[mode], tol))
                 guess = gradient_of(mistake, recipe, original, theirs_gradients[mode], decayed)
                 worst = max(worst, relative_difference(_flat(gradients[mode]), _flat(guess)) / widened[mode])
             if worst <= FIT_MARGIN:
