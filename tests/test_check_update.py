@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from common.errors import ConformanceError, ParameterError
-from compare import check_update
+from compare import check_network, check_update
+from from_scratch import Network
+from from_scratch.optimizers import Adam, RMSprop
 from tests.users import cs231n_optim as optim
 from tests.users import nnfs_layers as nnfs
 from tests.users.cs231n_optim_planted import EXPOSED_BY
@@ -201,3 +203,42 @@ def test_bad_input_is_one_sentence(optimizer, rule, hyper, error, message):
     with pytest.raises(error, match=message) as caught:
         check_update(optimizer, rule, **hyper)
     assert "\n" not in str(caught.value)
+
+
+# -- the same catalogue, for a whole network ---------------------------------------------------------------
+
+class StuckAdam(Adam):
+    """Adam whose count is reset before each step: every step bias-corrected as the first."""
+
+    def step(self, parameters, gradients, lr):
+        self.t = 0
+        super().step(parameters, gradients, lr)
+
+
+class RootlessRMSprop(RMSprop):
+    """RMSprop dividing by the mean square itself: g / (v + ε)."""
+
+    def update(self, i, w, g, lr, weight_decay):
+        v = self.square_avg[i]
+        v[...] = self.recipe.alpha * v + (1 - self.recipe.alpha) * g * g
+        w -= lr * g / (v + self.recipe.eps)
+
+
+class PlantedOptimizer(Network):
+    """from_scratch's network with its optimizer swapped for ``RULE``, built for the recipe's optimizer."""
+
+    RULE, OPTIMIZER = StuckAdam, "adam"
+
+    def __init__(self, *args, **keywords):
+        super().__init__(*args, optimizer=self.OPTIMIZER, **keywords)
+        self.optimizer = self.RULE(self.recipe, self.optimizer.shapes, self.dtype, self.optimizer.decays)
+
+
+class RootlessNetwork(PlantedOptimizer):
+    RULE, OPTIMIZER = RootlessRMSprop, "rmsprop"
+
+
+@pytest.mark.parametrize("cls, cause", [(PlantedOptimizer, "adam_step_stuck"), (RootlessNetwork, "rmsprop_no_sqrt")])
+def test_check_network_names_the_update_rules_mistakes_in_a_network_too(cls, cause):
+    report = check_network(cls(784, [16], 10, 0.01))
+    assert not report.passed and report.cause.name == cause, str(report)
