@@ -40,7 +40,8 @@ from common.tolerances import (loss_difference, measure, measure_step, output_er
                                step_tolerance, tolerance)
 from common.validation import check_positive_int
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
-                                 check_intermediates, check_loss, network_dtype, recipe_of)
+                                 check_intermediates, check_loss, computing_dtype, dtype_words, network_dtype,
+                                 recipe_of)
 from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure, recipe_sentence
 from compare.check.mistakes import GRADIENTS, OUTPUTS, Hypothesis, fitting
 from compare.check.mistakes.recipe import FIT_MARGIN, StepRecord, candidates, gradient_of, misfit, steps_of
@@ -245,16 +246,18 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
     if (architecture.input_nodes, architecture.output_nodes) != MNIST_SHAPE:
         raise ParameterError(f"check_network feeds MNIST images: a network with 784 inputs and 10 outputs. Got "
                              f"{architecture.input_nodes} inputs and {architecture.output_nodes} outputs instead.")
-    dtype = network_dtype(network)
+    stated = network_dtype(network)
     if samples is None:
         images, labels = _mnist(STEPS * max(batch_size, 1))
+        dtype = computing_dtype(network, stated, scale_inputs(images[0]))
         inputs, targets = scale_inputs(images, dtype), _targets(labels, architecture, dtype)
     else:
+        dtype = computing_dtype(network, stated, np.asarray(samples[0])[0])
         inputs, targets = _given(samples, STEPS * batch_size, dtype)
     copies = _Copies(network, recipe)
     try:
         first = copies.fresh()
-        check_conformance(first, inputs[:batch_size], targets[:batch_size])
+        check_conformance(first, inputs[:batch_size], targets[:batch_size], dtype)
         package = "torch_impl" if reference is None else type(reference).__module__.split(".")[0]
         label = f"{package} (autograd, torch.optim)" if package == "torch_impl" else package
         if reference is None:
@@ -275,7 +278,7 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
         network=type(network).__name__, architecture=architecture.describe(), recipe=recipe.describe(),
         dtype=dtype.name, reference=label, batch_size=batch_size, tolerance=tolerance(dtype).single,
         rows=evidence.rows, first_failure=first_failure(evidence), cause=diagnose(evidence), where=copies.words(),
-        state=evidence.state_words,
+        state=evidence.state_words, dtype_note=dtype_words(network, stated, dtype),
         single=None if least == 1 else f"not checked: {why}; the batch's rows carry the check")
 
 

@@ -371,7 +371,8 @@ def _cause(rule: str, recipe: Recipe | None, reference: str, trace: Trace, gradi
                 f"from the same weights and state (within each step's tolerance), not {reference}'s. "
                 f"Fix: {mistake.fix}."))
     cell = failed.cell
-    how = (f"its step points the other way (cosine {cell.cosine:.6f})" if cell.cosine is not None and cell.cosine < -0.99
+    opposite = cell.cosine is not None and cell.cosine < -0.99
+    how = (f"its step points the other way (cosine {cell.cosine:.6f})" if opposite
            else f"its step is {cell.ratio:.4g}x as long, cosine {cell.cosine:.6f}")
     since = (f" Step 1 agrees and step {failed.step} does not: its state (a velocity, the moments, the step count) "
              f"evolves otherwise than torch.optim's." if failed.step > 1 else "")

@@ -42,9 +42,9 @@ from compare.race import retrace, sensitivity
 from compare.race.backends import Backend, Progress, make_backends, make_probe, train_segment
 from compare.race.checks import Agreement, compare_predictions
 from compare.race.config import Config
-from compare.conformance import Guarded, check_conformance
+from compare.conformance import Guarded, check_conformance, computing_dtype, network_dtype
 from compare.check.network import check_network
-from compare.plugins import is_user_network
+from compare.plugins import is_user_network, own_recipe
 from compare.race.environment import describe
 from compare.race.memory import out_of_memory
 from compare.race.saturation import saturation
@@ -146,6 +146,7 @@ def check_steps(config: Config) -> int:
 
 def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunResult:
     recipe = config.recipe(math.ceil(len(data.train_labels) / config.batch_size))
+    recipe = own_recipe(config.backends, architecture, config.lr, config.dtype, recipe)  # a user's own defaults
     backends = make_backends(config.backends, config.devices, architecture, config.lr, config.dtype, config.rule,
                              recipe)
     # identical weights, running statistics and layer seed (dropout's masks) in every backend
@@ -276,7 +277,8 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
                     f"{type(user).__name__} trains with {recipe.describe()}, whose state ({', '.join(('step', *recipe.state_names()))}) "
                     "the race loads into a twin at every check, so that both take the same step: give it "
                     "get_optimizer_state() and set_optimizer_state(state) (docs/check-your-network.md says how).")
-            check_conformance(user, inputs, targets)
+            # in the dtype it computes in: float64, where NumPy promotes a network asked for float32
+            check_conformance(user, inputs, targets, computing_dtype(user, network_dtype(user), inputs[0]))
             twin = make_probe(backend, config.lr, config.dtype)
             restore(twin.network, snapshot(user))  # check_network trains copies of it, from its starting state
             report = check_network(twin.network, batch_size=CONFORMANCE_SAMPLES)
@@ -285,7 +287,8 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
     return None
 
 
-CHECK_KINDS = {"loss": "train() loss", "again": "gradients() again"}  # check_network's rows, in its report's words
+# check_network's rows, in its report's words
+CHECK_KINDS = {"loss": "train() loss", "again": "gradients() again", "state": "optimizer state"}
 
 
 def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
@@ -302,7 +305,9 @@ def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
                                           norm_ratio=first["ratio"]))
     result.status = "disagreed"
     result.diagnosis = {"backend": backend.key, "step": 0, "before_race": True, **report}
-    theirs_name = "autograd" if report["reference"].startswith("torch_impl") else report["reference"]
+    theirs_name = report["reference"]
+    if theirs_name.startswith("torch_impl"):  # a step and the state are torch.optim's, the rest autograd's
+        theirs_name = "torch.optim" if first["kind"] in ("state", "step 1", "steps 2-5") else "autograd"
     result.message = (f"{backend.key} fails compare.check_network at its starting weights, before the race: "
                       f"{CHECK_KINDS.get(first['kind'], first['kind'])} {first['layer']} for {samples}{call} is "
                       f"{first['relative']:.3g} from {theirs_name}'s (relative), beyond the tolerance "
