@@ -369,6 +369,19 @@ class Architecture:
         (a bias, or a normalization's γ and β, only with the recipe's ``decay_biases``)."""
         return [p.weight for p in self.parameters()]
 
+    def floor_partners(self) -> list[int | None]:
+        """For each parameter, the index of the one whose size is its floor in a comparison
+        (:func:`common.tolerances.floors`), or None: a bias whose block has a layer that cancels it
+        (``absorbs_bias``, a batch normalization) has a gradient of exactly 0 in exact arithmetic, so
+        both backends return rounding noise there, measured at the scale of its layer's weight."""
+        index = {p.name: i for i, p in enumerate(self.parameters())}
+        partners: list[int | None] = [None] * len(index)
+        for block in self.blocks():
+            names = [p.name for p in block[0].parameters()]
+            if len(names) == 2 and any(layer.absorbs_bias for layer in block[1:]):
+                partners[index[names[1]]] = index[names[0]]
+        return partners
+
     def buffer_names(self) -> list[str]:
         return [b.name for b in self.buffers()]
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Sequence
+
 import numpy as np
 
 
@@ -104,15 +106,19 @@ def tolerance(dtype: str | np.dtype) -> Tolerance:
     return Tolerance(dtype=dtype.name, eps=eps, single=2.0**12 * eps, trajectory=2.0**14 * eps)
 
 
-def relative_difference(mine: np.ndarray, theirs: np.ndarray) -> float:
-    """``max|mine - theirs| / max|theirs|``, computed in float64 (0 when both are all zero)."""
+def relative_difference(mine: np.ndarray, theirs: np.ndarray, floor: float = 0.0) -> float:
+    """``max|mine - theirs| / max(max|theirs|, floor)``, computed in float64 (0 when both are all zero).
+
+    ``floor``: an absolute scale for an array that is rounding noise in both (a gradient that is
+    exactly zero in exact arithmetic, :func:`floors`), which relative to itself would differ by
+    about 1 however right both are."""
     mine = np.asarray(mine, dtype=np.float64)
     theirs = np.asarray(theirs, dtype=np.float64)
     if mine.shape != theirs.shape:
         raise ValueError(f"Shapes differ: mine {mine.shape}, theirs {theirs.shape}.")
     if mine.size == 0:
         return 0.0
-    scale = float(np.max(np.abs(theirs)))
+    scale = max(float(np.max(np.abs(theirs))), floor)
     difference = float(np.max(np.abs(mine - theirs)))
     if scale == 0.0:
         return 0.0 if difference == 0.0 else float("inf")
@@ -166,8 +172,30 @@ def output_error_condition(outputs: np.ndarray, targets: np.ndarray) -> float:
     return max(1.0, size / error)
 
 
-def measure(mine: np.ndarray, reference: np.ndarray) -> dict:
-    """Max absolute and relative difference, cosine and norm ratio of two arrays, in float64."""
+def floors(arrays: Sequence[np.ndarray], partners: Sequence[int | None]) -> list[float]:
+    """Each array's floor for :func:`relative_difference`: the largest entry of its partner (a bias a
+    normalization cancels is measured at its layer's weight's scale, or its gradient at the weight
+    gradient's, ``Architecture.floor_partners()``), 0 for the others."""
+    return [0.0 if p is None else float(np.max(np.abs(np.asarray(arrays[p], dtype=np.float64)))) for p in partners]
+
+
+def differences(mine: Sequence[np.ndarray], theirs: Sequence[np.ndarray],
+                partners: Sequence[int | None] | None = None) -> list[float]:
+    """:func:`relative_difference` of each pair of parameters, with the floors of ``partners``."""
+    floor = floors(theirs, partners) if partners is not None else [0.0] * len(theirs)
+    return [relative_difference(m, t, f) for m, t, f in zip(mine, theirs, floor)]
+
+
+def step_floors(after: Sequence[np.ndarray], before: Sequence[np.ndarray],
+                partners: Sequence[int | None]) -> list[float]:
+    """:func:`floors` for one step: each partner's largest change, ``max|after − before|``."""
+    return [0.0 if p is None else float(np.max(np.abs(np.asarray(after[p], np.float64) - before[p])))
+            for p in partners]
+
+
+def measure(mine: np.ndarray, reference: np.ndarray, floor: float = 0.0) -> dict:
+    """Max absolute and relative difference, cosine and norm ratio of two arrays, in float64;
+    ``relative`` with :func:`relative_difference`'s ``floor``."""
     a, b = np.asarray(mine, dtype=np.float64).ravel(), np.asarray(reference, dtype=np.float64).ravel()
     # Norms of the arrays divided by their largest entry, so that huge weights cannot overflow.
     scale_a = float(np.max(np.abs(a))) if a.size else 0.0
@@ -178,10 +206,11 @@ def measure(mine: np.ndarray, reference: np.ndarray) -> dict:
     # (scale_a / scale_b) first: the product of a huge scale and a norm above 1 could overflow.
     ratio = (scale_a / scale_b) * (norm_a / norm_b) if scale_b else float("inf") if scale_a else 1.0
     return dict(max_abs=float(np.max(np.abs(a - b))) if a.size else 0.0,
-                relative=relative_difference(a, b), cosine=cosine, norm_ratio=ratio)
+                relative=relative_difference(a, b, floor), cosine=cosine, norm_ratio=ratio)
 
 
-def measure_step(mine: np.ndarray, reference: np.ndarray, before: np.ndarray, tol: Tolerance) -> dict:
+def measure_step(mine: np.ndarray, reference: np.ndarray, before: np.ndarray, tol: Tolerance,
+                 floor: float = 0.0) -> dict:
     """One step from identical weights ``before``: how far apart the weights after it are.
 
     ``relative`` is ``max|mine − reference| / (max|Δ| + (2 eps / single) max|reference|)``
@@ -190,13 +219,14 @@ def measure_step(mine: np.ndarray, reference: np.ndarray, before: np.ndarray, to
     weights (half an ulp each). So ``relative <= tol.single`` exactly when the difference is
     within ``single`` of the step plus ``2 eps`` of the weights: a wrong update rule, even by
     1e-9 of the step, fails, and a vanishing step does not turn rounding into a failure.
-    Cosine and norm ratio compare the two steps, ``mine − before`` against ``Δ``.
+    Cosine and norm ratio compare the two steps, ``mine − before`` against ``Δ``. ``floor``: the
+    scale at least (:func:`step_floors`), for a step that is rounding noise in both.
     """
     mine, reference, before = (np.asarray(m, dtype=np.float64) for m in (mine, reference, before))
     numbers = measure(mine - before, reference - before)
     step = float(np.max(np.abs(reference - before))) if before.size else 0.0
     weights = float(np.max(np.abs(reference))) if before.size else 0.0
-    scale = step + 2.0 * tol.eps / tol.single * weights
+    scale = max(step + 2.0 * tol.eps / tol.single * weights, floor)
     difference = float(np.max(np.abs(mine - reference))) if before.size else 0.0
     numbers.update(max_abs=difference,
                    relative=difference / scale if scale else (0.0 if difference == 0.0 else float("inf")))

@@ -63,13 +63,14 @@ def initial_buffers(architecture: Architecture, dtype: str | np.dtype = "float64
 
 
 def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architecture: Architecture | None = None,
-                 recipe: Recipe | None = None) -> Path:
+                 recipe: Recipe | None = None, buffers: list[np.ndarray] | None = None) -> Path:
     """Write the parameters (and their architecture and training recipe) to a NumPy ``.npz`` file, atomically.
 
     Each array is stored under its name in ``architecture.parameter_names()``, and the
     architecture itself as JSON text, so :func:`load_weights` can refuse the file for a
     network of another shape; the recipe the weights were trained with, when given, as JSON
-    text too (:func:`load_recipe`). Without ``architecture`` only the book's ``[W_ih, W_ho]``
+    text too (:func:`load_recipe`); the buffers (running statistics), where the architecture has
+    any, under their names in ``architecture.buffer_names()`` (:func:`load_buffers`). Without ``architecture`` only the book's ``[W_ih, W_ho]``
     can be saved (the format of earlier versions, without the record).
 
     The file is written under a temporary name in the same folder and renamed into place
@@ -87,6 +88,12 @@ def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architectur
             raise ParameterError(f"Expected {len(names)} parameters [{', '.join(names)}] for "
                                  f"{architecture.describe()}. Got {len(weights)} instead.")
         arrays = dict(zip(names, weights))
+        buffer_names = architecture.buffer_names()
+        if buffer_names:
+            if buffers is None or len(buffers) != len(buffer_names):
+                raise ParameterError(f"Saving {architecture.describe()} needs its buffers [{', '.join(buffer_names)}] "
+                                     "too: save_weights(path, weights, architecture, recipe, network.get_buffers()).")
+            arrays.update(zip(buffer_names, buffers))
         arrays[ARCHITECTURE_KEY] = np.array(json.dumps(architecture.to_json()))
         if recipe is not None:
             arrays[RECIPE_KEY] = np.array(json.dumps(recipe.to_json()))
@@ -130,6 +137,22 @@ def load_weights(path: str | os.PathLike, architecture: Architecture | None = No
         raise DataError(f"{path} holds weights for {saved.describe()}, not for {architecture.describe()}: "
                         f"{'; '.join(differences).replace(' there', ' in the file')}.")
     return weights
+
+
+def load_buffers(path: str | os.PathLike) -> list[np.ndarray]:
+    """The buffers (running statistics) a weights file records, in ``architecture.buffer_names()``
+    order, ready for ``network.set_buffers``; ``[]`` for an architecture without any."""
+    path = Path(path)
+    try:
+        with np.load(path) as archive:
+            if ARCHITECTURE_KEY not in archive.files:
+                return []
+            saved = Architecture.from_json(json.loads(str(archive[ARCHITECTURE_KEY])))
+            return [archive[name] for name in saved.buffer_names()]
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such weights file.") from None
+    except (KeyError, ValueError, OSError, ParameterError) as error:
+        raise DataError(f"{path}: not a weights file of this library ({error}).") from None
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe | None:

@@ -151,6 +151,8 @@ class Network:
         self._output, self._output_and_loss = LOSSES[loss]
         self._context = Context(seed=int(seed) if seed is not None else secrets.randbits(63))
         self.layers = [build(spec, self.dtype) for spec in architecture.layers]
+        for position, index in architecture.draw_indices().items():  # what a layer that draws reads its numbers by
+            self.layers[position].index = index
         # Layers at or below the first with parameters need not hand dL/d(input) further down.
         first = next(i for i, spec in enumerate(architecture.layers) if spec.parameters())
         self._need_dx = [i > first for i in range(len(self.layers))]

@@ -30,6 +30,7 @@ SEED, STEP, LR = 7, 3, 0.1
 def layer_pair(spec: Spec, dtype: str, params: list[np.ndarray], buffers: list[np.ndarray]):
     """The layer in each backend, at the same parameters, buffers, seed and step."""
     mine = build_numpy(spec, np.dtype(dtype))
+    mine.index = 0 if spec.draws else None
     mine.bind([p.astype(dtype) for p in params], [b.astype(dtype) for b in buffers],
               NumpyContext(step=STEP, seed=SEED))
     theirs = build_torch(spec, TorchContext(step=STEP, seed=SEED), 0 if spec.draws else None).to(getattr(torch, dtype))

@@ -14,6 +14,7 @@ from common.recipe import Recipe
 from common.weights import initial_weights
 from compare import check_network
 from compare.race.cli import EXIT_DISAGREE, EXIT_OK, main
+from compare.state import TrainingState
 from compare.check.mistakes import GRADIENTS, OUTPUTS, fitting
 from from_scratch import Network
 from tests.users import cs231n_conv
@@ -141,12 +142,12 @@ def test_hypotheses_fit_only_the_numbers_of_their_own_mistake():
     doubled = [w * 2 if w.ndim == 1 else w for w in weights]  # every bias doubled: no hypothesis of the catalogue
     other = build(ConvNet)
     other.set_weights(doubled)
-    assert fitting(architecture, recipe, weights, [], None, OUTPUTS,
+    assert fitting(architecture, recipe, TrainingState(weights, None), OUTPUTS,
                    [(inputs, targets, other.query(inputs), 1e-9)]) == []
     cases = [(inputs, targets, other.gradients(inputs, targets), 1e-9)]
-    assert fitting(architecture, recipe, weights, [], None, GRADIENTS, cases) == []
+    assert fitting(architecture, recipe, TrainingState(weights, None), GRADIENTS, cases) == []
     spread = build(cs231n_conv.PoolGradientSpread)
-    found = fitting(architecture, recipe, weights, [], None, GRADIENTS,
+    found = fitting(architecture, recipe, TrainingState(weights, None), GRADIENTS,
                     [(inputs, targets, spread.gradients(inputs, targets), 1e-9)])
     assert [(h.name, h.layer) for h in found] == [("pool_gradient", "pool2")]
     assert "every maxpool layer (pool1, pool2) hands dL/dy / 4" in found[0].sentence

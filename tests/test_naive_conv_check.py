@@ -18,6 +18,7 @@ from common.data import load_embedded, one_hot_targets, scale_inputs
 from common.recipe import Recipe
 from common.weights import initial_weights
 from compare import check_network
+from compare.state import TrainingState
 from compare.check.mistakes import GRADIENTS, fitting
 from compare.race.cli import EXIT_OK, main
 from tests.test_conv_check import assert_named_before_the_race
@@ -61,7 +62,7 @@ def test_each_new_hypothesis_fits_only_the_numbers_of_its_own_mistake():
     architecture, weights = Architecture.of(correct), correct.get_weights()
     for cls in (*cs231n_naive_conv.MISTAKES, RotatedKernelInScatter):
         cases = [(inputs, targets, build(cls).gradients(inputs, targets), 1e-9)]
-        found = [(h.name, h.layer) for h in fitting(architecture, Recipe(), weights, [], None, GRADIENTS, cases)]
+        found = [(h.name, h.layer) for h in fitting(architecture, Recipe(), TrainingState(weights, None), GRADIENTS, cases)]
         assert found == ([(cls.CAUSE, cls.LAYER)] if hasattr(cls, "CAUSE") else []), cls.__name__
 
 

@@ -234,6 +234,12 @@ class Network:
             )
         return tensor
 
+    def _rows(self, inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_batch`, one sample as a batch of one: every layer sees a batch (a normalization over
+        the features or the channels reads its batch axis as such), and the outputs are the same."""
+        inputs, targets = self._batch(inputs, targets)
+        return (inputs.unsqueeze(0), targets.unsqueeze(0)) if inputs.dim() == 1 else (inputs, targets)
+
     def _batch(self, inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
         inputs = self.as_tensor(inputs, self.input_nodes, "inputs")
         targets = self.as_tensor(targets, self.output_nodes, "targets")
@@ -260,7 +266,7 @@ class Network:
             self.model.eval()
         try:
             with torch.no_grad():
-                outputs = self.model(inputs)
+                outputs = self.model(inputs.unsqueeze(0) if inputs.dim() == 1 else inputs)  # one sample: a batch of one
         finally:
             if self._modal:
                 self.model.train()
@@ -269,7 +275,7 @@ class Network:
                 outputs = torch.softmax(outputs, dim=-1)
             elif self.architecture.loss != "half_sse":
                 outputs = torch.sigmoid(outputs)
-            return outputs.cpu().numpy()
+            return outputs[0].cpu().numpy() if inputs.dim() == 1 else outputs.cpu().numpy()
 
     def objective(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The loss training minimises: ``loss_function`` plus the recipe's L2 penalty ½ · l2 · Σ ‖W‖²."""
@@ -283,10 +289,10 @@ class Network:
         Uses ``torch.autograd.grad``, which returns the gradients without touching the
         parameters' ``.grad``, so a later :meth:`train` step is unaffected.
         """
-        inputs, targets = self._batch(inputs, targets)
-        with self._buffers_kept():
+        inputs, targets = self._rows(inputs, targets)
+        with self._buffers_kept():  # put back after the backward pass, which reads the forward's tensors
             loss = self.objective(self.model(inputs), targets)
-        grads = torch.autograd.grad(loss, list(self.model.parameters()))
+            grads = torch.autograd.grad(loss, list(self.model.parameters()))
         return [g.cpu().numpy() for g in grads]
 
     @contextlib.contextmanager
@@ -320,7 +326,8 @@ class Network:
             one sample, as ``from_scratch.Network.intermediate_gradients`` returns them; a
             convolution layer's ``(n, C, H, W)`` (``architecture.intermediate_shapes()``).
         """
-        inputs, targets = self._batch(inputs, targets)
+        single = np.ndim(inputs) == 1
+        inputs, targets = self._rows(inputs, targets)
         found = list(self.architecture.intermediates())
         wanted = {index for _, index, _, _ in found}
         kept, outputs = {}, inputs
@@ -330,17 +337,15 @@ class Network:
                 if index in wanted:
                     kept[index] = outputs
             loss = self.objective(outputs, targets)
-        grads = torch.autograd.grad(loss, [kept[index] for _, index, _, _ in found])
+            grads = torch.autograd.grad(loss, [kept[index] for _, index, _, _ in found])
         result: dict[str, list[np.ndarray]] = {"dLdz": [], "dLdh": []}
         for (key, _, _, _), grad in zip(found, grads):
-            result[key].append(grad.cpu().numpy())
+            result[key].append((grad[0] if single else grad).cpu().numpy())
         return result
 
     def train(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor) -> float:
         """One step of the recipe on the batch, the canonical torch loop; returns L before the step."""
-        inputs, targets = self._batch(inputs, targets)
-        if inputs.dim() == 1:  # a batch of one: nn.Linear on a row skips two reshaping nodes
-            inputs, targets = inputs.unsqueeze(0), targets.unsqueeze(0)
+        inputs, targets = self._rows(inputs, targets)  # a batch of one: nn.Linear on a row skips two reshaping nodes
         self._context.step = self.steps  # what a dropout layer draws its mask by: the calls before this one
         self.steps += 1
         if self.cuda_graphs:

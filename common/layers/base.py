@@ -131,6 +131,7 @@ class Layer:
     affine: ClassVar[bool] = False  # its output is a block's z (a dense or convolution layer)
     modal: ClassVar[bool] = False  # computes otherwise in training than in evaluation (dropout, batch norm)
     draws: ClassVar[bool] = False  # draws random numbers in training (dropout's mask): see layer_rng
+    absorbs_bias: ClassVar[bool] = False  # cancels a bias before it (subtracts its mean): that gradient is exactly 0
     option: ClassVar[Option | None] = None  # the architecture keyword that adds it, if any
 
     inputs: tuple[int, ...]

@@ -223,7 +223,8 @@ def query_not_forward(e: Evidence) -> Cause | None:
 def layer_mistake(e: Evidence) -> Cause | None:
     """A layer kind's mistake (:mod:`compare.check.mistakes`) whose numbers are the network's: its
     outputs where they differ, else its gradients."""
-    stage = "outputs" if e.failing(("outputs",)) else "gradients"
+    stage = ("outputs" if e.failing(("outputs",)) else "gradients" if e.failing(GRADIENT_KINDS)
+             else "buffers")
     found = next((h for h in e.hypotheses if h.stage == stage), None)
     return None if found is None else Cause(found.name, found.layer, found.sentence)
 

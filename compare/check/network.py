@@ -36,14 +36,14 @@ from common.architecture import Architecture
 from common.data import load_embedded, scale_inputs
 from common.errors import ConformanceError, ParameterError
 from common.recipe import Recipe, check_optimizer_state, fresh_state
-from common.tolerances import (loss_difference, measure, measure_step, output_error_condition, relative_difference,
-                               step_tolerance, tolerance)
+from common.tolerances import (floors, loss_difference, measure, measure_step, output_error_condition,
+                               relative_difference, step_floors, step_tolerance, tolerance)
 from common.validation import check_positive_int
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
                                  check_intermediates, check_loss, computing_dtype, dtype_words, network_dtype,
                                  recipe_of)
 from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure, recipe_sentence
-from compare.check.mistakes import GRADIENTS, OUTPUTS, Hypothesis, fitting
+from compare.check.mistakes import BUFFERS, GRADIENTS, OUTPUTS, Hypothesis, fitting
 from compare.check.mistakes.recipe import FIT_MARGIN, StepRecord, candidates, gradient_of, misfit, steps_of
 from compare.check.report import NetworkReport
 from compare.check.where import backward_path
@@ -178,8 +178,8 @@ class _Copies:
 
 
 def _cell(mine: np.ndarray, theirs: np.ndarray, limit: float, call: int | None = None,
-          numbers: dict | None = None) -> Cell:
-    numbers = numbers or measure(mine, theirs)
+          numbers: dict | None = None, floor: float = 0.0) -> Cell:
+    numbers = numbers or measure(mine, theirs, floor)
     mine = np.asarray(mine)
     bad = np.flatnonzero(~np.isfinite(mine.ravel()))
     nonfinite = None
@@ -314,9 +314,11 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     # Gradients are linear in o − t, which cancels where samples are answered almost exactly.
     widened = {mode: limit * output_error_condition(theirs_outputs[mode], t) for mode, (_, t) in modes.items()}
 
-    def row(kind: str, layer: str, pick) -> Row:
-        return Row(kind, layer, *(_cell(*pick(mode), widened[mode]) if mode in modes else None
+    def row(kind: str, layer: str, pick, floor=lambda mode: 0.0) -> Row:
+        return Row(kind, layer, *(_cell(*pick(mode), widened[mode], floor=floor(mode)) if mode in modes else None
                                   for mode in ("single", "batch")))
+
+    partners = architecture.floor_partners()  # a gradient that is exactly 0 (a bias a normalization cancels)
 
     rows = [Row("outputs", "o", outputs.get("single"), outputs["batch"])]
     for index in reversed(range(len(layers))):  # backwards from the output, as backpropagation goes
@@ -325,7 +327,8 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
                                                                     intermediates[m][1]["dLdz"][index])))
         for name in layers[index]:
             k = names.index(name)
-            rows.append(row("gradient", name, lambda m: (gradients[m][k], theirs_gradients[m][k])))
+            rows.append(row("gradient", name, lambda m: (gradients[m][k], theirs_gradients[m][k]),
+                            lambda m: floors(theirs_gradients[m], partners)[k]))
         if intermediates and index > 0:
             rows.append(row("dL/dh", h_labels[index - 1], lambda m: (intermediates[m][0]["dLdh"][index - 1],
                                                                             intermediates[m][1]["dLdh"][index - 1])))
@@ -344,7 +347,8 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
             Hypothesis(mistake.name, failing[0][0].layer, recipe_sentence(mistake, recipe, n), "recipe")
             for mistake in _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
                                              original, widened)]
-    evidence.hypotheses += _layer_hypotheses(mine, start, modes, outputs, gradients, theirs_gradients, widened, limit)
+    evidence.hypotheses += _layer_hypotheses(mine, start, modes, outputs, gradients, theirs_gradients, widened, limit,
+                                             training.first_buffers if evidence.failing(("buffers",)) else None)
     return evidence
 
 
@@ -356,6 +360,7 @@ class _Training:
         self.records: dict[str, list[StepRecord]] = {}
         self.afters: dict[str, list[list[np.ndarray]]] = {}
         self.tolerances: dict[str, list[list[float]]] = {}
+        self.first_buffers: tuple | None = None  # (inputs, targets, the network's buffers after its first batch step)
 
 
 def _training(copies: _Copies, checked: _Checked, make_reference, start: TrainingState, inputs, targets, n, layers,
@@ -367,6 +372,7 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
     ``single`` or the measured rounding of the reference's own step, whichever is larger.
     """
     architecture, recipe, names = checked.architecture, checked.recipe, checked.names
+    partners = architecture.floor_partners()
     tol = tolerance(checked.dtype)
     order = [name for layer in reversed(layers) for name in layer]
     later = f"steps 2-{STEPS}"
@@ -402,13 +408,17 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
                         finite and difference <= tol.single, None if difference <= tol.single or not finite
                         else ((), loss, theirs_loss), mine.calls, None if finite else ((), loss))
             losses[mode] = _keep(losses.get(mode), cell)
-            for name, w0, w1, r1, limit in zip(names, before, after, theirs_after, limits):
+            for name, w0, w1, r1, limit, floor in zip(names, before, after, theirs_after, limits,
+                                                      step_floors(theirs_after, before, partners)):
                 kind = "step 1" if step == 0 else later
                 cells[kind, name, mode] = _keep(cells.get((kind, name, mode)), _cell(
                     w1.astype(np.float64) - w0, r1.astype(np.float64) - w0, limit, mine.calls,
-                    numbers=measure_step(w1, r1, w0, tol)))
+                    numbers=measure_step(w1, r1, w0, tol, floor)))
             if mine.has_buffers:  # the running statistics each step moved, from the same ones
-                for name, b1, r1 in zip(architecture.buffer_names(), mine.get_buffers(), theirs.get_buffers()):
+                moved = mine.get_buffers()
+                if step == 0 and mode == "batch":
+                    found.first_buffers = (x, t, moved)
+                for name, b1, r1 in zip(architecture.buffer_names(), moved, theirs.get_buffers()):
                     cells["buffers", name, mode] = _keep(cells.get(("buffers", name, mode)),
                                                          _cell(b1, r1, tol.single, mine.calls))
         if mine.has_state:
@@ -444,16 +454,16 @@ def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Tra
     the closest first."""
     state = start.optimizer or fresh_state(recipe, [w.shape for w in original], np.float64)
     tol = tolerance(original[0].dtype)
-    decayed = architecture.weights_decayed()
+    decayed, partners = architecture.weights_decayed(), architecture.floor_partners()
     misfits = []
     with np.errstate(all="ignore"):
         for mistake in candidates(recipe, architecture):
             worst = 0.0
-            for mode in ("single", "batch"):
+            for mode in training.records:
                 predicted = steps_of(mistake, recipe, state, training.records[mode], decayed)
                 worst = max(worst, misfit(predicted, training.afters[mode],
                                           [record.before for record in training.records[mode]],
-                                          training.tolerances[mode], tol))
+                                          training.tolerances[mode], tol, partners))
                 guess = gradient_of(mistake, recipe, original, theirs_gradients[mode], decayed)
                 worst = max(worst, relative_difference(_flat(gradients[mode]), _flat(guess)) / widened[mode])
             if worst <= FIT_MARGIN:
@@ -469,16 +479,20 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
 
 
 def _layer_hypotheses(mine: _Checked, start: TrainingState, modes: dict, outputs: dict[str, Cell], gradients,
-                      theirs_gradients, widened, limit) -> list[Hypothesis]:
+                      theirs_gradients, widened, limit, first_buffers: tuple | None) -> list[Hypothesis]:
     """The layer kinds' mistakes (:mod:`compare.check.mistakes`) whose numbers are the network's: its
-    outputs, where they differ from autograd's; else its gradients, where they differ."""
+    outputs, where they differ from autograd's; else its gradients, where they differ; else the
+    buffers its first step moved, where they differ (``first_buffers``)."""
     if all(cell.passed for cell in outputs.values()):
         if all(relative_difference(a, b) <= widened[mode] for mode in modes
                for a, b in zip(gradients[mode], theirs_gradients[mode])):
-            return []
+            if first_buffers is None:
+                return []
+            x, t, moved = first_buffers
+            return fitting(mine.architecture, mine.recipe, start, BUFFERS, [(x, t, moved, tolerance(mine.dtype).single)])
         shows, cases = GRADIENTS, [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()]
     else:
         mine.set_weights(start.weights)
         x, t = modes["batch"]
         shows, cases = OUTPUTS, [(x, t, mine.query(x), limit)]
-    return fitting(mine.architecture, mine.recipe, start.weights, start.buffers or [], start.seed, shows, cases)
+    return fitting(mine.architecture, mine.recipe, start, shows, cases)

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from common.tolerances import Tolerance, measure_step, relative_difference
+from common.tolerances import Tolerance, differences, measure_step, step_floors
 from compare.state import TrainingState, restore, snapshot
 
 # How many times one step must multiply the runs' distance (in some layer, from at least one step's
@@ -142,10 +142,11 @@ class Replay:
     nearest: Callable[[int, TrainingState, TrainingState], list]  # branches.nearest for step j's batch
     torch_step: Callable[[int, TrainingState, Any], list[np.ndarray]]  # a torch_impl twin's weights after step j,
     # with a branches.Branch sent the other way (branches.flipped_step), or as it is (None)
+    partners: list[int | None] | None = None  # Architecture.floor_partners(): a bias a normalization cancels
 
 
-def _apart(states: tuple[TrainingState, TrainingState]) -> list[float]:
-    return [relative_difference(mine, theirs) for mine, theirs in zip(states[1].weights, states[0].weights)]
+def _apart(states: tuple[TrainingState, TrainingState], partners: list[int | None] | None = None) -> list[float]:
+    return differences(states[1].weights, states[0].weights, partners)
 
 
 def search(replay: Replay) -> Search:
@@ -177,12 +178,12 @@ def _scan(replay: Replay, states: tuple[TrainingState, TrainingState], first: in
     None); or, at the segment's end, (None, None, None, None, the step of the largest growth since ``first``)."""
     for network, state in zip(replay.twins, states):
         restore(network, state)
-    now, apart, largest, most = states, _apart(states), None, 0.0
+    now, apart, largest, most = states, _apart(states, replay.partners), None, 0.0
     for j in range(first, replay.steps):
         for network in replay.twins:
             replay.train(network, j)
         after = (snapshot(replay.twins[0]), snapshot(replay.twins[1]))
-        grown = _apart(after)
+        grown = _apart(after, replay.partners)
         growth = [g / max(a, f) for g, a, f in zip(grown, apart, replay.floor)]
         layer = int(np.argmax(growth))
         found.replayed = max(found.replayed, j + 1)
@@ -207,7 +208,8 @@ def _step(replay: Replay, states: tuple[TrainingState, TrainingState], first: in
     for network in replay.twins:
         replay.train(network, j)
     after = (snapshot(replay.twins[0]), snapshot(replay.twins[1]))
-    growth = [g / max(a, f) for g, a, f in zip(_apart(after), _apart(before), replay.floor)]
+    growth = [g / max(a, f) for g, a, f in zip(_apart(after, replay.partners), _apart(before, replay.partners),
+                                               replay.floor)]
     return j, before, after, int(np.argmax(growth))
 
 
@@ -229,7 +231,8 @@ def _examine(replay: Replay, j: int, before: tuple[TrainingState, TrainingState]
     branch = proven or (found[0] if found else None)
     samples, labels = replay.batch(j)
     return Departure(replay.backend, replay.start + j, replay.epoch, samples, labels, replay.layers[layer],
-                     _apart(before)[layer], _apart(after)[layer], jumped, checked.agrees, checked.worst,
+                     _apart(before, replay.partners)[layer], _apart(after, replay.partners)[layer], jumped,
+                     checked.agrees, checked.worst,
                      branch.to_json() if branch else None, proven is not None)
 
 
@@ -244,8 +247,9 @@ def _proves(replay: Replay, j: int, state: TrainingState, branch: Any, checked: 
     plain, flipped = replay.torch_step(j, state, None), replay.torch_step(j, state, branch)
 
     def same(mine: list[np.ndarray], theirs: list[np.ndarray]) -> bool:
-        return all(measure_step(m, r, w, replay.tolerance)["relative"] <= limit
-                   for m, r, w, limit in zip(mine, theirs, state.weights, checked.tolerances))
+        floor = step_floors(theirs, state.weights, replay.partners or [None] * len(theirs))
+        return all(measure_step(m, r, w, replay.tolerance, f)["relative"] <= limit
+                   for m, r, w, limit, f in zip(mine, theirs, state.weights, checked.tolerances, floor))
     return any(same(plain, a) and same(flipped, b) for a, b in (steps, steps[::-1]))
 
 
@@ -254,8 +258,8 @@ def _rejoins(replay: Replay, j: int, before: tuple[TrainingState, TrainingState]
     """From the reference's weights, torch's step with ``branch`` sent the other way ends near the other
     run's: their distance grows by less than :data:`JUMP` from the runs' distance before the step."""
     flipped = replay.torch_step(j, before[0], branch)
-    grown = [relative_difference(mine, theirs) for mine, theirs in zip(other.weights, flipped)]
-    return all(g < JUMP * max(a, f) for g, a, f in zip(grown, _apart(before), replay.floor))
+    grown = differences(other.weights, flipped, replay.partners)
+    return all(g < JUMP * max(a, f) for g, a, f in zip(grown, _apart(before, replay.partners), replay.floor))
 
 
 def where(record: dict) -> str:

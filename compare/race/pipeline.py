@@ -84,6 +84,7 @@ def write_outputs(config: Config, record: dict, results: list) -> None:
     """What ``--json``, ``--save`` and ``--plot`` ask for; each file written atomically."""
     from common.weights import save_weights
     from compare.race.record import write_json
+    from compare.state import snapshot
 
     if config.json_path:
         write_json(config.json_path, record)
@@ -93,8 +94,9 @@ def write_outputs(config: Config, record: dict, results: list) -> None:
             suffix = f"_h{result.hidden.replace(',', '-')}" if len(config.hidden) > 1 else ""
             for backend in result.backends:
                 name = backend.key.replace("[", "_").replace("]", "")
-                save_weights(config.save_dir / f"{name}{suffix}.npz", backend.network.get_weights(),
-                             result.architecture, result.recipe)
+                state = snapshot(backend.network)
+                save_weights(config.save_dir / f"{name}{suffix}.npz", state.weights, result.architecture,
+                             result.recipe, state.buffers)
         write_json(config.save_dir / "record.json", record)
     if config.plot_path and results:
         from compare.race.plot import plot

@@ -76,7 +76,8 @@ def search_segment(config: Config, agreement: Agreement, backends: list[Backend]
         layers=Architecture.of(reference.network).parameter_names(), twins=twins,
         states=(last.state, last.others[backend.key]), train=train, batch=samples,
         floor=[max(tol.eps, r) for r in last.apart[backend.key]], limit=[max(tol.trajectory, b) for b in bound],
-        tolerance=tol, check=check, nearest=nearest, torch_step=torch_step))
+        tolerance=tol, check=check, nearest=nearest, torch_step=torch_step,
+        partners=Architecture.of(reference.network).floor_partners()))
 
 
 def samples_from(config: Config, last: Segment, state: TrainingState, j: int) -> tuple:

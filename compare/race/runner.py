@@ -36,7 +36,8 @@ from common.data import Dataset, one_hot_targets, scale_inputs
 from common.errors import ConformanceError, DivergenceError, ParameterError
 from common.recipe import Recipe
 from common.scorecard import Scorecard
-from common.tolerances import measure_step, output_error_condition, relative_difference, step_tolerance, tolerance
+from common.tolerances import (differences, floors, measure, measure_step, output_error_condition, step_floors,
+                               step_tolerance, tolerance)
 from common.weights import initial_buffers, initial_weights
 from compare.race import retrace, sensitivity
 from compare.race.backends import Backend, Progress, make_backends, make_probe, train_segment
@@ -335,8 +336,9 @@ def _diagnose(config: Config, backends: list[Backend], probes: dict, failure, at
 
 def _saturation(backend: Backend, data: Dataset, scorecards: dict[str, Scorecard]) -> dict:
     """:func:`compare.race.saturation.saturation` of ``backend``'s final weights on the test images."""
-    measured = saturation(backend.network.get_weights(), Architecture.of(backend.network),
-                          scale_inputs(data.test_images[:1000]), scorecards[backend.key].accuracy, data.test_labels)
+    state = snapshot(backend.network)
+    measured = saturation(state.weights, Architecture.of(backend.network), scale_inputs(data.test_images[:1000]),
+                          scorecards[backend.key].accuracy, data.test_labels, state.buffers)
     return {**measured, "backend": backend.key}
 
 
@@ -379,6 +381,7 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     layers = _layers(reference)
     architecture = Architecture.of(reference.network)
     output_layer = architecture.per_layer(layers)[-1]  # its weight (and bias)
+    partners = architecture.floor_partners()  # a gradient that is exactly 0 is measured at its weight's scale
     source = reference.network
     if state is None:
         state = snapshot(reference.network)
@@ -400,25 +403,28 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
         probe = probes[backend.key]
         restore(probe, state)
         got = probe.gradients(inputs, targets)
-        for layer, mine, theirs in zip(layers, got, expected):
+        for layer, mine, theirs, floor in zip(layers, got, expected, floors(expected, partners)):
             if config.rule == "book":
                 # The reference is the book's rule, the probe the true gradient at the same weights:
                 # the output layer must match; the hidden layers are the departure being measured.
                 tol = gradient_tolerance if layer in output_layer else None
                 agreement.compare("book step", layer, backend.key, step, epoch, theirs, mine, tol)
             else:
-                agreement.compare("gradient", layer, backend.key, step, epoch, mine, theirs, gradient_tolerance)
+                agreement.compare("gradient", layer, backend.key, step, epoch, mine, theirs, gradient_tolerance,
+                                  numbers=measure(mine, theirs, floor))
         if config.rule == "true":
             stepped = one_step(probe, state, inputs, targets, backend.prepare)
-            for layer, mine, theirs, before, measured in zip(layers, stepped, expected_step, state.weights, rounding):
+            for layer, mine, theirs, before, measured, floor in zip(
+                    layers, stepped, expected_step, state.weights, rounding,
+                    step_floors(expected_step, state.weights, partners)):
                 agreement.compare("step", layer, backend.key, step, epoch, mine, theirs,
                                   step_tolerance(agreement.tolerance.single, measured),
-                                  numbers=measure_step(mine, theirs, before, agreement.tolerance))
+                                  numbers=measure_step(mine, theirs, before, agreement.tolerance, floor))
             for name, mine, theirs, before in zip(buffers, probe.get_buffers() if buffers else [], expected_buffers,
                                                   state.buffers or []):
                 agreement.compare("step", name, backend.key, step, epoch, mine, theirs, agreement.tolerance.single,
                                   numbers=measure_step(mine, theirs, before, agreement.tolerance))
-            apart[backend.key] = [relative_difference(m, t) for m, t in zip(stepped, expected_step)]
+            apart[backend.key] = differences(stepped, expected_step, partners)
     if agreement.failures:
         raise Disagreement(agreement)
     return apart
@@ -436,8 +442,8 @@ def _step_agrees(config, agreement, backends, probes, inputs, targets, step, epo
 def _drifts(backends) -> dict[str, list[float]]:
     """Each other backend's distance from the reference, per layer."""
     reference = backends[0].network.get_weights()
-    return {b.key: [relative_difference(mine, theirs) for mine, theirs in zip(b.network.get_weights(), reference)]
-            for b in backends[1:]}
+    partners = Architecture.of(backends[0].network).floor_partners()
+    return {b.key: differences(b.network.get_weights(), reference, partners) for b in backends[1:]}
 
 
 def _check_trajectory(config, agreement, backends, probes, last: Segment | None, step: int,
@@ -452,12 +458,14 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
     layers = _layers(reference)
     reference_state = snapshot(reference.network)
     reference_weights = reference_state.weights
+    partners = Architecture.of(reference.network).floor_partners()
+    weight_floors = floors(reference_weights, partners)
     tol = agreement.tolerance.trajectory
     growth = None
     parted = None  # where a departure that is not a branch was found: for check_network's table there
     for backend in backends[1:]:
         mine = backend.network.get_weights()
-        drift = [relative_difference(m, r) for m, r in zip(mine, reference_weights)]
+        drift = differences(mine, reference_weights, partners)
         bounds, at_branch = [None] * len(layers), False
         if max(drift) > tol:  # every step so far agreed, or the run has stopped
             twin, train = probes[reference.key], _retrain(config, reference, last, step)
@@ -475,9 +483,9 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
                     parted = (backend.key, *retrace.samples_from(config, last, *found.found))
             agreement.sensitivity.append(measured)
             bounds, at_branch = measured.bound, measured.explained_by == "branch"
-        for layer, m, r, bound in zip(layers, mine, reference_weights, bounds):
+        for layer, m, r, bound, floor in zip(layers, mine, reference_weights, bounds, weight_floors):
             agreement.compare("weights", layer, backend.key, step, last.epoch, m, r, tol, rounding_bound=bound,
-                              at_branch=at_branch)
+                              at_branch=at_branch, numbers=measure(m, r, floor))
     if agreement.failures:
         raise Disagreement(agreement, parted)
     if agreement.sensitive and resync:  # re-synchronise: the next segment starts the backends from identical states

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.architecture import Architecture
+from compare.plugins import build_network
 from from_scratch.layers.activation import sigmoid
 from from_scratch.network import Network
 
@@ -34,7 +35,7 @@ def _pinned(values: np.ndarray, bounds: tuple[float, float]) -> float:
 
 
 def saturation(weights: list[np.ndarray], architecture: Architecture, inputs: np.ndarray, accuracy: float,
-               labels: np.ndarray) -> dict:
+               labels: np.ndarray, buffers: list[np.ndarray] | None = None) -> dict:
     """Measure saturation; returns the shares, the chance level and the verdict ``saturated``.
 
     Parameters
@@ -47,11 +48,13 @@ def saturation(weights: list[np.ndarray], architecture: Architecture, inputs: np
         The network's test accuracy.
     labels : ndarray of shape (n,)
         The test labels, for the chance level.
+    buffers : list of ndarray, optional
+        The network's running statistics, which evaluation reads; their starting values if not given.
     """
-    a = architecture
-    network = Network(a.input_nodes, list(a.hidden_nodes), a.output_nodes, 1.0, a.activation, a.loss, a.bias,
-                      conv=a.conv)  # float64
+    network = build_network(Network, architecture, 1.0)  # float64, the architecture's every keyword
     network.set_weights(weights)
+    if buffers is not None:
+        network.set_buffers(buffers)
     hidden, z = network.hidden_outputs(np.asarray(inputs[:SAMPLES], dtype=np.float64))
     hidden_shares = []
     for activations in hidden:  # a convolution layer's units: each entry of its pooled map

@@ -32,8 +32,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from common.architecture import Architecture
 from common.protocol import Network
-from common.tolerances import ROUNDING_MARGIN, nudge, relative_difference
+from common.tolerances import ROUNDING_MARGIN, differences, floors, nudge, relative_difference
 from compare.state import TrainingState, restore
 
 
@@ -101,12 +102,12 @@ def measure_growth(twin: Network, train, start: TrainingState, end_weights: list
     # An array of zeros (biases before the first step) has no scale of its own to measure a nudge
     # against: it is counted as one rounding error, eps, the size a nudge of it has once training
     # gives it one. (Relative to zero the nudge would be infinite, and any drift explained.)
-    sizes = [relative_difference(n, w) if np.any(w) else float(np.finfo(w.dtype).eps)
-             for n, w in zip(nudged, start.weights)]
+    partners = Architecture.of(twin).floor_partners()  # a bias a normalization cancels: at its weight's scale
+    sizes = [relative_difference(n, w, f) if np.any(w) or f else float(np.finfo(w.dtype).eps)
+             for n, w, f in zip(nudged, start.weights, floors(start.weights, partners))]
     restore(twin, start, nudged)
     train(twin)
-    growth = [relative_difference(mine, theirs) for mine, theirs in zip(twin.get_weights(), end_weights)]
-    return sizes, growth
+    return sizes, differences(twin.get_weights(), end_weights, partners)
 
 
 def regrow(twin: Network, train, start: TrainingState, end_weights: list[np.ndarray],
@@ -117,7 +118,7 @@ def regrow(twin: Network, train, start: TrainingState, end_weights: list[np.ndar
         return [0.0] * len(end_weights)
     restore(twin, start)
     train(twin)
-    return [relative_difference(mine, theirs) for mine, theirs in zip(twin.get_weights(), end_weights)]
+    return differences(twin.get_weights(), end_weights, Architecture.of(twin).floor_partners())
 
 
 def judge(backend: str, start: int, steps: int, layers: list[str], sizes: list[float], growth: list[float],

@@ -38,6 +38,7 @@ class Layer:
         self.spec, self.dtype, self.context = spec, np.dtype(dtype), context or Context()
         self.params: list[np.ndarray] = []
         self.buffers: list[np.ndarray] = []
+        self.index: int | None = None  # among the network's layers that draw (common.layers.layer_rng), if this one does
 
     def bind(self, params: Sequence[np.ndarray], buffers: Sequence[np.ndarray], context: Context) -> None:
         self.params, self.buffers, self.context = list(params), list(buffers), context

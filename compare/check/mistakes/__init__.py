@@ -27,8 +27,9 @@ from common.recipe import Recipe
 from common.tolerances import relative_difference
 
 # Where a planted mistake shows, so where its numbers are compared: the outputs of query() (a
-# mistake in the forward pass), or every gradient while the outputs agree (one in the backward pass).
-OUTPUTS, GRADIENTS = "outputs", "gradients"
+# mistake in the forward pass), every gradient while the outputs agree (one in the backward pass), or
+# the buffers one training step moves while both agree (a running statistic updated otherwise).
+OUTPUTS, GRADIENTS, BUFFERS = "outputs", "gradients", "buffers"
 
 
 @dataclass(frozen=True)
@@ -116,24 +117,26 @@ def planted_model(model: Any, architecture: Architecture, planted: Planted, laye
         for name, module in model.named_children()))
 
 
-def fitting(architecture: Architecture, recipe: Recipe, weights: Sequence[np.ndarray], buffers: Sequence[np.ndarray],
-            seed: int | None, shows: str, cases: list[tuple[np.ndarray, np.ndarray, Any, float]]) -> list[Hypothesis]:
+def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
+            cases: list[tuple[np.ndarray, np.ndarray, Any, float]]) -> list[Hypothesis]:
     """The layer mistakes that show in ``shows`` whose numbers are the network's.
 
     ``cases``: ``(inputs, targets, numbers, limit)``, the network's own ``numbers`` for those
-    samples (its outputs, or its gradients) and how close the planted network's must be. A
+    samples (its outputs, its gradients, or its buffers after one training step from ``buffers``)
+    and how close the planted network's must be. A
     mistake fits where its numbers are within ``limit`` of the network's in every case, and in some
     case not within it of the correct network's: one that changes nothing on these samples (a
     pool's ties where no window ties) is not told apart by them. The planted network is
-    torch_impl's at the network's weights, buffers and layer seed, in float64.
+    torch_impl's at the network's ``state`` (a :class:`compare.state.TrainingState`: its weights,
+    optimizer state, buffers and layer seed), in float64.
     """
     from compare.plugins import build_network, load_class
+    from compare.state import TrainingState, restore
 
     reference = build_network(load_class("torch_impl"), architecture, 1.0, "float64", recipe, device="cpu")
-    reference.set_weights([np.asarray(w, dtype=np.float64) for w in weights])
-    reference.set_buffers([np.asarray(b, dtype=np.float64) for b in buffers])
-    if seed is not None:
-        reference.layer_seed = seed
+    restore(reference, TrainingState([np.asarray(w, np.float64) for w in state.weights], state.optimizer,
+                                     None if state.buffers is None else [np.asarray(b, np.float64) for b in state.buffers],
+                                     state.seed))
     model, found = reference.model, []
     called = {spec.name: spec.called for spec in architecture.layers}
     correct = [_numbers(reference, shows, inputs, targets) for inputs, targets, _, _ in cases]
@@ -152,9 +155,18 @@ def fitting(architecture: Architecture, recipe: Recipe, weights: Sequence[np.nda
 
 
 def _numbers(reference: Any, shows: str, inputs: np.ndarray, targets: np.ndarray) -> list[np.ndarray]:
-    """What ``shows`` compares: the outputs of ``query``, or every parameter's gradient."""
+    """What ``shows`` compares: the outputs of ``query``, every parameter's gradient, or the buffers
+    after one ``train()`` step (the reference put back where it was afterwards)."""
+    from compare.state import restore, snapshot
+
     if shows == OUTPUTS:
         return [reference.query(inputs)]
+    if shows == BUFFERS:
+        start = snapshot(reference)
+        reference.train(inputs, targets)
+        moved = reference.get_buffers()
+        restore(reference, start)
+        return moved
     return reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets))
 
 

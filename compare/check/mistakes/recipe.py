@@ -37,13 +37,13 @@ bce_sum_not_mean               binary cross-entropy summed over the outputs wher
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from common.architecture import Architecture
 from common.recipe import Recipe
-from common.tolerances import Tolerance, measure_step
+from common.tolerances import Tolerance, measure_step, step_floors
 from from_scratch.optimizers import SGD, Adam, RMSprop, make_optimizer
 
 
@@ -311,12 +311,15 @@ def _mistaken_lr(mistake: Mistake, stated: Recipe, lr: float, step: int) -> floa
 
 
 def misfit(predicted: list[list[np.ndarray]], afters: list[list[np.ndarray]], befores: list[list[np.ndarray]],
-           limits: list[list[float]], tol: Tolerance) -> float:
+           limits: list[list[float]], tol: Tolerance, partners: Sequence[int | None] | None = None) -> float:
     """How far a replay's steps (``predicted``) lie from the steps taken (``afters``), each from ``befores``:
     the worst over steps and parameters of :func:`common.tolerances.measure_step`'s relative difference
-    in units of that step's tolerance (``limits``); infinite where the replay is not finite."""
+    in units of that step's tolerance (``limits``), each at its floor (:func:`common.tolerances.step_floors`
+    of ``partners``, ``Architecture.floor_partners()``); infinite where the replay is not finite."""
     worst = 0.0
     for guess, after, before, limit in zip(predicted, afters, befores, limits):
-        for g, a, b, bound in zip(guess, after, before, limit):
-            worst = max(worst, measure_step(a, g, b, tol)["relative"] / bound if np.all(np.isfinite(g)) else np.inf)
+        bounds = step_floors(guess, before, partners) if partners is not None else [0.0] * len(guess)
+        for g, a, b, bound, floor in zip(guess, after, before, limit, bounds):
+            relative = measure_step(a, g, b, tol, floor)["relative"] if np.all(np.isfinite(g)) else np.inf
+            worst = max(worst, relative / bound)
     return worst
