@@ -6,8 +6,11 @@ Each mistake below turns that record into the steps a network with the mistake w
 from the same optimizer state: either the stated recipe with one value changed (decay reaching
 the biases, L2 at twice its strength, ...), run by :mod:`from_scratch.optimizers` itself, or the
 stated optimizer with one line of its rule miswritten (:class:`MistakenAdam`,
-:class:`MistakenSGD`). A mistake is named only when its steps are the network's steps, every
-one of them, within the step check's own tolerance: :mod:`compare.check.diagnosis` reads the fits.
+:class:`MistakenSGD`, :class:`MistakenRMSprop`), or its learning rate (negated, or decayed from the
+last rate). A mistake is named only when its steps are the network's steps, every one of them,
+within the step check's own tolerance (:func:`misfit`): :mod:`compare.check.diagnosis` reads the
+fits. :func:`compare.check_update` replays the update rule's own (:func:`rule_mistakes`) for a rule
+checked alone.
 
 =============================  ==============================================================
 mistake                        the step it takes
