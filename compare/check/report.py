@@ -155,7 +155,12 @@ def render(record: dict) -> str:
         named = axes(first["kind"], first["layer"], first["mode"], len(index))
         lines.append(f"  largest difference at {named + ' = ' if named else ''}{list(index)}: Mine {mine:.6g}, "
                      f"Theirs {theirs:.6g}")
-    cause = record["cause"]
-    label = "what was seen" if cause["name"] == "unexplained" else f"likely cause ({cause['name']}, {cause['layer']})"
-    lines.append(f"{label}: {cause['sentence']}")
+    lines.append(cause_line(record["cause"], record["cause"]["layer"]))
     return "\n".join(lines)
+
+
+def cause_line(cause: dict, where: str | None = None) -> str:
+    """``"likely cause (name, where): sentence"``, or ``"what was seen: ..."`` where no cause fits."""
+    if cause["name"] == "unexplained":
+        return f"what was seen: {cause['sentence']}"
+    return f"likely cause ({cause['name']}{f', {where}' if where else ''}): {cause['sentence']}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from compare.check.diagnosis import Cause, Cell
+from compare.check.report import cause_line
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,5 @@ def render(record: dict) -> str:
         index, mine, theirs = first["worst"]
         lines.append(f"  largest difference at {first['parameter']}{list(index)}: the step there, Mine {mine:.6g}, "
                      f"Theirs {theirs:.6g}")
-    cause = record["cause"]
-    label = "what was seen" if cause["name"] == "unexplained" else f"likely cause ({cause['name']})"
-    lines.append(f"{label}: {cause['sentence']}")
+    lines.append(cause_line(record["cause"]))
     return "\n".join(lines)
