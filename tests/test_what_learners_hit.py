@@ -112,6 +112,8 @@ def test_a_network_asked_for_float32_that_computes_in_float64_races_and_is_check
                             hidden=((HIDDEN,),), dtype="float32", lr=0.1, train_limit=200, test_limit=20,
                             check_every=100, quiet=True)
     assert record["status"] == "completed" and record["agreement"]["passed"], record["message"]
+    assert record["message"].startswith("PromotesToFloat64 states dtype float32 and computes in float64") and \
+        record["message"].endswith("it raced in float64 beside the others' float32.")
 
 
 class AdamOfItsOwn(NnfsNetwork):

@@ -43,7 +43,7 @@ from compare.race import retrace, sensitivity
 from compare.race.backends import Backend, Progress, make_backends, make_probe, train_segment
 from compare.race.checks import Agreement, compare_predictions
 from compare.race.config import Config
-from compare.conformance import Guarded, check_conformance, computing_dtype, network_dtype
+from compare.conformance import Guarded, check_conformance, computing_dtype, dtype_words, network_dtype
 from compare.check.network import check_network
 from compare.plugins import is_user_network, own_recipe
 from compare.race.environment import describe
@@ -179,7 +179,8 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
             if not agreement.passed:
                 raise Disagreement(agreement)
         said = "".join(_own_state(backends, b.key) for b in others if config.rule == "true")
-        result.message = said.strip() or None  # what the race compared of a network that keeps its state to itself
+        said += "".join(_own_dtype(b, data, config.dtype) for b in others if is_user_network(b.package))
+        result.message = said.strip() or None  # what the race compared of a user's network, where it is not all
     except Disagreement as error:
         result.status = "disagreed"
         first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
@@ -270,6 +271,16 @@ def _own_state(backends: list[Backend], key: str) -> str:
     return (f"\n  {key} keeps its optimizer state to itself (no get_optimizer_state/set_optimizer_state): each of "
             "its steps was checked from the reference's weights and a fresh optimizer state on both sides, its "
             "twins carry its own state (deep copies), and its state is not compared.")
+
+
+def _own_dtype(backend: Backend, data: Dataset, dtype: str) -> str:
+    """For a user's network that computes in another dtype than the run's, a line saying so."""
+    user = backend.network.network
+    stated = network_dtype(user)
+    computed = computing_dtype(user, stated, scale_inputs(data.train_images[:1], dtype)[0])
+    if computed == stated:
+        return ""
+    return f"\n  {dtype_words(user, stated, computed)}; it raced in {computed.name} beside the others' {dtype}."
 
 
 def _check_users_networks(config: Config, backends: list[Backend], data: Dataset,
