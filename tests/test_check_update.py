@@ -181,7 +181,7 @@ def divides_by_zero(w, dw, config=None):
 
 
 @pytest.mark.parametrize("optimizer, rule, hyper, error, message", [
-    ("sgd", 3, {}, ParameterError, "The 'rule' parameter must be an update rule as cs231n writes one"),
+    ("sgd", 3, {}, ConformanceError, "The 'rule' parameter must be an update rule as cs231n writes one"),
     ("sgd", returns_none, {}, ConformanceError, "returns_none returned None at step 1; expected the pair "
                                                 "\\(next_w, config\\): is its return statement missing\\?"),
     ("sgd", returns_bare, {}, ConformanceError, "returns_bare returned an ndarray of shape \\(5, 4\\) and dtype "

@@ -209,6 +209,6 @@ def form_of(rule: Any, given: dict[str, Any], dtype: np.dtype) -> Cs231nRule | N
         return NnfsOptimizer(rule, given, dtype)
     if callable(rule) and not inspect.isclass(rule):
         return Cs231nRule(rule, given, dtype)
-    raise ParameterError(f"The 'rule' parameter must be an update rule as cs231n writes one, rule(w, dw, config) -> "
-                         f"(next_w, config), or an nnfs optimizer (an object with update_params(layer), or its "
-                         f"class). Got {short_repr(rule)} instead.")
+    raise ConformanceError(f"The 'rule' parameter must be an update rule as cs231n writes one, rule(w, dw, config) -> "
+                           f"(next_w, config), or an nnfs optimizer (an object with update_params(layer), or its "
+                           f"class). Got {short_repr(rule)} instead.")

@@ -109,10 +109,10 @@ def check_update(optimizer: str, rule: Any, *, dtype: str = "float64", learning_
     Raises
     ------
     ParameterError
-        An unknown optimizer or hyperparameter, a bad value, or a rule of neither form (one sentence).
+        An unknown optimizer or hyperparameter, or a bad value (one sentence).
     ConformanceError
-        The rule returned something else than it should (None, a bare array, a shape, a nan), or
-        raised (shown with its own frames).
+        A rule of neither form, or one that returned something else than it should (None, a bare
+        array, another shape, a nan), or raised (shown with its own frames).
     """
     if optimizer not in OPTIMIZERS:
         raise ParameterError(f"The 'optimizer' parameter must be one of {', '.join(map(repr, OPTIMIZERS))}: the "
