@@ -156,10 +156,7 @@ class Network:
         # Layers at or below the first with parameters need not hand dL/d(input) further down.
         first = next(i for i, spec in enumerate(architecture.layers) if spec.parameters())
         self._need_dx = [i > first for i in range(len(self.layers))]
-        # The loops' lists, made once: each layer's bound methods, top layer first for the backward pass.
-        self._forwards = [layer.forward for layer in self.layers]
-        self._down = list(zip(range(len(self.layers) - 1, -1, -1), self.layers[::-1], self._need_dx[::-1]))
-        self._steps = [(layer.step, need_dx) for _, layer, need_dx in self._down]
+        self._loop()
         shapes = architecture.parameter_shapes()
         decayed = architecture.weights_decayed()
         self.optimizer = make_optimizer(self.recipe, shapes, self.dtype, decayed)
@@ -193,6 +190,24 @@ class Network:
     def get_buffers(self) -> list[np.ndarray]:
         """Copies of every buffer, in ``architecture.buffer_names()`` order."""
         return [b.copy() for b in self._buffers]
+
+    def use_layer(self, position: int, layer: Any) -> None:
+        """Run ``layer`` (a :class:`from_scratch.layers.Layer` for ``architecture.layers[position]``, a
+        pair of one's own) in place of the network's own at ``position``: its parameters and buffers
+        are handed to it, and every pass goes through it from then on."""
+        if layer.spec != self.architecture.layers[position]:
+            raise ParameterError(f"Layer {position} of {self.architecture.describe()} is {self.architecture.layers[position]!r}; "
+                                 f"the layer given runs {layer.spec!r}.")
+        layer.index = self.layers[position].index
+        self.layers[position] = layer
+        self._bind()
+        self._loop()
+
+    def _loop(self) -> None:
+        """The loops' lists, made once: each layer's bound methods, top layer first for the backward pass."""
+        self._forwards = [layer.forward for layer in self.layers]
+        self._down = list(zip(range(len(self.layers) - 1, -1, -1), self.layers[::-1], self._need_dx[::-1]))
+        self._steps = [(layer.step, need_dx) for _, layer, need_dx in self._down]
 
     def _bind(self) -> None:
         """Hand each layer its own parameters and buffers (the arrays themselves), in order."""

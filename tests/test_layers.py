@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from common.layers.activation import Activation
+from common.layers.batchnorm import BatchNorm
 from common.layers.conv import Conv
 from common.layers.dense import Dense
+from common.layers.dropout import Dropout
 from common.layers.flatten import Flatten, Unflatten
+from common.layers.layernorm import LayerNorm
 from common.layers.maxpool import MaxPool
 from common.tolerances import assert_close, tolerance
 from from_scratch.layers.dense import dense_backward, dense_forward
@@ -28,6 +31,12 @@ CASES = {
     "relu": (Activation(MAPS[1:], "conv1", "relu_conv1", "relu"), MAPS),
     "flatten": (Flatten(MAPS[1:], "", "flatten"), MAPS),
     "unflatten": (Unflatten((9 * 8,), "", "image", (1, 9, 8)), (4, 9 * 8)),
+    "batchnorm": (BatchNorm((7,), "1", "norm1"), (6, 7)),
+    "spatial batchnorm": (BatchNorm(MAPS[1:], "conv1", "norm_conv1"), MAPS),
+    "layernorm": (LayerNorm((7,), "1", "norm1"), (6, 7)),
+    "layernorm of maps": (LayerNorm(MAPS[1:], "conv1", "norm_conv1"), MAPS),
+    "dropout": (Dropout((7,), "1", "dropout1", 0.3), (6, 7)),
+    "dropout of maps": (Dropout(MAPS[1:], "conv1", "dropout_conv1", 0.5), MAPS),
 }
 
 

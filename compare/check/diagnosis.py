@@ -352,7 +352,7 @@ def batch_only(e: Evidence) -> Cause | None:
 
 
 RULES: tuple[Callable[[Evidence], Cause | None], ...] = (
-    non_finite, gradients_move_weights, stale_gradients, recipe_mistake, query_not_forward, layer_mistake,
+    non_finite, gradients_move_weights, stale_gradients, recipe_mistake, layer_mistake, query_not_forward,
     wrong_sign, half_missing_or_doubled, sum_not_mean, missing_derivative, update_not_gradient, batch_only)
 
 

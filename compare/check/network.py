@@ -391,7 +391,7 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
             Hypothesis(mistake.name, failing[0][0].layer, recipe_sentence(mistake, recipe, n), "recipe")
             for mistake in _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
                                              original, widened)]
-    evidence.hypotheses += _layer_hypotheses(mine, start, modes, outputs, gradients, theirs_gradients, widened, limit,
+    evidence.hypotheses += _layer_hypotheses(mine, start, evidence, modes, gradients, widened, limit,
                                              training.first_buffers if evidence.failing(("buffers",)) else None)
     return evidence
 
@@ -530,21 +530,20 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
     return kept
 
 
-def _layer_hypotheses(mine: _Checked, start: TrainingState, modes: dict, outputs: dict[str, Cell], gradients,
-                      theirs_gradients, widened, limit, first_buffers: tuple | None) -> list[Hypothesis]:
+def _layer_hypotheses(mine: _Checked, start: TrainingState, evidence: Evidence, modes: dict, gradients, widened,
+                      limit, first_buffers: tuple | None) -> list[Hypothesis]:
     """The layer kinds' mistakes (:mod:`compare.check.mistakes`) whose numbers are the network's: its
-    outputs, where they differ from autograd's; else its gradients, where they differ; else the
-    buffers its first step moved, where they differ (``first_buffers``)."""
-    if all(cell.passed for cell in outputs.values()):
-        if all(relative_difference(a, b) <= widened[mode] for mode in modes
-               for a, b in zip(gradients[mode], theirs_gradients[mode])):
-            if first_buffers is None:
-                return []
-            x, t, moved = first_buffers
-            return fitting(mine.architecture, mine.recipe, start, BUFFERS, [(x, t, moved, tolerance(mine.dtype).single)])
-        shows, cases = GRADIENTS, [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()]
-    else:
+    outputs, where they differ from autograd's (and its gradients with them); else its gradients, where
+    they differ; else the buffers its first step moved, where they differ (``first_buffers``)."""
+    gradient_cases = [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()]
+    if evidence.failing(("outputs",)):
         mine.set_weights(start.weights)
         x, t = modes["batch"]
-        shows, cases = OUTPUTS, [(x, t, mine.query(x), limit)]
-    return fitting(mine.architecture, mine.recipe, start, shows, cases)
+        return fitting(mine.architecture, mine.recipe, start, OUTPUTS, [(x, t, mine.query(x), limit)],
+                       also=gradient_cases)
+    if evidence.failing(("gradient",)):
+        return fitting(mine.architecture, mine.recipe, start, GRADIENTS, gradient_cases)
+    if first_buffers is not None:
+        x, t, moved = first_buffers
+        return fitting(mine.architecture, mine.recipe, start, BUFFERS, [(x, t, moved, tolerance(mine.dtype).single)])
+    return []

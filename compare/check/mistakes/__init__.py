@@ -24,7 +24,7 @@ import numpy as np
 from common.architecture import Architecture
 from common.layers import Layer
 from common.recipe import Recipe
-from common.tolerances import relative_difference
+from common.tolerances import differences
 
 # Where a planted mistake shows, so where its numbers are compared: the outputs of query() (a
 # mistake in the forward pass), every gradient while the outputs agree (one in the backward pass), or
@@ -52,8 +52,9 @@ class Planted:
     ----------
     name : str
         The cause, as the report names it ("flipped_kernel").
-    shows : str
-        :data:`OUTPUTS` or :data:`GRADIENTS`: where its numbers are compared.
+    shows : str or tuple of str
+        :data:`OUTPUTS`, :data:`GRADIENTS` or :data:`BUFFERS`: where its numbers are compared; several
+        where a mistake in the training pass shows in query() only once the running statistics move.
     plant : callable
         ``plant(module, spec) -> nn.Module``: the layer's module (its parameters shared) with the
         mistake in it.
@@ -66,7 +67,7 @@ class Planted:
     """
 
     name: str
-    shows: str
+    shows: str | tuple[str, ...]
     plant: Callable[[Any, Layer], Any]  # (nn.Module, spec) -> nn.Module
     sentence: str
     dx_only: bool = False
@@ -95,7 +96,8 @@ def candidates(architecture: Architecture, shows: str) -> list[tuple[Planted, tu
     first = next(i for i, spec in enumerate(architecture.layers) if spec.parameters())
     for i, spec in enumerate(architecture.layers):
         for planted in catalogue(spec):
-            if planted.shows == shows and not (planted.dx_only and i <= first):
+            stages = planted.shows if isinstance(planted.shows, tuple) else (planted.shows,)
+            if shows in stages and not (planted.dx_only and i <= first):
                 by_mistake.setdefault((planted.name, planted.sentence), []).append((planted, spec))
     found = []
     for entries in by_mistake.values():
@@ -118,7 +120,8 @@ def planted_model(model: Any, architecture: Architecture, planted: Planted, laye
 
 
 def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
-            cases: list[tuple[np.ndarray, np.ndarray, Any, float]]) -> list[Hypothesis]:
+            cases: list[tuple[np.ndarray, np.ndarray, Any, float]],
+            also: list[tuple[np.ndarray, np.ndarray, Any, float]] | None = None) -> list[Hypothesis]:
     """The layer mistakes that show in ``shows`` whose numbers are the network's.
 
     ``cases``: ``(inputs, targets, numbers, limit)``, the network's own ``numbers`` for those
@@ -126,7 +129,10 @@ def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
     and how close the planted network's must be. A
     mistake fits where its numbers are within ``limit`` of the network's in every case, and in some
     case not within it of the correct network's: one that changes nothing on these samples (a
-    pool's ties where no window ties) is not told apart by them. The planted network is
+    pool's ties where no window ties) is not told apart by them. ``also``: gradient cases a fitting
+    mistake must fit as well, so that a forward mistake is named only where the gradients are the ones
+    it gives where they are autograd's (a query() that computes otherwise than the training pass is
+    another mistake). The planted network is
     torch_impl's at the network's ``state`` (a :class:`compare.state.TrainingState`: its weights,
     optimizer state, buffers and layer seed), in float64.
     """
@@ -139,17 +145,27 @@ def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
                                      state.seed))
     model, found = reference.model, []
     called = {spec.name: spec.called for spec in architecture.layers}
+    partners = architecture.floor_partners() if shows == GRADIENTS else None  # a bias a normalization cancels
     correct = [_numbers(reference, shows, inputs, targets) for inputs, targets, _, _ in cases]
+    gradient_partners = architecture.floor_partners()
+    # where the network's gradients are autograd's, a mistake that fits must leave them so (else query() alone errs)
+    kept = [(inputs, targets, limit, right) for inputs, targets, numbers, limit in also or []
+            for right in [_numbers(reference, GRADIENTS, inputs, targets)] if _close(numbers, right, limit,
+                                                                                     gradient_partners)]
     for planted, layers, where in candidates(architecture, shows):
         reference.model = planted_model(model, architecture, planted, layers)
         try:
             mistaken = [_numbers(reference, shows, inputs, targets) for inputs, targets, _, _ in cases]
+            fits = all(_close(numbers, m, limit, partners) for (_, _, numbers, limit), m in zip(cases, mistaken))
+            fits = fits and any(not _close(m, right, limit, partners)
+                                for (_, _, _, limit), m, right in zip(cases, mistaken, correct))
+            if fits and kept:
+                fits = all(_close(_numbers(reference, GRADIENTS, inputs, targets), right, limit, gradient_partners)
+                           for inputs, targets, limit, right in kept)
         finally:
             reference.model = model
-        fits = all(_close(numbers, m, limit) for (_, _, numbers, limit), m in zip(cases, mistaken)) and any(
-            not _close(m, right, limit) for (_, _, _, limit), m, right in zip(cases, mistaken, correct))
-        if fits:  # named at the layer where its numbers first go wrong: forward the first, backward the last
-            layer = called[layers[0] if shows == OUTPUTS else layers[-1]]
+        if fits:  # named where its numbers first go wrong: the first layer forward, the last backward
+            layer = called[layers[-1] if shows == GRADIENTS else layers[0]]
             found.append(Hypothesis(planted.name, layer, planted.sentence.format(where=where), shows))
     return found
 
@@ -170,6 +186,7 @@ def _numbers(reference: Any, shows: str, inputs: np.ndarray, targets: np.ndarray
     return reference.gradients(np.atleast_2d(inputs), np.atleast_2d(targets))
 
 
-def _close(mine: Any, theirs: list[np.ndarray], limit: float) -> bool:
+def _close(mine: Any, theirs: list[np.ndarray], limit: float, partners: list | None = None) -> bool:
     mine = [mine] if isinstance(mine, np.ndarray) else mine
-    return all(relative_difference(a, b) <= limit for a, b in zip(mine, theirs))
+    return all(d <= limit for d in differences(mine, theirs, partners if partners and len(partners) == len(theirs)
+                                                else None))
