@@ -25,3 +25,12 @@ class ConformanceError(ParameterError):
     """A user's network that does not keep the Network protocol: a missing method or attribute, a
     method returning the wrong shape, dtype or type, or an exception raised inside its own code
     (the message then ends with the network's own frames of the traceback)."""
+
+
+def with_article(noun: str) -> str:
+    """``"a list"``, ``"an Optimizer_Adam"``: a noun with its indefinite article, as the messages say it.
+
+    >>> with_article("list"), with_article("Optimizer_Adam")
+    ('a list', 'an Optimizer_Adam')
+    """
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"

@@ -57,7 +57,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.errors import ParameterError
+from common.errors import ParameterError, with_article
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "inverse_time")
@@ -291,7 +291,8 @@ class Recipe:
         optimizer = stated.get("optimizer", "sgd")
         if not isinstance(optimizer, str):
             raise ParameterError(
-                f"{type(network).__name__}.optimizer is a {type(optimizer).__name__}, not the name of an optimizer: "
+                f"{type(network).__name__}.optimizer is {with_article(type(optimizer).__name__)}, not the name of an "
+                "optimizer: "
                 f"state the recipe by name (optimizer = 'adam', ...), or as recipe = common.recipe.Recipe(...).")
         return cls(**stated)
 

@@ -11,6 +11,12 @@ A network of your own, against autograd, layer by layer (docs/check-your-network
     from compare import check_network
     print(check_network(MyNetwork(784, [200, 100], 10, 0.1)))
 
+An update rule as you wrote it (cs231n's ``adam(w, dw, config)``, or an nnfs optimizer), against
+torch.optim, step by step::
+
+    from compare import check_update
+    print(check_update("adam", adam))
+
 or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork"))``.
 
 ``compare`` is the only package that imports both ``from_scratch`` and ``torch_impl``.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 from compare.race.config import Config
 from compare.check.network import check_network
+from compare.check.update import check_update
 from compare.race.pipeline import run_comparison
 
-__all__ = ["Config", "check_network", "run_comparison"]
+__all__ = ["Config", "check_network", "check_update", "run_comparison"]

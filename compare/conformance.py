@@ -13,14 +13,15 @@ import numbers
 import os
 import sysconfig
 import traceback
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from common.architecture import Architecture
-from common.errors import ConformanceError, ParameterError
-from common.recipe import Recipe
+from common.errors import ConformanceError, ParameterError, with_article
+from common.recipe import READERS, SCHEDULE_READERS, Recipe
 from common.tolerances import relative_difference, tolerance
 
 METHODS = ("set_weights", "get_weights", "query", "gradients", "train")  # and intermediate_gradients, if any
@@ -119,11 +120,35 @@ def architecture_of(network: object) -> Architecture:
 
 def recipe_of(network: object) -> Recipe:
     """:meth:`Recipe.of`, with a bad value (``momentum = -1``, ``optimizer = torch.optim.Adam(...)``) as a
-    ConformanceError."""
+    ConformanceError; an attribute that only another optimizer or schedule reads (an ``alpha`` of the
+    network's own beside ``optimizer = "adam"``) is named, to be renamed or removed."""
     try:
         return Recipe.of(network)
     except ParameterError as error:
-        raise ConformanceError(f"{type(network).__name__} does not state its training recipe: {error}") from None
+        name = type(network).__name__
+        extra = _unread_attribute(network)
+        if extra is not None:
+            attribute, readers, stated = extra
+            raise ConformanceError(
+                f"{name} has an attribute {attribute} = {getattr(network, attribute)!r}, which the training recipe "
+                f"reads for {readers} only, beside {stated}: rename or remove the attribute {attribute!r} (the recipe "
+                "is read from attributes of torch.optim's names), or state the recipe as recipe = "
+                "common.recipe.Recipe(...).") from None
+        raise ConformanceError(f"{name} does not state its training recipe: {error}") from None
+
+
+def _unread_attribute(network: object) -> tuple[str, str, str] | None:
+    """The first recipe attribute the network sets that its optimizer (or schedule) does not read: (its
+    name, who reads it, what the network states instead); None if there is none."""
+    optimizer, schedule = getattr(network, "optimizer", "sgd"), getattr(network, "schedule", "constant")
+    defaults = {f.name: f.default for f in fields(Recipe)}
+    for table, stated in ((READERS, optimizer), (SCHEDULE_READERS, schedule)):
+        for attribute, readers in table.items():
+            if hasattr(network, attribute) and getattr(network, attribute) != defaults[attribute] and \
+                    stated not in readers:
+                kind = "optimizer" if table is READERS else "schedule"
+                return attribute, f"{kind} {' or '.join(repr(r) for r in readers)}", f"{kind} = {stated!r}"
+    return None
 
 
 def network_dtype(network: object) -> np.dtype:
@@ -136,6 +161,33 @@ def network_dtype(network: object) -> np.dtype:
     return dtype
 
 
+def computing_dtype(network: Any, stated: np.dtype, sample: np.ndarray) -> np.dtype:
+    """The dtype the network computes in: the one it states, or float64 where it states float32 and both
+    ``get_weights`` and ``query`` (of one float32 sample) return float64 arrays, as NumPy promotes a
+    network holding one float64 array (``np.random.randn`` weights kept as they come)."""
+    if stated != np.float32:
+        return stated
+    name = type(network).__name__
+    try:
+        weights = call_user(f"{name}.get_weights", network.get_weights)
+        outputs = call_user(f"{name}.query", network.query, np.asarray(sample, dtype=np.float32))
+    except ConformanceError:  # check_conformance says what is wrong, in its own words
+        return stated
+    arrays = [*(weights if isinstance(weights, (list, tuple)) else [weights]), outputs]
+    if all(isinstance(a, np.ndarray) and a.dtype == np.float64 for a in arrays):
+        return np.dtype(np.float64)
+    return stated
+
+
+def dtype_words(network: Any, stated: np.dtype, computed: np.dtype) -> str:
+    """Why a network is checked in another dtype than it states, in words; ``""`` where it is not."""
+    if stated == computed:
+        return ""
+    return (f"{type(network).__name__} states dtype {stated.name} and computes in {computed.name} (its get_weights "
+            f"and query return {computed.name}: NumPy promotes every array that meets one of {computed.name}), so it "
+            f"is checked in {computed.name}, the dtype it computes in")
+
+
 # -- what its methods return ---------------------------------------------------------------------
 
 CONV_HINT = ("the network describes dense layers only; a convolutional network states its layers as "
@@ -145,9 +197,10 @@ CONV_HINT = ("the network describes dense layers only; a convolutional network s
 def check_array(value: object, shape: tuple[int, ...], dtype: np.dtype, what: str, name: str = "") -> np.ndarray:
     """``value`` if it is an ndarray of ``shape`` and ``dtype``, else one sentence saying what it is."""
     expected = f"an ndarray of shape {shape} and dtype {dtype.name}"
-    label = f"{name} " if name else ""
+    label = f"{name} " if name else "an array "  # what came back, named: "W1 of shape ...", "an array of shape ..."
     if not isinstance(value, np.ndarray):
-        raise ConformanceError(f"{what} returned {label}as a {type(value).__name__}; expected {expected}.")
+        got = f"{name} as {with_article(type(value).__name__)}" if name else with_article(type(value).__name__)
+        raise ConformanceError(f"{what} returned {got}; expected {expected}.")
     if value.shape != shape:
         hint = (" (the transpose: weights are laid out (n_out, n_in), as nn.Linear.weight)"
                 if len(shape) == 2 and value.shape == shape[::-1] else
@@ -176,12 +229,35 @@ def check_arrays(values: object, names: Sequence[str], shapes: Sequence[tuple[in
     return [check_array(v, s, dtype, what, n) for v, n, s in zip(values, names, shapes)]
 
 
+def short_repr(value: object, limit: int = 60) -> str:
+    """What a message quotes of a value the user's code returned, in a few words: an array by its shape and
+    dtype, a tuple or list by its first items, a dict by its keys, anything else by its repr, cut to ``limit``.
+
+    >>> short_repr((0.53, {"W1": np.zeros((784, 200)), "b1": np.zeros(200)}))
+    "a tuple of 2: (0.53, a dict with keys 'W1', 'b1')"
+    """
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, dict):
+        keys = ", ".join(repr(k) for k in list(value)[:4]) + (", ..." if len(value) > 4 else "")
+        return f"a dict with keys {keys}" if value else "an empty dict"
+    if isinstance(value, (tuple, list)) and value:
+        items = ", ".join(short_repr(v, 20) for v in value[:3]) + (", ..." if len(value) > 3 else "")
+        return f"a {type(value).__name__} of {len(value)}: ({items})"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def check_loss(value: object, what: str) -> float:
     """The loss ``train`` returns: a real number (a Python or NumPy float)."""
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConformanceError(f"{what} returned {value!r}; expected the loss before the step, a float.")
+        pair = isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], numbers.Real)
+        hint = (" (cs231n's loss(X, y) returns (loss, grads); train() takes the step itself and returns the loss "
+                "alone)" if pair else "")
+        raise ConformanceError(f"{what} returned {short_repr(value)}; expected the loss before the step, a "
+                               f"float{hint}.")
     return float(value)
 
 
@@ -203,7 +279,36 @@ def check_intermediates(value: object, architecture: Architecture, n: int | None
             for key, s in shapes.items()}
 
 
-def check_conformance(network: object, inputs: np.ndarray, targets: np.ndarray) -> Architecture:
+def _query(network: Any, x: np.ndarray, shape: tuple[int, ...]) -> Any:
+    """``network.query(x)``; where it raises and would run with every weight transposed, one sentence
+    saying that the network keeps the other layout, (n_in, n_out), and where to transpose."""
+    name = type(network).__name__
+    try:
+        return call_user(f"{name}.query", network.query, x.copy())
+    except ConformanceError as error:
+        weights = network.get_weights()
+        flipped = [w.T.copy() if w.ndim == 2 and w.shape[0] != w.shape[1] else w for w in weights]
+        if all(f is w for f, w in zip(flipped, weights)):
+            raise
+        try:
+            network.set_weights(flipped)
+            runs = np.shape(network.query(x.copy())) == shape
+        except Exception:  # noqa: BLE001 (it fails transposed too: the first error stands)
+            runs = False
+        finally:
+            network.set_weights(weights)
+        if not runs:
+            raise
+        first = next(w for w in weights if w.ndim == 2)
+        raise ConformanceError(
+            f"{name}.query fails with the weights it was handed, laid out (n_out, n_in) as nn.Linear.weight is "
+            f"(the first {first.shape}), and runs with each transposed: {name} keeps its weights (n_in, n_out), as "
+            "cs231n and nnfs do; transpose them in set_weights and get_weights (w.T), so that the library's layout "
+            f"goes in and comes out. ({str(error).splitlines()[0]})") from None
+
+
+def check_conformance(network: object, inputs: np.ndarray, targets: np.ndarray,
+                      dtype: np.dtype | None = None) -> Architecture:
     """Check every method but ``train`` once, on one sample and on the batch, and restore the weights.
 
     ``train`` is not called here, so that the measurements start from the network's own state
@@ -214,13 +319,17 @@ def check_conformance(network: object, inputs: np.ndarray, targets: np.ndarray) 
     inputs : ndarray of shape (n, input_nodes)
     targets : ndarray of shape (n, output_nodes)
 
+    dtype : numpy.dtype, optional
+        The dtype its arrays must have: by default the one it states (:func:`computing_dtype`'s, where
+        that is another).
+
     Returns
     -------
     Architecture
         What the network says it is.
     """
     architecture = architecture_of(network)
-    dtype, n = network_dtype(network), len(inputs)
+    dtype, n = network_dtype(network) if dtype is None else dtype, len(inputs)
     names, shapes = architecture.parameter_names(), architecture.parameter_shapes()
     name = type(network).__name__
     weights = check_arrays(call_user(f"{name}.get_weights", network.get_weights), names, shapes, dtype,
@@ -246,8 +355,7 @@ def check_conformance(network: object, inputs: np.ndarray, targets: np.ndarray) 
     modes = ((inputs[0], targets[0], None, "one sample"), (inputs, targets, n, f"{n} samples"))
     for x, t, rows, label in modes[1:] if architecture.min_batch[0] > 1 else modes:
         out_shape = (architecture.output_nodes,) if rows is None else (rows, architecture.output_nodes)
-        check_array(call_user(f"{name}.query", network.query, x.copy()), out_shape, dtype,
-                    f"{name}.query for {label}")
+        check_array(_query(network, x, out_shape), out_shape, dtype, f"{name}.query for {label}")
         check_arrays(call_user(f"{name}.gradients", network.gradients, x.copy(), t.copy()), names, shapes, dtype,
                      f"{name}.gradients for {label}")
         if callable(getattr(network, "intermediate_gradients", None)):

@@ -125,15 +125,17 @@ def _import_file(path: str):
 
 
 def build_network(cls: type, architecture: Architecture, learning_rate: float, dtype: str = "float64",
-                  recipe: Recipe | None = None, **options: Any) -> Any:
+                  recipe: Recipe | None = None, check: bool = True, **options: Any) -> Any:
     """``cls(input_nodes, hidden_nodes, output_nodes, learning_rate, dtype=...)`` as the library builds.
 
     ``hidden_nodes`` is an int for one hidden layer (what every network takes) and a list
     otherwise. ``activation``, ``loss`` and ``bias`` are passed when the class's signature takes
     them (``conv`` only where there are convolutions); a class that does not take one can only
     build the book's value of it. The recipe's
-    keywords are passed only where they differ from their defaults, and a class must take each
-    of those. ``options`` (``device=``, ``seed=``) go only to a class that takes them.
+    keywords are passed only where they differ from their defaults, to a class that takes them; one
+    that does not must state the value itself (``optimizer = "adam"`` of its own). ``options``
+    (``device=``, ``seed=``) go only to a class that takes them. ``check=False`` builds it without
+    checking the recipe it states (:func:`own_recipe` reads it).
 
     Raises
     ------
@@ -155,11 +157,12 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
         elif value != book[key]:
             raise ConformanceError(f"{cls.__name__}() takes no {key!r} argument, so it cannot be built as "
                                    f"{architecture.describe()}.")
+    untaken = []  # recipe keywords the class does not take: it must state their values itself
     for key, value in recipe.changed_keywords().items():
-        if not (takes_all or key in parameters):
-            raise ConformanceError(f"{cls.__name__}() takes no {key!r} argument, so it cannot be built to train with "
-                                   f"{recipe.describe()}.")
-        keywords[key] = value
+        if takes_all or key in parameters:
+            keywords[key] = value
+        else:
+            untaken.append(key)
     keywords.update({k: v for k, v in options.items() if takes_all or k in parameters})
     if not (takes_all or "dtype" in parameters):
         raise ConformanceError(f"{cls.__name__}() takes no 'dtype' argument; networks are built as "
@@ -168,34 +171,56 @@ def build_network(cls: type, architecture: Architecture, learning_rate: float, d
     if is_library_class(cls):  # what the library's own networks raise is not the user's code failing
         return cls(*sizes, learning_rate, **keywords)
     network = call_user(f"{cls.__name__}()", cls, *sizes, learning_rate, **keywords)
-    check_stated_recipe(network, recipe, passed=set(keywords))
+    if check:
+        check_stated_recipe(network, recipe, passed=set(keywords), untaken=untaken)
     return network
 
 
-def check_stated_recipe(network: Any, recipe: Recipe, passed: set[str] = frozenset()) -> None:
+def check_stated_recipe(network: Any, recipe: Recipe, passed: set[str] = frozenset(),
+                        untaken: list[str] = ()) -> None:
     """One sentence unless ``network`` states ``recipe`` (:meth:`Recipe.of`), field by field.
 
-    ``passed``: the keywords it was built with; a field not among them was left at its default,
-    which the network may set otherwise itself (nnfs's eps of 1e-7)."""
+    ``passed``: the keywords it was built with; ``untaken``: the recipe's keywords its class does
+    not take, whose values it must state of itself. A field left at its default that the network
+    states otherwise (nnfs's eps of 1e-7) is the run's to adopt first (:func:`own_recipe`)."""
     name = type(network).__name__
     stated = recipe_of(network).to_json()
     for key, value in recipe.to_json().items():
         if stated[key] == value:
             continue
-        option = "--" + key.replace("_", "-")
+        if key in untaken:
+            raise ConformanceError(f"{name}() takes no {key!r} argument and states {key} = {stated[key]!r}, so it "
+                                   f"cannot be built to train with {recipe.describe()}.")
         if key in passed:
             raise ConformanceError(f"{name} was built to train with {key}={value!r} but states {key} = "
                                    f"{stated[key]!r}: set the attribute {key!r} from the argument, as "
                                    "activation, loss and bias are.")
-        raise ConformanceError(f"{name} states {key} = {stated[key]!r} of its own, where this run trains with the "
-                               f"default {key}={value!r}: race it with its own ({option} {_option_value(stated[key])} "
-                               "on the command line), or state the default.")
+        raise ConformanceError(f"{name} states {key} = {stated[key]!r}, where this run trains with {key}={value!r}: "
+                               f"state {key} from its constructor's argument, as activation, loss and bias are.")
 
 
-def _option_value(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value).replace("_", "-")
+def own_recipe(names: tuple[str, ...], architecture: Architecture, learning_rate: float, dtype: str,
+               recipe: Recipe) -> Recipe:
+    """The run's recipe, each field it leaves at the library's default taken from the user's networks' own
+    (their constructors' defaults, nnfs's Adam with eps 1e-7): a value equal to the library's default is
+    never passed to a constructor, so a network whose own default differs could never be asked for it.
+    The race's first line says the recipe it trains with."""
+    asked, own, whose = recipe.changed_keywords(), {}, []
+    for name in names:
+        if not is_user_network(name):
+            continue
+        network = build_network(load_class(name), architecture, learning_rate, dtype, recipe, check=False)
+        taken = {k: v for k, v in recipe_of(network).changed_keywords().items() if k not in asked and k not in own}
+        if taken:
+            own.update(taken)
+            whose.append(f"{type(network).__name__}'s {', '.join(f'{k}={v!r}' for k, v in taken.items())}")
+    if not own:
+        return recipe
+    try:
+        return Recipe(**{**asked, **own})
+    except ParameterError as error:
+        raise ConformanceError(f"This run trains with {recipe.describe()} and {' and '.join(whose)} of its own (its "
+                               f"constructor's defaults), which do not go together: {error}") from None
 
 
 def is_library_class(cls: type) -> bool:

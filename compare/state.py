@@ -6,7 +6,11 @@ optimizer keeps and on the step count that drives the schedule and Adam's bias c
 wherever ``compare`` starts a network from another's place (a twin that checks one step, a
 retrained segment, a re-synchronised trajectory) it loads both, through the protocol's optional
 ``get_optimizer_state`` and ``set_optimizer_state`` (in :mod:`common.recipe`'s format). A network
-whose recipe keeps no state (plain SGD, decay or L2 without momentum) needs neither method.
+whose recipe keeps no state (plain SGD, decay or L2 without momentum) needs neither method. One
+whose recipe keeps state and that lacks them keeps its state to itself (:func:`keeps_state_to_itself`):
+its snapshot carries a deep copy of it, which :func:`restore` puts back into a network of its class,
+so that a twin of it starts from its own place, state and all; into a network of another class only
+the weights, buffers and seed go, the optimizer's state staying that network's own.
 Layers carry state of their own too: a batch normalization's running statistics (the buffers,
 ``get_buffers``/``set_buffers``, which evaluation reads and a training step moves), and the
 ``layer_seed`` a dropout layer draws its masks from (:func:`common.layers.layer_rng`), so that two
@@ -19,12 +23,16 @@ reference itself.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from common.errors import ParameterError
+from common.recipe import Recipe
 from common.tolerances import Tolerance, measure_step, nudge
+from compare.conformance import Guarded
 
 STATE_METHODS = ("get_optimizer_state", "set_optimizer_state")
 BUFFER_METHODS = ("get_buffers", "set_buffers")
@@ -38,19 +46,37 @@ def has_buffer_methods(network: object) -> bool:
     return all(callable(getattr(network, name, None)) for name in BUFFER_METHODS)
 
 
+def _own(network: Any) -> Any:
+    """The user's network itself, behind its :class:`~compare.conformance.Guarded` wrapper if it has one."""
+    return network.network if isinstance(network, Guarded) else network
+
+
+def keeps_state_to_itself(network: object) -> bool:
+    """Whether the network's steps depend on an optimizer state it does not hand out: its recipe keeps
+    state (momentum, Adam's moments, a schedule's step count) and it has no get/set_optimizer_state."""
+    if has_state_methods(network):
+        return False
+    try:
+        return Recipe.of(_own(network)).has_state
+    except ParameterError:  # a recipe it cannot state is conformance's to say
+        return False
+
+
 @dataclass(frozen=True)
 class TrainingState:
     """A network's place in training: its weights, and its optimizer's state where it has one.
 
-    ``optimizer`` is None for a network without the state methods, whose recipe keeps no state;
-    ``buffers`` (running statistics) None for a network without ``get_buffers``; ``seed`` (its
-    ``layer_seed``) None for a network without one.
+    ``optimizer`` is None for a network without the state methods; ``buffers`` (running statistics)
+    None for a network without ``get_buffers``; ``seed`` (its ``layer_seed``) None for a network
+    without one; ``carried`` a deep copy of a network that keeps its optimizer state to itself
+    (:func:`keeps_state_to_itself`), None for any other.
     """
 
     weights: list[np.ndarray]
     optimizer: dict[str, Any] | None
     buffers: list[np.ndarray] | None = None
     seed: int | None = None
+    carried: Any = None
 
     @property
     def step(self) -> int | None:
@@ -58,15 +84,26 @@ class TrainingState:
 
 
 def snapshot(network: Any) -> TrainingState:
-    """Copies of the network's weights, optimizer state and buffers, and its layer seed."""
+    """Copies of the network's weights, optimizer state and buffers, and its layer seed; of the whole
+    network where it keeps its optimizer state to itself (and can be copied)."""
     seed = getattr(network, "layer_seed", None)
+    carried = None
+    if keeps_state_to_itself(network):
+        try:
+            carried = copy.deepcopy(_own(network))
+        except Exception:  # noqa: BLE001 (one that cannot be copied carries nothing: its weights still go)
+            carried = None
     return TrainingState(network.get_weights(), network.get_optimizer_state() if has_state_methods(network) else None,
                          network.get_buffers() if has_buffer_methods(network) else None,
-                         None if seed is None else int(seed))
+                         None if seed is None else int(seed), carried)
 
 
 def restore(network: Any, state: TrainingState, weights: list[np.ndarray] | None = None) -> None:
     """Put ``network`` at ``state`` (with ``weights`` in place of the state's own, if given)."""
+    own = _own(network)
+    if state.carried is not None and type(own) is type(state.carried):  # its own state, as it was
+        vars(own).clear()
+        vars(own).update(copy.deepcopy(vars(state.carried)))
     # copies: a user's set_weights may keep the arrays it is given, and a state is restored more than once
     network.set_weights([w.copy() for w in (state.weights if weights is None else weights)])
     if state.optimizer is not None and has_state_methods(network):

@@ -196,11 +196,11 @@ class StringDtype(gallery.RowNetwork):
 @pytest.mark.parametrize("cls, message", [
     (NoGradients, r"NoGradients has no method 'gradients'; a network needs set_weights, get_weights, query, "),
     (NoLearningRate, r"NoLearningRate has no attribute 'lr'"),
-    (QueryReturnsList, r"QueryReturnsList.query for one sample returned as a list; expected an ndarray of shape "
+    (QueryReturnsList, r"QueryReturnsList.query for one sample returned a list; expected an ndarray of shape "
                        r"\(10,\) and dtype float64\."),
     (GradientsTransposed, r"GradientsTransposed.gradients for one sample returned W_ih of shape \(784, 16\); "
                           r"expected \(16, 784\) \(the transpose: weights are laid out \(n_out, n_in\)"),
-    (QueryInFloat32, r"QueryInFloat32.query for one sample returned of dtype float32; expected float64"),
+    (QueryInFloat32, r"QueryInFloat32.query for one sample returned an array of dtype float32; expected float64"),
     (GradientsOfOneLayer, r"GradientsOfOneLayer.gradients for one sample returned 1 arrays; expected 2: "
                           r"W_ih \(16, 784\), W_ho \(10, 16\)\."),
     (TrainReturnsNothing, r"TrainReturnsNothing.train returned None; expected the loss before the step, a float\."),

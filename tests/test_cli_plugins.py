@@ -112,11 +112,11 @@ HERE = "tests.test_cli_plugins"
     (f"{HERE}:HERE", f"{HERE}:HERE is an object of type str, not a class."),
     (f"{HERE}:NoDtypeArgument", "NoDtypeArgument() takes no 'dtype' argument"),
     (f"{HERE}:NoQuery", "NoQuery has no method 'query'"),
-    ("tests.test_check_network:QueryReturnsList", "QueryReturnsList.query for one sample returned as a list; "
+    ("tests.test_check_network:QueryReturnsList", "QueryReturnsList.query for one sample returned a list; "
                                                   "expected an ndarray of shape (10,) and dtype float64."),
     ("tests.test_check_network:GradientsTransposed", "GradientsTransposed.gradients for one sample returned W_ih "
                                                      "of shape (784, 20); expected (20, 784) (the transpose"),
-    ("tests.test_check_network:QueryInFloat32", "QueryInFloat32.query for one sample returned of dtype float32"),
+    ("tests.test_check_network:QueryInFloat32", "QueryInFloat32.query for one sample returned an array of dtype float32"),
     ("tests.test_check_network:TrainReturnsNothing", "TrainReturnsNothing.train returned None"),
 ])
 def test_a_network_that_breaks_the_protocol_exits_2_with_one_sentence(backend, said, capsys):

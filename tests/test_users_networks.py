@@ -19,8 +19,10 @@ from common.tolerances import relative_difference, tolerance
 from compare.check.mistakes import recipe as mistakes
 from tests.users import CORRECT, MISTAKES, REGISTRY
 from tests.users.cs231n import TwoLayerNet, TwoLayerNetAdam
+from tests.users.cs231n_optim_planted import PLANTED as OPTIM_PLANTED
 from tests.users.nielsen import Network2
 from tests.users.nnfs import NnfsAdamW, NnfsBinaryNetwork, NnfsNetwork
+from tests.users.nnfs_planted import PLANTED_OPTIMIZERS as NNFS_PLANTED
 
 STEPS, HIDDEN, BATCH = 6, 16, 8
 TOLERANCE = tolerance("float64").single
@@ -245,5 +247,6 @@ def test_float32_stays_float32(mnist, cls):
 def test_registry_names_every_network_and_cause():
     assert len(REGISTRY) == len(CORRECT) + len(MISTAKES)
     assert all(not hasattr(cls, "CAUSE") for cls in CORRECT)
-    # one planted network, at least, for every mistake compare.check.mistakes.recipe can name
-    assert {cls.CAUSE for cls in MISTAKES} == set(mistakes.NAMES)
+    # one planted network or update rule, at least, for every mistake compare.check.mistakes.recipe can name
+    rules = {cause for causes in [*OPTIM_PLANTED.values(), *NNFS_PLANTED.values()] for cause in causes}
+    assert {cls.CAUSE for cls in MISTAKES} | rules == set(mistakes.NAMES)

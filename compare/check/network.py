@@ -27,6 +27,7 @@ are put back; the report says which.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -40,13 +41,15 @@ from common.tolerances import (floors, loss_difference, measure, measure_step, o
                                relative_difference, step_floors, step_tolerance, tolerance)
 from common.validation import check_positive_int
 from compare.conformance import (architecture_of, call_user, check_array, check_arrays, check_conformance,
-                                 check_intermediates, check_loss, network_dtype, recipe_of)
+                                 check_intermediates, check_loss, computing_dtype, dtype_words, network_dtype,
+                                 recipe_of)
 from compare.check.diagnosis import Cell, Evidence, Row, diagnose, first_failure, recipe_sentence
 from compare.check.mistakes import BUFFERS, GRADIENTS, OUTPUTS, Hypothesis, fitting
-from compare.check.mistakes.recipe import StepRecord, candidates, gradient_of, steps_of
+from compare.check.mistakes.recipe import FIT_MARGIN, StepRecord, candidates, gradient_of, misfit, steps_of
 from compare.check.report import NetworkReport
 from compare.check.where import backward_path
-from compare.state import TrainingState, has_buffer_methods, has_state_methods, restore, snapshot, step_rounding
+from compare.state import (TrainingState, has_buffer_methods, has_state_methods, keeps_state_to_itself, restore,
+                           snapshot, step_rounding)
 
 STEPS = 5  # train() calls per mode: enough for bias correction, momentum and a schedule to show
 MNIST_SHAPE = (784, 10)
@@ -142,24 +145,56 @@ class _Checked:
 
 
 class _Copies:
-    """Where the checks run: deep copies of the network, or the network itself, put back afterwards."""
+    """Where the checks run: deep copies of the network, or the network itself, put back afterwards; or,
+    for a network that keeps its optimizer state to itself (:func:`compare.state.keeps_state_to_itself`),
+    fresh instances of its class at its weights, so that its state and torch.optim's start alike, at step 0."""
 
-    def __init__(self, network: Any, recipe: Recipe) -> None:
-        self.original, self.recipe = network, recipe
+    def __init__(self, network: Any, recipe: Recipe, architecture: Architecture, dtype: np.dtype) -> None:
+        self.original, self.recipe, self.in_place = network, recipe, False
+        self.build, self.unbuilt = None, ""
+        if keeps_state_to_itself(network):
+            self.build, self.unbuilt = self._builder(architecture, dtype)
+            if self.build is not None:
+                return
         try:
-            self.base, self.in_place = copy.deepcopy(network), False
+            self.base = copy.deepcopy(network)
         except Exception as error:  # noqa: BLE001 (whatever stops a copy, the check can go on in place)
             name = type(network).__name__
-            if recipe.has_state and not has_state_methods(network):
+            if self.unbuilt:
                 raise ConformanceError(
-                    f"{name} cannot be copied (copy.deepcopy raised {type(error).__name__}: {error}) and has no "
-                    f"get_optimizer_state/set_optimizer_state, so check_network could not give back the state of its "
-                    f"{recipe.describe()} after training it: make it copyable or give it those methods.") from None
+                    f"{name} cannot be copied (copy.deepcopy raised {type(error).__name__}: {error}), cannot be built "
+                    f"afresh ({self.unbuilt}) and has no get_optimizer_state/set_optimizer_state, so check_network "
+                    f"could not give back the state of its {recipe.describe()} after training it: make it copyable "
+                    "or give it those methods.") from None
             self.in_place, self.why = True, f"{type(error).__name__}: {error}"
             self.saved = snapshot(network)
 
+    def _builder(self, architecture: Architecture, dtype: np.dtype) -> tuple[Callable[[], Any] | None, str]:
+        """A function that builds the network's class afresh at its weights (buffers, layer seed), as the race
+        builds it; or None, and why not."""
+        from compare.plugins import build_network
+
+        network = self.original
+        seed = getattr(network, "layer_seed", None)
+        place = TrainingState(call_user(f"{type(network).__name__}.get_weights", network.get_weights), None,
+                              network.get_buffers() if has_buffer_methods(network) else None,
+                              None if seed is None else int(seed))
+
+        def build() -> Any:
+            twin = build_network(type(network), architecture, float(network.lr), dtype.name, self.recipe)
+            restore(twin, place)
+            return twin
+
+        try:
+            build()
+        except ParameterError as error:  # its constructor does not take the library's arguments
+            return None, str(error).splitlines()[0]
+        return build, ""
+
     def fresh(self) -> Any:
-        """The network as it was given."""
+        """The network as it was given (a fresh instance at its weights, where it keeps its state to itself)."""
+        if self.build is not None:
+            return self.build()
         if self.in_place:
             restore(self.original, self.saved)
             return self.original
@@ -170,6 +205,15 @@ class _Copies:
             restore(self.original, self.saved)
 
     def words(self) -> str:
+        name = type(self.original).__name__
+        if self.build is not None:
+            return (f"on fresh instances of {name} built as the race builds it (compare.plugins.build_network), "
+                    "given the network's weights: it keeps its optimizer state to itself (no get_optimizer_state), "
+                    "so it and torch.optim both start from a fresh one; the network itself was not touched")
+        if self.unbuilt:
+            return (f"on copies of the network (copy.deepcopy), whose optimizer state, kept to itself, is taken to "
+                    f"be fresh, as torch.optim's (a fresh {name} could not be built: {self.unbuilt}); if the network "
+                    "has trained, its steps are compared from another state than torch.optim's")
         if not self.in_place:
             return "on copies of the network (copy.deepcopy); the network itself was not touched"
         what = "weights and optimizer state" if has_state_methods(self.original) else "weights"
@@ -245,16 +289,18 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
     if (architecture.input_nodes, architecture.output_nodes) != MNIST_SHAPE:
         raise ParameterError(f"check_network feeds MNIST images: a network with 784 inputs and 10 outputs. Got "
                              f"{architecture.input_nodes} inputs and {architecture.output_nodes} outputs instead.")
-    dtype = network_dtype(network)
+    stated = network_dtype(network)
     if samples is None:
         images, labels = _mnist(STEPS * max(batch_size, 1))
+        dtype = computing_dtype(network, stated, scale_inputs(images[0]))
         inputs, targets = scale_inputs(images, dtype), _targets(labels, architecture, dtype)
     else:
+        dtype = computing_dtype(network, stated, np.asarray(samples[0])[0])
         inputs, targets = _given(samples, STEPS * batch_size, dtype)
-    copies = _Copies(network, recipe)
+    copies = _Copies(network, recipe, architecture, stated)
     try:
         first = copies.fresh()
-        check_conformance(first, inputs[:batch_size], targets[:batch_size])
+        check_conformance(first, inputs[:batch_size], targets[:batch_size], dtype)
         package = "torch_impl" if reference is None else type(reference).__module__.split(".")[0]
         label = f"{package} (autograd, torch.optim)" if package == "torch_impl" else package
         if reference is None:
@@ -275,7 +321,7 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
         network=type(network).__name__, architecture=architecture.describe(), recipe=recipe.describe(),
         dtype=dtype.name, reference=label, batch_size=batch_size, tolerance=tolerance(dtype).single,
         rows=evidence.rows, first_failure=first_failure(evidence), cause=diagnose(evidence), where=copies.words(),
-        state=evidence.state_words,
+        state=evidence.state_words, dtype_note=dtype_words(network, stated, dtype),
         single=None if least == 1 else f"not checked: {why}; the batch's rows carry the check")
 
 
@@ -290,9 +336,10 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     start = mine.state(mine.get_optimizer_state() if mine.has_state else None)
     original = start.weights
     theirs = make_reference()
-    restore(theirs, start)
+    restore(theirs, _reference_start(start, mine))
     state_words = (f"started from the network's own optimizer state (step {start.step})" if start.optimizer
-                   else "started from a fresh optimizer state (step 0): the network has no get_optimizer_state")
+                   else "started from a fresh optimizer state (step 0): the network has no get_optimizer_state"
+                   + (", so its steps are compared and its optimizer state is not" if recipe.has_state else ""))
 
     modes = {mode: {"single": single, "batch": batch}[mode] for mode in mine.modes}
     theirs_outputs = {mode: theirs.query(x) for mode, (x, _) in modes.items()}
@@ -349,6 +396,14 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
     return evidence
 
 
+def _reference_start(start: TrainingState, mine: _Checked) -> TrainingState:
+    """Where the reference starts: at the network's place; with a fresh optimizer state (step 0) where the
+    network keeps its own to itself, as the fresh instances of it checked here do."""
+    if start.optimizer is not None or not mine.recipe.has_state:
+        return start
+    return replace(start, optimizer=fresh_state(mine.recipe, mine.shapes, mine.dtype))
+
+
 class _Training:
     """What the training steps measured: the rows, and each mode's record for the mistakes' replay."""
 
@@ -380,7 +435,7 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
     for mode in checked.modes:
         mine = _Checked(copies.fresh(), architecture, recipe, checked.dtype)  # its train() calls count from 1
         theirs, twin = make_reference(), make_reference()
-        restore(theirs, start)
+        restore(theirs, _reference_start(start, checked))
         first_step = start.step or 0
         found.records[mode], found.afters[mode], found.tolerances[mode] = [], [], []
         for step in range(STEPS):
@@ -444,15 +499,6 @@ def _state_rows(mine: dict[str, Any], theirs: dict[str, Any], limit: float) -> l
     return rows
 
 
-# How much further than the step check's own tolerance a mistake's replayed steps may lie from the
-# network's and still be its steps. The replay starts from autograd's gradients, not the network's
-# own, and Adam turns the rounding of a gradient entry that nearly cancels into a step of full
-# length (common.tolerances.STEP_ROUNDING_MARGIN): on the planted networks of tests/users over 40
-# random starts each, the right mistake's replay came to at most 3 times the tolerance (float32,
-# nnfs's Adam), and every other candidate to thousands of times it or more.
-FIT_MARGIN = 8.0
-
-
 def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Training, gradients, theirs_gradients,
                       original, widened) -> list:
     """The recipe mistakes whose steps are the network's, every one within ``FIT_MARGIN`` times its
@@ -467,13 +513,9 @@ def _fitting_mistakes(recipe, architecture, start: TrainingState, training: _Tra
             worst = 0.0
             for mode in training.records:
                 predicted = steps_of(mistake, recipe, state, training.records[mode], decayed)
-                for guess, after, record, limits in zip(predicted, training.afters[mode], training.records[mode],
-                                                        training.tolerances[mode]):
-                    for g, a, b, limit, floor in zip(guess, after, record.before, limits,
-                                                     step_floors(guess, record.before, partners)):
-                        misfit = (measure_step(a, g, b, tol, floor)["relative"] / limit if np.all(np.isfinite(g))
-                                  else np.inf)
-                        worst = max(worst, misfit)
+                worst = max(worst, misfit(predicted, training.afters[mode],
+                                          [record.before for record in training.records[mode]],
+                                          training.tolerances[mode], tol, partners))
                 guess = gradient_of(mistake, recipe, original, theirs_gradients[mode], decayed)
                 worst = max(worst, relative_difference(_flat(gradients[mode]), _flat(guess)) / widened[mode])
             if worst <= FIT_MARGIN:

@@ -46,6 +46,7 @@ class NetworkReport:
     where: str = ""  # on copies of the network, or in place and put back
     state: str = ""  # where the optimizer state started
     single: str | None = None  # why the one-sample rows are not checked, where they are not
+    dtype_note: str = ""  # why the network is checked in another dtype than it states, where it is
 
     @property
     def passed(self) -> bool:
@@ -58,6 +59,7 @@ class NetworkReport:
             first = {"kind": row.kind, "layer": row.layer, "mode": mode, **asdict(cell)}
         return {"passed": self.passed, "network": self.network, "architecture": self.architecture,
                 "recipe": self.recipe, "where": self.where, "state": self.state, "single": self.single,
+                "dtype_note": self.dtype_note,
                 "dtype": self.dtype, "reference": self.reference, "batch_size": self.batch_size,
                 "tolerance": self.tolerance, "rows": [asdict(r) for r in self.rows], "first_failure": first,
                 "cause": asdict(self.cause) if self.cause else None}
@@ -121,6 +123,7 @@ def render(record: dict) -> str:
         f"{record['network']}: {record['architecture']}, {record['recipe']}, {record['dtype']}",
         f"Mine: {record['network']}; Theirs: {record['reference']} at the same weights, on MNIST training images.",
         f"Checked {record['where']}; training {record['state']}.",
+        *([f"dtype: {record['dtype_note']}."] if record.get("dtype_note") else []),
         "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
         *([f"One sample: {record['single']}."] if record.get("single") else []),
         *(["step i|j of 2-5: which of train() calls 2 to 5 each cell shows, one sample | batch: the first that "
@@ -152,7 +155,12 @@ def render(record: dict) -> str:
         named = axes(first["kind"], first["layer"], first["mode"], len(index))
         lines.append(f"  largest difference at {named + ' = ' if named else ''}{list(index)}: Mine {mine:.6g}, "
                      f"Theirs {theirs:.6g}")
-    cause = record["cause"]
-    label = "what was seen" if cause["name"] == "unexplained" else f"likely cause ({cause['name']}, {cause['layer']})"
-    lines.append(f"{label}: {cause['sentence']}")
+    lines.append(cause_line(record["cause"], record["cause"]["layer"]))
     return "\n".join(lines)
+
+
+def cause_line(cause: dict, where: str | None = None) -> str:
+    """``"likely cause (name, where): sentence"``, or ``"what was seen: ..."`` where no cause fits."""
+    if cause["name"] == "unexplained":
+        return f"what was seen: {cause['sentence']}"
+    return f"likely cause ({cause['name']}{f', {where}' if where else ''}): {cause['sentence']}"

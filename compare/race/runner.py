@@ -33,8 +33,8 @@ from tqdm import tqdm
 
 from common.architecture import Architecture
 from common.data import Dataset, one_hot_targets, scale_inputs
-from common.errors import ConformanceError, DivergenceError, ParameterError
-from common.recipe import Recipe
+from common.errors import DivergenceError, ParameterError
+from common.recipe import Recipe, fresh_state
 from common.scorecard import Scorecard
 from common.tolerances import (differences, floors, measure, measure_step, output_error_condition, step_floors,
                                step_tolerance, tolerance)
@@ -43,13 +43,13 @@ from compare.race import retrace, sensitivity
 from compare.race.backends import Backend, Progress, make_backends, make_probe, train_segment
 from compare.race.checks import Agreement, compare_predictions
 from compare.race.config import Config
-from compare.conformance import Guarded, check_conformance
+from compare.conformance import Guarded, check_conformance, computing_dtype, dtype_words, network_dtype
 from compare.check.network import check_network
-from compare.plugins import is_user_network
+from compare.plugins import is_user_network, own_recipe
 from compare.race.environment import describe
 from compare.race.memory import out_of_memory
 from compare.race.saturation import saturation
-from compare.state import TrainingState, has_state_methods, one_step, restore, snapshot, step_rounding
+from compare.state import TrainingState, keeps_state_to_itself, one_step, restore, snapshot, step_rounding
 
 TEST_CHUNK = 1000
 CONFORMANCE_SAMPLES = 8  # a user's network is tried on one of them and on all of them before the race
@@ -147,6 +147,7 @@ def check_steps(config: Config) -> int:
 
 def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunResult:
     recipe = config.recipe(math.ceil(len(data.train_labels) / config.batch_size))
+    recipe = own_recipe(config.backends, architecture, config.lr, config.dtype, recipe)  # a user's own defaults
     backends = make_backends(config.backends, config.devices, architecture, config.lr, config.dtype, config.rule,
                              recipe)
     # identical weights, running statistics and layer seed (dropout's masks) in every backend
@@ -177,6 +178,9 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
             _compare_outputs(agreement, reference, others, outputs, result.steps, config.epochs - 1)
             if not agreement.passed:
                 raise Disagreement(agreement)
+        said = "".join(_own_state(backends, b.key) for b in others if config.rule == "true")
+        said += "".join(_own_dtype(b, data, config.dtype) for b in others if is_user_network(b.package))
+        result.message = said.strip() or None  # what the race compared of a user's network, where it is not all
     except Disagreement as error:
         result.status = "disagreed"
         first = _first_failures(agreement, _layers(reference)) if agreement.failures else []
@@ -184,7 +188,7 @@ def run_one(config: Config, data: Dataset, architecture: Architecture) -> RunRes
         if first:
             result.diagnosis = _diagnose(config, backends, probes, first[0], error.at)
             result.message = _disagreement(first, reference.key, result.diagnosis["cause"],
-                                           retrace.where_parted(agreement))
+                                           retrace.where_parted(agreement)) + _own_state(backends, first[0].backend)
     except DivergenceError as error:
         result.status, result.message = "diverged", str(error)
     except KeyboardInterrupt:
@@ -259,6 +263,26 @@ def _disagreement(first: list, reference: str, cause: dict | None, parted: str |
     return "\n".join(lines)
 
 
+def _own_state(backends: list[Backend], key: str) -> str:
+    """For a network that keeps its optimizer state to itself, a line saying what the race compared of it."""
+    network = next(b.network for b in backends if b.key == key)
+    if not keeps_state_to_itself(network):
+        return ""
+    return (f"\n  {key} keeps its optimizer state to itself (no get_optimizer_state/set_optimizer_state): each of "
+            "its steps was checked from the reference's weights and a fresh optimizer state on both sides, its "
+            "twins carry its own state (deep copies), and its state is not compared.")
+
+
+def _own_dtype(backend: Backend, data: Dataset, dtype: str) -> str:
+    """For a user's network that computes in another dtype than the run's, a line saying so."""
+    user = backend.network.network
+    stated = network_dtype(user)
+    computed = computing_dtype(user, stated, scale_inputs(data.train_images[:1], dtype)[0])
+    if computed == stated:
+        return ""
+    return f"\n  {dtype_words(user, stated, computed)}; it raced in {computed.name} beside the others' {dtype}."
+
+
 def _check_users_networks(config: Config, backends: list[Backend], data: Dataset,
                           target_values, recipe: Recipe) -> tuple[Backend, dict] | None:
     """Each network of the user's own, before anything is trained: its conformance, one sentence (a
@@ -272,12 +296,8 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
     for backend in backends:
         if is_user_network(backend.package):
             user = backend.network.network
-            if recipe.has_state and not has_state_methods(user):
-                raise ConformanceError(
-                    f"{type(user).__name__} trains with {recipe.describe()}, whose state ({', '.join(('step', *recipe.state_names()))}) "
-                    "the race loads into a twin at every check, so that both take the same step: give it "
-                    "get_optimizer_state() and set_optimizer_state(state) (docs/check-your-network.md says how).")
-            check_conformance(user, inputs, targets)
+            # in the dtype it computes in: float64, where NumPy promotes a network asked for float32
+            check_conformance(user, inputs, targets, computing_dtype(user, network_dtype(user), inputs[0]))
             twin = make_probe(backend, config.lr, config.dtype)
             restore(twin.network, snapshot(user))  # check_network trains copies of it, from its starting state
             report = check_network(twin.network, batch_size=CONFORMANCE_SAMPLES)
@@ -286,7 +306,8 @@ def _check_users_networks(config: Config, backends: list[Backend], data: Dataset
     return None
 
 
-CHECK_KINDS = {"loss": "train() loss", "again": "gradients() again"}  # check_network's rows, in its report's words
+# check_network's rows, in its report's words
+CHECK_KINDS = {"loss": "train() loss", "again": "gradients() again", "state": "optimizer state"}
 
 
 def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
@@ -303,7 +324,9 @@ def _refuse(result: RunResult, backend: Backend, report: dict) -> None:
                                           norm_ratio=first["ratio"]))
     result.status = "disagreed"
     result.diagnosis = {"backend": backend.key, "step": 0, "before_race": True, **report}
-    theirs_name = "autograd" if report["reference"].startswith("torch_impl") else report["reference"]
+    theirs_name = report["reference"]
+    if theirs_name.startswith("torch_impl"):  # a step and the state are torch.optim's, the rest autograd's
+        theirs_name = "torch.optim" if first["kind"] in ("state", "step 1", "steps 2-5") else "autograd"
     result.message = (f"{backend.key} fails compare.check_network at its starting weights, before the race: "
                       f"{CHECK_KINDS.get(first['kind'], first['kind'])} {first['layer']} for {samples}{call} is "
                       f"{first['relative']:.3g} from {theirs_name}'s (relative), beyond the tolerance "
@@ -367,6 +390,9 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
                 state: TrainingState | None = None) -> dict[str, list[float]]:
     """The implementation: gradients, and one step, of each backend from the reference's weights
     and optimizer state (``state``, the reference's where the runs parted; by default its current one).
+    A network that keeps its optimizer state to itself (:func:`compare.state.keeps_state_to_itself`)
+    cannot be handed the reference's: a fresh twin of it and the reference both take the step from a
+    fresh optimizer state (step 0) instead, the same step, at the same weights.
 
     Returns, per other backend and layer, how far apart the weights were after that one step
     (relative to the largest weight): the rounding the backends add in a step, measured.
@@ -386,17 +412,28 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
     expected = source.gradients(inputs, targets)
     # Gradients are linear in o − t, which cancels where the batch is answered almost exactly.
     gradient_tolerance = agreement.tolerance.single * output_error_condition(source.query(inputs), targets)
-    if config.rule == "true":
-        twin = probes[reference.key]
-        expected_step = one_step(twin, state, inputs, targets, reference.prepare)
-        buffers = architecture.buffer_names()  # running statistics: each step moves them, compared as a step
-        expected_buffers = twin.get_buffers() if buffers else []
-        # Adam and RMSprop amplify rounding in a step: the tolerance grows with what a nudge does.
-        rounding = step_rounding(twin, state, inputs, targets, agreement.tolerance, expected_step,
-                                 seed=config.seed + step, prepare=reference.prepare)
+    buffers = architecture.buffer_names()  # running statistics: each step moves them, compared as a step
+    expected_steps = {}  # per start: the reference's step, its buffers after it, and its rounding
+
+    def reference_step(start: TrainingState) -> tuple[list, list, list[float]]:
+        if id(start) not in expected_steps:
+            twin = probes[reference.key]
+            expected_step = one_step(twin, start, inputs, targets, reference.prepare)
+            expected_buffers = twin.get_buffers() if buffers else []
+            # Adam and RMSprop amplify rounding in a step: the tolerance grows with what a nudge does.
+            rounding = step_rounding(twin, start, inputs, targets, agreement.tolerance, expected_step,
+                                     seed=config.seed + step, prepare=reference.prepare)
+            expected_steps[id(start)] = (expected_step, expected_buffers, rounding)
+        return expected_steps[id(start)]
+
+    fresh = None  # the reference's weights with a fresh optimizer state, for a network that keeps its own to itself
     for backend in backends[1:]:
-        probe = probes[backend.key]
-        restore(probe, state)
+        probe, start = probes[backend.key], state
+        if keeps_state_to_itself(probe):  # its state cannot be loaded: both take the step from a fresh one
+            fresh = fresh or replace(state, optimizer=fresh_state(Recipe.of(reference.network),
+                                                                  architecture.parameter_shapes(), config.dtype))
+            probe, start = make_probe(backend, config.lr, config.dtype), fresh
+        restore(probe, start)
         got = probe.gradients(inputs, targets)
         for layer, mine, theirs, floor in zip(layers, got, expected, floors(expected, partners)):
             if config.rule == "book":
@@ -408,10 +445,11 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
                 agreement.compare("gradient", layer, backend.key, step, epoch, mine, theirs, gradient_tolerance,
                                   numbers=measure(mine, theirs, floor))
         if config.rule == "true":
-            stepped = one_step(probe, state, inputs, targets, backend.prepare)
+            expected_step, expected_buffers, rounding = reference_step(start)
+            stepped = one_step(probe, start, inputs, targets, backend.prepare)
             for layer, mine, theirs, before, measured, floor in zip(
-                    layers, stepped, expected_step, state.weights, rounding,
-                    step_floors(expected_step, state.weights, partners)):
+                    layers, stepped, expected_step, start.weights, rounding,
+                    step_floors(expected_step, start.weights, partners)):
                 agreement.compare("step", layer, backend.key, step, epoch, mine, theirs,
                                   step_tolerance(agreement.tolerance.single, measured),
                                   numbers=measure_step(mine, theirs, before, agreement.tolerance, floor))
@@ -467,7 +505,10 @@ def _check_trajectory(config, agreement, backends, probes, last: Segment | None,
             if growth is None:
                 growth = sensitivity.measure_growth(twin, train, last.state, reference_weights,
                                                     seed=config.seed + step)
-            grown = sensitivity.regrow(twin, train, last.others[backend.key], reference_weights, last.drift[backend.key])
+            other = last.others[backend.key]
+            if other.carried is not None:  # its own state cannot go into torch's twin: the reference's, at its weights
+                other = replace(other, optimizer=last.state.optimizer, carried=None)
+            grown = sensitivity.regrow(twin, train, other, reference_weights, last.drift[backend.key])
             measured = sensitivity.judge(backend.key, last.start, step - last.start, layers, *growth,
                                          last.apart[backend.key], last.drift[backend.key], grown, drift)
             if not measured.explained:  # beyond the estimate: find where the runs parted, and check that step

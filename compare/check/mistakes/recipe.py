@@ -6,8 +6,11 @@ Each mistake below turns that record into the steps a network with the mistake w
 from the same optimizer state: either the stated recipe with one value changed (decay reaching
 the biases, L2 at twice its strength, ...), run by :mod:`from_scratch.optimizers` itself, or the
 stated optimizer with one line of its rule miswritten (:class:`MistakenAdam`,
-:class:`MistakenSGD`). A mistake is named only when its steps are the network's steps, every
-one of them, within the step check's own tolerance: :mod:`compare.check.diagnosis` reads the fits.
+:class:`MistakenSGD`, :class:`MistakenRMSprop`), or its learning rate (negated, or decayed from the
+last rate). A mistake is named only when its steps are the network's steps, every one of them,
+within the step check's own tolerance (:func:`misfit`): :mod:`compare.check.diagnosis` reads the
+fits. :func:`compare.check_update` replays the update rule's own (:func:`rule_mistakes`) for a rule
+checked alone.
 
 =============================  ==============================================================
 mistake                        the step it takes
@@ -16,8 +19,15 @@ adam_bias_correction           m / (√v + ε): no 1 − β^t corrections
 adam_eps_inside_sqrt           m̂ / √(v̂ + ε)
 adam_eps_before_correction     lr √(1 − β2^t) / (1 − β1^t) · m / (√v + ε) (the paper's "efficient" form)
 step_count_off_by_one          the corrections at t + 1 or t − 1
+adam_step_stuck                the corrections at t = 1 at every step: the count never stored back
+rmsprop_no_sqrt                g / (v + ε): the mean square, without its square root
+rmsprop_eps_inside_sqrt        g / √(v + ε) (TensorFlow 1's and d2l's placement)
 momentum_buffer_dampened       SGD's buffer starts at (1 − τ) g, not at g
+momentum_ema_form              v ← μ v + (1 − μ) g, w ← w − lr v from v = 0 (deeplearning.ai's form)
+momentum_no_velocity_store     plain SGD: the velocity computed and never stored back
 lr_inside_velocity             v ← μ v − lr_t g, w ← w + v: the old lr kept in the velocity
+sgd_ascent                     w ← w + lr g: a step up the gradient
+lr_decay_compounds             lr_t = lr_{t−1} / (1 + decay · t), decayed from the last rate, not the first
 decay_reaches_biases           weight decay or L2 on the biases too
 decay_misses_biases            weight decay or L2 on the weights only, where the recipe decays biases
 decay_missing                  weight decay (or L2) left out
@@ -30,19 +40,30 @@ bce_sum_not_mean               binary cross-entropy summed over the outputs wher
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from common.architecture import Architecture
 from common.recipe import Recipe
-from from_scratch.optimizers import SGD, Adam, make_optimizer
+from common.tolerances import Tolerance, measure_step, step_floors
+from from_scratch.optimizers import SGD, Adam, RMSprop, make_optimizer
 
+
+# How much further than the step check's own tolerance a mistake's replayed steps may lie from the
+# network's and still be its steps. The replay starts from autograd's gradients, not the network's
+# own, and Adam turns the rounding of a gradient entry that nearly cancels into a step of full
+# length (common.tolerances.STEP_ROUNDING_MARGIN): on the planted networks of tests/users over 40
+# random starts each, the right mistake's replay came to at most 3 times the tolerance (float32,
+# nnfs's Adam), and every other candidate to thousands of times it or more.
+FIT_MARGIN = 8.0
 
 # Every mistake candidates() can name, in the table's order.
 NAMES = ("adam_bias_correction", "adam_eps_inside_sqrt", "adam_eps_before_correction", "step_count_off_by_one",
-         "momentum_buffer_dampened", "lr_inside_velocity", "decay_reaches_biases", "decay_misses_biases",
-         "decay_missing", "l2_strength", "coupled_decay", "bce_mean_not_sum", "bce_sum_not_mean")
+         "adam_step_stuck", "rmsprop_no_sqrt", "rmsprop_eps_inside_sqrt", "momentum_buffer_dampened",
+         "momentum_ema_form", "momentum_no_velocity_store", "lr_inside_velocity", "sgd_ascent", "lr_decay_compounds",
+         "decay_reaches_biases", "decay_misses_biases", "decay_missing", "l2_strength", "coupled_decay",
+         "bce_mean_not_sum", "bce_sum_not_mean")
 
 
 @dataclass(frozen=True)
@@ -63,8 +84,9 @@ class Mistake:
     what: str  # in words, for the sentence: "the momentum buffer started at (1 − τ) g = 0.5 g"
     fix: str  # what to change
     recipe: Recipe  # the recipe the mistaken network follows in effect
-    rule: str | None = None  # a miswritten line of MistakenAdam or MistakenSGD
+    rule: str | None = None  # a miswritten line of MistakenAdam, MistakenSGD or MistakenRMSprop
     gradient_scale: float = 1.0  # the loss's factor on the data gradient (the BCE reductions)
+    lr_rule: str | None = None  # "ascent": each step's lr negated; "compounding": nnfs's decay from the last rate
 
 
 class MistakenAdam(Adam):
@@ -83,7 +105,7 @@ class MistakenAdam(Adam):
         v[...] = beta2 * v + (1.0 - beta2) * g * g
         if self.recipe.amsgrad:
             v = np.maximum(self.max_exp_avg_sq[i], v, out=self.max_exp_avg_sq[i])
-        t = self.t + {"t+1": 1, "t-1": -1}.get(self.rule, 0)
+        t = 1 if self.rule == "t=1" else self.t + {"t+1": 1, "t-1": -1}.get(self.rule, 0)
         one = np.float64(1.0)  # NumPy's floats: at t − 1 = 0 a correction of 0 gives inf, not an exception
         c1, c2 = (one, one) if self.rule == "no bias correction" else (one - beta1**t, one - beta2**t)
         eps = self.recipe.eps
@@ -120,11 +142,33 @@ class MistakenSGD(SGD):
         w -= lr * (g + mu * b if self.recipe.nesterov else b)
 
 
-def candidates(recipe: Recipe, architecture: Architecture) -> list[Mistake]:
-    """The mistakes that would take other steps than ``recipe`` does for this architecture."""
+class MistakenRMSprop(RMSprop):
+    """RMSprop with its denominator miswritten: no square root, or ε under it (not centered)."""
+
+    rule: str = ""
+
+    def update(self, i, w, g, lr, weight_decay):
+        alpha = self.recipe.alpha
+        if weight_decay:
+            g = g + weight_decay * w
+        v = self.square_avg[i]
+        v[...] = alpha * v + (1.0 - alpha) * g * g
+        eps = self.recipe.eps
+        denominator = v + eps if self.rule == "no sqrt" else np.sqrt(v + eps)  # (v + ε), or √(v + ε)
+        if self.recipe.momentum:
+            b = self.momentum_buffer[i]
+            b[...] = self.recipe.momentum * b + g / denominator
+            w -= lr * b
+        else:
+            w -= lr * g / denominator
+
+
+def rule_mistakes(recipe: Recipe, changing: bool = False) -> list[Mistake]:
+    """The mistakes of the update rule itself, for ``recipe``'s optimizer, that would take other steps
+    than it does; ``changing``: the learning rate changes between steps (by rates given one a step,
+    where the recipe's schedule does not say so)."""
     found: list[Mistake] = []
-    decays = recipe.weight_decay > 0 or recipe.l2 > 0
-    what_decays = " and ".join(n for n, v in (("weight decay", recipe.weight_decay), ("L2", recipe.l2)) if v)
+    changing = changing or recipe.schedule != "constant"
     if recipe.optimizer in ("adam", "adamw"):
         for rule, name, what, fix in (
                 ("no bias correction", "adam_bias_correction", "Adam without its bias corrections, m / (√v + ε)",
@@ -137,22 +181,58 @@ def candidates(recipe: Recipe, architecture: Architecture) -> list[Mistake]:
                 ("t+1", "step_count_off_by_one", "Adam's bias corrections at step t + 1 where t belongs",
                  "count t from 1 at the first step, and increment it once a step"),
                 ("t-1", "step_count_off_by_one", "Adam's bias corrections at step t − 1 where t belongs",
-                 "count t from 1 at the first step, and increment it before the corrections")):
+                 "count t from 1 at the first step, and increment it before the corrections"),
+                ("t=1", "adam_step_stuck", "Adam with its step count stuck at 1, every step bias-corrected as "
+                 "the first", "store the incremented count back (cs231n: config['t'] = t; nnfs: iterations += 1 "
+                 "in post_update_params), so that the corrections fade as t grows")):
             found.append(Mistake(name, what, fix, recipe, rule))
         if recipe.optimizer == "adamw" and recipe.weight_decay:
             found.append(Mistake("coupled_decay", f"Adam's coupled decay, g + {recipe.weight_decay:g} w, where AdamW's "
                                  "decoupled decay was asked", "decay the weights themselves, w ← w (1 − lr λ), before "
                                  "the moments, and leave the gradient alone", replace(recipe, optimizer="adam")))
+    if recipe.optimizer == "rmsprop" and not recipe.centered:
+        found.append(Mistake("rmsprop_no_sqrt", "RMSprop dividing by the mean square itself, g / (v + ε), without "
+                             "its square root", "divide by its root: g / (√v + ε), as torch.optim.RMSprop",
+                             recipe, "no sqrt"))
+        found.append(Mistake("rmsprop_eps_inside_sqrt", "RMSprop with ε under the square root, g / √(v + ε) "
+                             "(TensorFlow 1's and d2l's placement)", "add ε after the root, g / (√v + ε), as "
+                             "torch.optim.RMSprop; the two part where v is small beside ε", recipe, "eps inside sqrt"))
     if recipe.optimizer == "sgd" and recipe.momentum:
         if recipe.dampening:
             found.append(Mistake("momentum_buffer_dampened", f"a momentum buffer started at (1 − τ) g = "
                                  f"{1 - recipe.dampening:g} g", "start the buffer at g itself, as torch.optim.SGD "
                                  "does: dampening applies from the second step on", recipe, "buffer dampened"))
-        if recipe.schedule != "constant" and not recipe.nesterov:
+        elif not recipe.nesterov:
+            found.append(Mistake("momentum_ema_form", f"momentum as an exponential average, v ← μ v + (1 − μ) g "
+                                 f"from v = 0, w ← w − lr v (deeplearning.ai's form), a step {1 - recipe.momentum:g} "
+                                 "times as long", "v ← μ v + g, w ← w − lr v (torch.optim.SGD), or cs231n's "
+                                 "v ← μ v − lr g, w ← w + v", replace(recipe, dampening=recipe.momentum),
+                                 "buffer dampened"))
+        if changing and not recipe.nesterov:
             found.append(Mistake("lr_inside_velocity", "the classic velocity v ← μ v − lr_t g, w ← w + v, which keeps "
                                  "each step's learning rate inside v", "keep lr out of the buffer: b ← μ b + g, "
                                  "w ← w − lr_t b, as torch.optim.SGD; the two agree only while lr is constant",
                                  recipe, "classic velocity"))
+        found.append(Mistake("momentum_no_velocity_store", "plain SGD, w ← w − lr g: the velocity is computed and "
+                             "never stored back, so every step starts it from zero", "store it for the next step "
+                             "(cs231n: config['velocity'] = v; nnfs: layer.weight_momentums = weight_updates)",
+                             replace(recipe, momentum=0.0, dampening=0.0, nesterov=False)))
+    if recipe.optimizer == "sgd":
+        found.append(Mistake("sgd_ascent", "a step up the gradient, w ← w + lr g, where descent subtracts it",
+                             "subtract the step: w ← w − lr · dw", recipe, lr_rule="ascent"))
+    if recipe.schedule == "inverse_time" and recipe.lr_decay:
+        found.append(Mistake("lr_decay_compounds", "a learning rate decayed from the last step's rate, lr_t = "
+                             "lr_{t−1} / (1 + decay · t), so that the decays compound", "decay from the initial "
+                             "rate, lr_t = lr / (1 + decay · t) (nnfs: self.learning_rate, not "
+                             "self.current_learning_rate)", recipe, lr_rule="compounding"))
+    return found
+
+
+def candidates(recipe: Recipe, architecture: Architecture) -> list[Mistake]:
+    """The mistakes that would take other steps than ``recipe`` does for this architecture."""
+    found = rule_mistakes(recipe)
+    decays = recipe.weight_decay > 0 or recipe.l2 > 0
+    what_decays = " and ".join(n for n, v in (("weight decay", recipe.weight_decay), ("L2", recipe.l2)) if v)
     if decays and not all(architecture.weights_decayed()):
         flipped = replace(recipe, decay_biases=not recipe.decay_biases)
         if recipe.decay_biases:
@@ -209,14 +289,40 @@ def steps_of(mistake: Mistake, stated: Recipe, state: dict[str, Any], records: l
     """The weights after each recorded step, as a network with ``mistake`` takes them from ``state``
     (``decayed``: :func:`penalty_gradients`')."""
     shapes = [w.shape for w in records[0].before]
-    kinds = {"adam": MistakenAdam, "adamw": MistakenAdam, "sgd": MistakenSGD}
+    kinds = {"adam": MistakenAdam, "adamw": MistakenAdam, "sgd": MistakenSGD, "rmsprop": MistakenRMSprop}
     optimizer = (kinds[mistake.recipe.optimizer](mistake.recipe, shapes, np.float64, decayed) if mistake.rule
                  else make_optimizer(mistake.recipe, shapes, np.float64, decayed))
     optimizer.rule = mistake.rule
     optimizer.set_state(state)
     after = []
-    for record in records:
+    for k, record in enumerate(records):
         weights = [np.array(w, dtype=np.float64, order="C") for w in record.before]
-        optimizer.step(weights, gradient_of(mistake, stated, record.before, record.gradient, decayed), record.lr)
+        lr = _mistaken_lr(mistake, stated, record.lr, state["step"] + k)
+        optimizer.step(weights, gradient_of(mistake, stated, record.before, record.gradient, decayed), lr)
         after.append(weights)
     return after
+
+
+def _mistaken_lr(mistake: Mistake, stated: Recipe, lr: float, step: int) -> float:
+    """The learning rate the mistake steps with after ``step`` earlier steps, where the right one is ``lr``."""
+    if mistake.lr_rule == "ascent":
+        return -lr
+    if mistake.lr_rule == "compounding":  # lr_t = lr_{t−1} / (1 + d t): lr / Π_{j ≤ t} (1 + d j)
+        first = lr * (1.0 + stated.lr_decay * step)
+        return first / float(np.prod([1.0 + stated.lr_decay * j for j in range(1, step + 1)]))
+    return lr
+
+
+def misfit(predicted: list[list[np.ndarray]], afters: list[list[np.ndarray]], befores: list[list[np.ndarray]],
+           limits: list[list[float]], tol: Tolerance, partners: Sequence[int | None] | None = None) -> float:
+    """How far a replay's steps (``predicted``) lie from the steps taken (``afters``), each from ``befores``:
+    the worst over steps and parameters of :func:`common.tolerances.measure_step`'s relative difference
+    in units of that step's tolerance (``limits``), each at its floor (:func:`common.tolerances.step_floors`
+    of ``partners``, ``Architecture.floor_partners()``); infinite where the replay is not finite."""
+    worst = 0.0
+    for guess, after, before, limit in zip(predicted, afters, befores, limits):
+        bounds = step_floors(guess, before, partners) if partners is not None else [0.0] * len(guess)
+        for g, a, b, bound, floor in zip(guess, after, before, limit, bounds):
+            relative = measure_step(a, g, b, tol, floor)["relative"] if np.all(np.isfinite(g)) else np.inf
+            worst = max(worst, relative / bound)
+    return worst
