@@ -74,6 +74,17 @@ def check_weights(weights: Sequence[np.ndarray], architecture: "Architecture", d
                          dtype)
 
 
+def check_batch(inputs_shape: tuple[int, ...], architecture: "Architecture") -> None:
+    """One sentence unless a training pass on inputs of this shape can normalize over its batch:
+    a batch normalization after a dense layer needs ``architecture.min_batch`` samples (one sample has
+    no variance), refused before anything moves."""
+    least, why = architecture.min_batch
+    n = 1 if len(inputs_shape) == 1 else inputs_shape[0]
+    if n < least:
+        raise ParameterError(f"A training pass of {architecture.describe()} needs batches of at least {least} samples: "
+                             f"{why}. Got {n} instead.")
+
+
 def check_buffers(buffers: Sequence[np.ndarray], architecture: "Architecture", dtype: np.dtype) -> list[np.ndarray]:
     """Return the buffers (running statistics) as C-contiguous copies in ``dtype``, checked against
     ``architecture``: every buffer in ``architecture.buffer_names()`` order, as torch's

@@ -31,7 +31,8 @@ import numpy as np
 
 from common.errors import ParameterError
 from common.recipe import Recipe
-from common.tolerances import Tolerance, measure_step, nudge
+from common.architecture import Architecture
+from common.tolerances import Tolerance, measure_step, nudge, step_floors
 from compare.conformance import Guarded
 
 STATE_METHODS = ("get_optimizer_state", "set_optimizer_state")
@@ -139,11 +140,13 @@ def step_rounding(network: Any, state: TrainingState, inputs: np.ndarray, target
     over the nudges: what rounding of the size the two backends add can do to this step.
     """
     worst = [0.0] * len(stepped)
+    # a step that is rounding noise (a bias a batch norm cancels) is measured at its partner's step, as it is compared
+    floors = step_floors(stepped, state.weights, Architecture.of(network).floor_partners())
     for k in range(nudges):
         nudged = nudge(state.weights, seed + k)
         moved = one_step(network, state, inputs, targets, prepare, weights=nudged)
         for i, (after, start, reference, before) in enumerate(zip(moved, nudged, stepped, state.weights)):
             # the nudged step, laid on the un-nudged start: before + (after − start)
             shifted = before.astype(np.float64) + (after.astype(np.float64) - start)
-            worst[i] = max(worst[i], measure_step(shifted, reference, before, tol)["relative"])
+            worst[i] = max(worst[i], measure_step(shifted, reference, before, tol, floors[i])["relative"])
     return worst

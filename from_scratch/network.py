@@ -39,7 +39,7 @@ import numpy as np
 from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
 from common.recipe import check_optimizer_state
-from common.validation import check_buffers, check_weights
+from common.validation import check_batch, check_buffers, check_weights
 from common.weights import initial_buffers, initial_weights
 from from_scratch.blas import add_scaled
 from from_scratch.layers import Context, build
@@ -372,6 +372,7 @@ class Network:
             ``(output, hidden)``. With ``l2``, each includes the penalty's ``l2 · W``.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
+        check_batch(inputs.shape, self.architecture)
         return self._loss_and_gradients(inputs, targets)[1]
 
     def _loss_and_gradients(self, inputs: np.ndarray, targets: np.ndarray, into: list[np.ndarray] | None = None,
@@ -413,6 +414,7 @@ class Network:
             (:class:`BookNetwork`), the quantities its update uses instead.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
+        check_batch(inputs.shape, self.architecture)
         found = list(self.architecture.intermediates())
         at: dict[int, np.ndarray] = {index: None for _, index, _, _ in found}
         self._loss_and_gradients(inputs, targets, at=at)
@@ -435,6 +437,7 @@ class Network:
         (:mod:`from_scratch.optimizers`), at the schedule's learning rate for this step.
         """
         inputs, targets = self._check_inputs(inputs), self._check_targets(targets, inputs)
+        check_batch(inputs.shape, self.architecture)
         if not self._plain:
             loss, grads = self._loss_and_gradients(inputs, targets, into=self.optimizer.gradients)
             self.optimizer.step(self._parameters, grads, self.recipe.learning_rate(self.lr, self.optimizer.t))

@@ -12,7 +12,7 @@ import pytest
 
 import from_scratch
 import torch_impl
-from common.errors import ConformanceError
+from common.errors import ConformanceError, ParameterError
 from common.tolerances import relative_difference
 from compare import check_network
 from compare.race.cli import EXIT_OK, EXIT_USAGE, main
@@ -165,3 +165,27 @@ def test_lenet_with_batch_norm_races_and_agrees_its_running_statistics_compared_
     assert main(["--conv", "6x5p2,16x5", "--hidden", "120,84", "--activation", "relu", "--loss", "cross-entropy",
                  "--bias", "--norm", "batch", "--batch-size", "32", "--lr", "0.05", "--train-limit", "2000",
                  "--test-limit", "100", "--quiet"]) == EXIT_OK, capsys.readouterr()
+
+
+@pytest.mark.parametrize("backend", [from_scratch.Network, torch_impl.Network], ids=["from_scratch", "torch_impl"])
+def test_a_training_pass_on_one_sample_of_a_batch_normalized_dense_layer_is_one_sentence(backend):
+    network = backend(784, [10], 10, 0.1, norm="batch", seed=0)
+    before = network.get_buffers()
+    x, t = np.full(784, 0.5), np.eye(10)[1]
+    for call in (lambda: network.train(x, t), lambda: network.gradients(x[None], t[None]),
+                 lambda: network.intermediate_gradients(x, t)):
+        with pytest.raises(ParameterError, match="needs batches of at least 2 samples"):
+            call()
+    assert all(np.array_equal(a, b) for a, b in zip(before, network.get_buffers()))  # nothing moved
+    assert network.query(x).shape == (10,)  # evaluation reads the running statistics: one sample is fine
+
+
+def test_a_step_of_a_bias_a_batch_norm_cancels_is_judged_at_its_weights_step():
+    """The bias's step is rounding noise in both backends; its tolerance (the nudge's measured rounding)
+    is taken at the same floor as the difference, so a planted backward that gives it a real step fails."""
+    report = check_network(users.NoMeanTerm(784, HIDDEN, 10, 0.05))
+    (row,) = [r for r in report.rows if (r.kind, r.layer) == ("step 1", "b1")]
+    assert not row.batch.passed and row.batch.tolerance < 1e-6, str(report)
+    passing = check_network(users.BatchNormNet(784, HIDDEN, 10, 0.05))
+    (row,) = [r for r in passing.rows if (r.kind, r.layer) == ("step 1", "b1")]
+    assert row.batch.passed and row.batch.relative < row.batch.tolerance < 1e-6

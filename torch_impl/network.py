@@ -19,7 +19,7 @@ from torch import nn
 from common.architecture import network_repr, set_network_attributes
 from common.errors import ParameterError
 from common.recipe import check_optimizer_state
-from common.validation import check_buffers, check_weights
+from common.validation import check_batch, check_buffers, check_weights
 from common.weights import initial_weights
 from torch_impl import optim
 from torch_impl.graphs import CapturedStep
@@ -235,9 +235,11 @@ class Network:
         return tensor
 
     def _rows(self, inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`_batch`, one sample as a batch of one: every layer sees a batch (a normalization over
-        the features or the channels reads its batch axis as such), and the outputs are the same."""
+        """:meth:`_batch` for a training pass, one sample as a batch of one: every layer sees a batch (a
+        normalization over the features or the channels reads its batch axis as such), and the outputs
+        are the same; a batch too small to normalize over is one sentence (:func:`common.validation.check_batch`)."""
         inputs, targets = self._batch(inputs, targets)
+        check_batch(tuple(inputs.shape), self.architecture)
         return (inputs.unsqueeze(0), targets.unsqueeze(0)) if inputs.dim() == 1 else (inputs, targets)
 
     def _batch(self, inputs, targets) -> tuple[torch.Tensor, torch.Tensor]:

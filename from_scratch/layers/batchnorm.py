@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import ParameterError
 from common.layers.batchnorm import BatchNorm as Spec
 from from_scratch.layers.base import Context, Layer
 
@@ -52,7 +53,10 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
         x_hat = (x - _per_feature(running_mean, x)) / std
         return g * x_hat + b, ("test", x_hat, std, gamma)
     axes = _axes(x)
-    count = x.size // x.shape[1]  # M: the numbers each feature is averaged over
+    count = x.size // x.shape[1] if x.ndim > 1 else 1  # M: the numbers each feature is averaged over
+    if count < 2:
+        raise ParameterError(f"batchnorm_forward in training needs at least 2 numbers a feature to average over "
+                             f"(a batch of 2 or more samples, or maps); got x of shape {x.shape}.")
     mean = x.mean(axis=axes, keepdims=True)
     centred = x - mean
     var = np.mean(centred * centred, axis=axes, keepdims=True)  # biased: the normalization's
