@@ -131,3 +131,13 @@ def _sample(index: int, dtype: str) -> np.ndarray:
     from common.data import load_embedded, scale_inputs
 
     return scale_inputs(load_embedded().train_images[index:index + 1], dtype)[0]
+
+
+class QueryOffAfter400(Planted):
+    """Trains as from_scratch does; from step 400 on, query() answers 1e-9 further from its forward pass (its
+    outputs scaled by 1 + 1e-9): weights, gradients and steps all agree, the test outputs do not."""
+
+    AT = 400
+
+    def plant(self) -> None:
+        self.query = lambda inputs: from_scratch.Network.query(self, inputs) * (1 + 1e-9)

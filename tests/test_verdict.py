@@ -277,3 +277,18 @@ def test_biases_that_start_at_zero_drift_as_rounding_explains_and_a_planted_one_
     assert planted["status"] == "disagreed"
     first = planted["agreement"]["failures"][0]
     assert (first["kind"], first["layer"], first["step"]) == ("weights", "b3", 1000)
+
+
+def test_test_outputs_that_part_as_far_as_the_weights_drift_pass_and_a_query_that_departs_does_not(capsys):
+    """ReLU at lr 0.5: the outputs magnify the two runs' weight drift (3.5e-13) to 4.8e-12, past the
+    trajectory tolerance; at the other's weights the reference answers as the other does, so they agree. A
+    network whose query() alone moves by 1e-9 of itself still fails the outputs check."""
+    from compare.race.cli import main
+
+    common = ["--hidden", "100,100", "--activation", "relu", "--loss", "cross-entropy", "--bias", "--batch-size", "32"]
+    assert main([*common, "--lr", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "as far as the weights' own drift carries" in out
+    assert main(["--backends", "torch_impl", "tests.planted:QueryOffAfter400", "--train-limit", "1000",
+                 "--test-limit", "200", "--quiet"]) == 1
+    assert "test outputs" in capsys.readouterr().out

@@ -158,6 +158,12 @@ def agreement_text(run: dict, rule: str) -> str:
         lines.append(f"  {kind:<13} {count:4d} checks, worst relative {check['relative']:.2g} "
                      f"({check['layer']} after {check['step']:,} steps), cosine {check['cosine']:.12f}, "
                      f"length ratio {check['norm_ratio']:.12f}")
+    for c in checks:  # outputs that magnify the weights' drift (compare.race.runner._compare_outputs)
+        if c["kind"] == "test outputs" and c["passed"] and c["rounding_bound"] and c["relative"] > c["tolerance"]:
+            lines.append(f"  test outputs of {c['backend']}: {c['relative']:.2g} apart, beyond {c['tolerance']:.2g}, as "
+                         f"far as the weights' own drift carries: at {c['backend']}'s weights the reference's outputs are "
+                         f"{c['rounding_bound'] - tol['single']:.2g} from its own, and {c['backend']}'s within "
+                         f"{tol['single']:.2g} of them")
     for key, p in agreement["predictions"].items():
         lines.append(f"  predictions   {key}: identical on {p['identical']:,} of {p['total']:,} test images"
                      + (f" ({p['differing'] - p['beyond_ties']} near-ties)" if p["differing"] and p["judged"] else "")
