@@ -42,7 +42,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 TUTORIAL = DOCS / "tutorial.md"  # a lesson in each numbered section
-PAGES = (DOCS / "optimizers.md", DOCS / "convolution.md")  # a lesson each, the whole page
+PAGES = (DOCS / "optimizers.md", DOCS / "convolution.md", DOCS / "normalization.md")  # a lesson each, the whole page
 SOURCES = (TUTORIAL, *PAGES)
 NOTEBOOKS = DOCS / "notebooks"
 FENCE = re.compile(r"^```\s*(\S*)\s*$")

@@ -260,6 +260,17 @@ TERMS = {
     "convolution.md": {"check_network": "sets a network of your own beside autograd layer by layer",
                        "BLAS": "Basic Linear Algebra Subprograms", "LeNet-5": "Yann LeCun's network",
                        "stride": "the kernel moves one pixel at a time (its *stride* is 1)"},
+    "normalization.md": {"batch normalization": "which rescales each feature over the batch",
+                         "layer normalization": "which rescales each sample over its own features",
+                         "running statistics": "the averages a batch normalization keeps for evaluation",
+                         "finite differences": "the loss's change when one input is nudged",
+                         "check_network": "sets a network of your own beside autograd layer by layer",
+                         "inverted": "the kept units scaled up in training",
+                         "layer_rng": "a NumPy generator seeded by the network's seed, the step and the layer",
+                         "relative_difference": "max |a − b| / max |b|",
+                         "unbiased": "divides it by n − 1",
+                         "evaluation mode": "a batch normalization uses *running statistics* instead",
+                         "floor": "divides by the larger of max |b| and the floor"},
 }
 
 

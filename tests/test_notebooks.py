@@ -1,8 +1,8 @@
 """The lessons, as Jupyter notebooks: generated from the Markdown, and executed.
 
 The Markdown is the one source: docs/tutorial.md, whose numbered sections are lessons, and the
-pages that are a lesson each (``PAGES`` of ``docs/make_notebooks.py``: docs/optimizers.md and
-docs/convolution.md).
+pages that are a lesson each (``PAGES`` of ``docs/make_notebooks.py``: docs/optimizers.md,
+docs/convolution.md and docs/normalization.md).
 ``docs/make_notebooks.py`` turns each lesson into a notebook under docs/notebooks/ (the doctest
 parser splits each ```python session into code cells, each with the output the Markdown shows
 for it). Here:

@@ -33,11 +33,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cs231n_norm import (  # written in cs231n_norm.py, exported from here
-    batchnorm_backward, batchnorm_backward_alt, batchnorm_forward, batchnorm_forward_torch, dropout_backward,
-    dropout_backward_2017, dropout_forward, dropout_forward_2017, layernorm_backward, layernorm_forward,
-    spatial_batchnorm_backward, spatial_batchnorm_forward,
-)
+if __package__:  # imported as tests.users.cs231n_layers
+    from .cs231n_norm import (  # written in cs231n_norm.py, exported from here
+        batchnorm_backward, batchnorm_backward_alt, batchnorm_forward, batchnorm_forward_torch, dropout_backward,
+        dropout_backward_2017, dropout_forward, dropout_forward_2017, layernorm_backward, layernorm_forward,
+        spatial_batchnorm_backward, spatial_batchnorm_forward,
+    )
+else:  # loaded by its path, beside cs231n_norm.py (compare.plugins.load_class puts their folder on sys.path)
+    from cs231n_norm import (
+        batchnorm_backward, batchnorm_backward_alt, batchnorm_forward, batchnorm_forward_torch, dropout_backward,
+        dropout_backward_2017, dropout_forward, dropout_forward_2017, layernorm_backward, layernorm_forward,
+        spatial_batchnorm_backward, spatial_batchnorm_forward,
+    )
 
 
 def affine_forward(x, w, b):

@@ -18,8 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from common.layers import layer_rng
-from tests.users import cs231n_layers as layers
-from tests.users import cs231n_norm as norm
+
+if __package__:  # imported as tests.users.cs231n_normnet
+    from . import cs231n_layers as layers
+    from . import cs231n_norm as norm
+else:  # loaded by its path (compare.plugins.load_class puts its folder on sys.path), as a notebook does
+    import cs231n_layers as layers
+    import cs231n_norm as norm
 
 
 class NormNet:
