@@ -11,14 +11,19 @@ A network of your own, against autograd, layer by layer (docs/check-your-network
     from compare import check_network
     print(check_network(MyNetwork(784, [200, 100], 10, 0.1)))
 
-or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork"))``.
+or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork"))``. A model as the
+learner wrote it, cs231n's (``params``, ``loss``) or nnfs's ``Model``, with no adapter::
+
+    from compare import check_model
+    print(check_model(model, update=adam))
 
 ``compare`` is the only package that imports both ``from_scratch`` and ``torch_impl``.
 """
 from __future__ import annotations
 
 from compare.race.config import Config
+from compare.check.model import check_model
 from compare.check.network import check_network
 from compare.race.pipeline import run_comparison
 
-__all__ = ["Config", "check_network", "run_comparison"]
+__all__ = ["Config", "check_model", "check_network", "run_comparison"]
