@@ -206,6 +206,25 @@ def test_a_correct_nnfs_model_passes_with_its_recipe_read_from_its_optimizer(opt
     assert "W2 = layers[3].weights.T, b2 = layers[3].biases[0]" in str(report)
 
 
+class Loss_CategoricalCrossentropy_Chapter22(nnfs.Loss_CategoricalCrossentropy):
+    """The book's chapter-22 loss: the penalty over the layers Model.finalize hands it, no argument."""
+
+    def remember_trainable_layers(self, trainable_layers):
+        self.trainable_layers = trainable_layers
+
+    def regularization_loss(self):
+        return sum(layer.weight_regularizer_l2 * np.sum(layer.weights * layer.weights)
+                   for layer in self.trainable_layers)
+
+
+def test_the_penalty_is_read_through_either_chapters_regularization_loss():
+    model = nnfs_model(l2=5e-4, optimizer=nnfs.Optimizer_SGD(learning_rate=0.1))
+    model.loss = Loss_CategoricalCrossentropy_Chapter22()
+    model.loss.remember_trainable_layers(model.trainable_layers)
+    report = check_model(model)
+    assert report.passed and report.recipe == "SGD, L2 0.001 on the weights", str(report)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cause, planted, keywords", [
     ("dropout_not_inverted", {"dropout": nnfs_planted.Layer_Dropout_NotInverted}, {}),

@@ -21,6 +21,7 @@ the layers are, and promotes what follows it).
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import re
 from dataclasses import dataclass, field
@@ -462,6 +463,18 @@ class NnfsModel(_Form):
         l2 = {"l2": 2 * weight, "decay_biases": bias == weight} if weight else {}
         return Recipe(**{**recipe.changed_keywords(), **l2}), lr, words
 
+    def _penalty(self) -> float:
+        """The layers' L2 penalty, by the loss's ``regularization_loss``: chapter 22's takes no argument (the
+        layers ``finalize`` gave it), earlier chapters' one layer at a time."""
+        penalty, name = self.model.loss.regularization_loss, f"{type(self.model.loss).__name__}.regularization_loss"
+        try:
+            each = bool(inspect.signature(penalty).parameters)
+        except (TypeError, ValueError):
+            each = True
+        if not each:
+            return float(call_user(name, penalty))
+        return float(sum(call_user(name, penalty, layer) for layer in self.dense))
+
     def _fresh_optimizer(self) -> None:
         optimizer = self.model.optimizer
         optimizer.iterations, optimizer.current_learning_rate = 0, optimizer.learning_rate
@@ -512,7 +525,7 @@ class NnfsModel(_Form):
         output, y = self._passed(inputs, targets)
         model, optimizer = self.model, self.model.optimizer
         loss = call_user(f"{type(model.loss).__name__}.calculate", model.loss.calculate, output, y)
-        loss += sum(model.loss.regularization_loss(layer) for layer in self.dense)
+        loss += self._penalty()
         call_user(f"{type(optimizer).__name__}.pre_update_params", optimizer.pre_update_params)
         for layer in self.dense:
             call_user(f"{type(optimizer).__name__}.update_params", optimizer.update_params, layer)
