@@ -82,6 +82,11 @@ def _samples(architecture: Architecture, count: int, dtype: np.dtype) -> tuple[n
                              "not images of the model's kind.")
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its article: "an object", "a dict"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def check_model(model: Any, *, update: Any = None, optim_config: dict | None = None, dropout: float | None = None,
                 dropout_p: str = "keep", batch_size: int = 8) -> ModelReport:
     """Check a model as the learner wrote it, cs231n's or nnfs's, against autograd and torch.optim.
@@ -134,7 +139,7 @@ def check_model(model: Any, *, update: Any = None, optim_config: dict | None = N
     if adapter_class is None:
         raise ConformanceError(f"check_model takes a model as cs231n writes one (params, a dict of W1, b1, ...; "
                                f"loss(X, y=None)) or nnfs's Model (layers, loss, optimizer, forward(X, training), "
-                               f"backward(output, y)). Got a {type(model).__name__} instead.")
+                               f"backward(output, y)). Got {_a(type(model).__name__)} instead.")
     name = type(model).__name__
     try:
         own = copy.deepcopy(model)
