@@ -35,7 +35,7 @@ gradients need (values of the range a model is fed), and the report says so.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ import numpy as np
 from common.architecture import Architecture
 from common.data import scale_inputs
 from common.errors import ConformanceError, ParameterError
+from common.validation import check_positive_int
 from compare.check.model_forms import form_of
 from compare.check.network import STEPS, _mnist, check_network
 from compare.check.report import NetworkReport
@@ -147,21 +148,23 @@ def check_model(model: Any, *, update: Any = None, optim_config: dict | None = N
         raise ConformanceError(f"{name} cannot be copied (copy.deepcopy raised {type(error).__name__}: {error}); "
                                "check_model checks a copy, so as to leave the model as it was.") from None
     cs231n = adapter_class.__name__ == "Cs231nModel"
-    other_forms = ({"dropout": dropout} if cs231n else
-                   {"update": update, "optim_config": optim_config, "dropout_p": None if dropout_p == "keep" else 1})
-    given = next((k for k, v in other_forms.items() if v is not None), None)
+    batch_size = check_positive_int("batch_size", batch_size)
+    nnfs_only = {"dropout": dropout is not None}
+    cs231n_only = {"update": update is not None, "optim_config": optim_config is not None,
+                   "dropout_p": dropout_p != "keep"}
+    given = next((k for k, v in (nnfs_only if cs231n else cs231n_only).items() if v), None)
     if given is not None:
         raise ParameterError(f"The '{given}' parameter is for {'nnfs' if cs231n else 'cs231n'}'s models; {name} is "
                              f"{'cs231n' if cs231n else 'nnfs'}'s.")
     named = type(name, (adapter_class,), {"__module__": adapter_class.__module__})  # reports name the model
     adapter = (named(own, name, update, optim_config, dropout_p) if cs231n else named(own, name, dropout))
     architecture = adapter.architecture
-    inputs, targets, fitted = _samples(architecture, STEPS * max(batch_size, 1), adapter.dtype)
+    inputs, targets, fitted = _samples(architecture, STEPS * batch_size, adapter.dtype)
     from compare.check.twin import TwinUnderConventions  # torch, imported when a check runs
 
     reference = TwinUnderConventions(architecture, adapter.lr, adapter.dtype, adapter.recipe, adapter.conventions)
     report = check_network(adapter, batch_size=batch_size, reference=reference, samples=(inputs, targets))
     form = "cs231n's" if cs231n else "nnfs's"
     theirs = "torch_impl (autograd, torch.optim)" + (f" under {form} conventions" if adapter.conventions.words else "")
-    return ModelReport(**{**{f: getattr(report, f) for f in report.__dataclass_fields__}, "reference": theirs},
+    return ModelReport(**{**{f.name: getattr(report, f.name) for f in fields(report)}, "reference": theirs},
                        notes=tuple(adapter.notes) + ((fitted,) if fitted else ()))

@@ -37,7 +37,7 @@ from compare.conformance import call_user
 
 def _short(value: Any) -> str:
     """A short repr for a sentence: a NumPy scalar as its number, anything long cut at 60 characters."""
-    text = f"{value.item():.6g}" if isinstance(value, np.generic) and np.ndim(value) == 0 else repr(value)
+    text = f"{value.item():.6g}" if isinstance(value, np.number) else repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
@@ -164,7 +164,7 @@ class Cs231nModel(_Form):
             raise ConformanceError(f"{name}.params' weights are of shapes {[w.shape for w in weights]}; expected "
                                    "(D, M1), (M1, M2), ...: each layer's inputs and outputs, as the handout lays W "
                                    "out.")
-        norm = self._norm(model, params, count)
+        norm = self._norm(model, params)
         keep = self._dropout(model, dropout_p)
         self._set_architecture(sizes, norm=norm, dropout=keep[0] if keep else 0.0)
         self.keys = [f"{prefix}{i}" for i in range(1, count + 1) for prefix in ("W", "b", "gamma", "beta")
@@ -174,7 +174,10 @@ class Cs231nModel(_Form):
             raise ConformanceError(f"{name}.params has {sorted(params)}; expected "
                                    f"{', '.join(self._expected(count, norm))}.")
         self.shapes = {key: params[key].shape for key in self.keys}
-        self.l2 = float(getattr(model, "reg", 0.0) or 0.0)
+        reg = getattr(model, "reg", 0.0) or 0.0
+        if isinstance(reg, bool) or not isinstance(reg, numbers.Real) or not 0 <= reg < np.inf:
+            raise ConformanceError(f"{name}.reg is {_short(reg)}; expected the L2 strength, a float >= 0.")
+        self.l2 = float(reg)
         self.rule, self.configs = update, {}
         if update is None:
             self.recipe, self.lr = Recipe(l2=self.l2), self.DEFAULT_LR
@@ -201,11 +204,15 @@ class Cs231nModel(_Form):
         return [f"{mine} = params['{key}']{'.T' if key.startswith('W') else ''}"
                 for mine, key in zip(self.architecture.parameter_names(), self.keys) if mine != key or key[0] == "W"]
 
-    def _norm(self, model: Any, params: dict, count: int) -> str | None:
+    def _norm(self, model: Any, params: dict) -> str | None:
+        """"batch" or "layer" from ``normalization``, else from ``bn_params`` where there is a gamma1; or None."""
         stated = getattr(model, "normalization", None)
         if stated in ("batchnorm", "layernorm"):
             return stated[:-4]
-        if stated is not None or "gamma1" not in params:
+        if stated is not None:
+            raise ConformanceError(f"{self.name}.normalization is {_short(stated)}; expected 'batchnorm', 'layernorm' "
+                                   "or None, as the handout has it.")
+        if "gamma1" not in params:
             return None
         bn_params = getattr(model, "bn_params", None) or []
         if bn_params and all("mode" in p for p in bn_params):
