@@ -19,6 +19,7 @@ from tests.users import cs231n_optim as optim
 from tests.users import cs231n_optim_planted as optim_planted
 from tests.users import nnfs_layers as nnfs
 from tests.users import nnfs_planted
+from tests.users.cs231n_layers_planted import PLANTED
 from tests.users.cs231n_models import PLANTED_MODELS, FullyConnectedNet, TwoLayerNet
 from tests.users.nnfs_model import Model
 
@@ -98,6 +99,15 @@ def test_each_planted_cs231n_model_is_named_by_the_catalogue(cause, dtype):
     report = check_model(planted_model(cause, dtype))
     assert not report.passed
     assert report.cause.name == CATALOGUE_NAMES.get(cause, cause), str(report)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_planted_two_layer_model_is_named_by_the_catalogue(dtype):
+    model = cs231n_model("two_layer", dtype)
+    model.reg = 0.0  # with reg, the batch's gradient is n g + reg W: no longer n times autograd's (batch_only)
+    model.layers.softmax_loss = PLANTED["softmax_loss"]["softmax_sum_not_mean"]["forward"]
+    report = check_model(model)
+    assert (report.cause.name, report.cause.layer) == ("sum_not_mean", "W_ho"), str(report)
 
 
 @pytest.mark.parametrize("cause", UNNAMED)
