@@ -17,6 +17,11 @@ torch.optim, step by step::
     from compare import check_update
     print(check_update("adam", adam))
 
+A model as the learner wrote it, cs231n's (``params``, ``loss``) or nnfs's ``Model``, with no adapter::
+
+    from compare import check_model
+    print(check_model(model, update=adam))
+
 or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork"))``.
 
 ``compare`` is the only package that imports both ``from_scratch`` and ``torch_impl``.
@@ -24,8 +29,9 @@ or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork")
 from __future__ import annotations
 
 from compare.race.config import Config
+from compare.check.model import check_model
 from compare.check.network import check_network
 from compare.check.update import check_update
 from compare.race.pipeline import run_comparison
 
-__all__ = ["Config", "check_network", "check_update", "run_comparison"]
+__all__ = ["Config", "check_model", "check_network", "check_update", "run_comparison"]

@@ -61,13 +61,16 @@ def _mnist(count: int) -> tuple[np.ndarray, np.ndarray]:
     return data.train_images[:count].copy(), data.train_labels[:count].copy()
 
 
-def _given(samples: tuple[np.ndarray, np.ndarray], count: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The ``samples`` check_network was given, checked: at least ``count`` rows of 784 inputs and 10 targets."""
+def _given(samples: tuple[np.ndarray, np.ndarray], count: int, dtype: np.dtype,
+           shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``samples`` check_network was given, checked: at least ``count`` rows of the network's
+    ``shape`` (its inputs and outputs: MNIST's 784 and 10, or a model's own, compare.check.model)."""
     inputs, targets = (np.asarray(a, dtype=dtype) for a in samples)
-    if inputs.ndim != 2 or targets.ndim != 2 or (inputs.shape[1], targets.shape[1]) != MNIST_SHAPE \
+    if inputs.ndim != 2 or targets.ndim != 2 or (inputs.shape[1], targets.shape[1]) != shape \
             or len(inputs) != len(targets) or len(inputs) < count:
-        raise ParameterError(f"The 'samples' parameter must be inputs of shape (m, 784) and targets of shape (m, 10), "
-                             f"m >= {count} (5 steps of the batch). Got {inputs.shape} and {targets.shape} instead.")
+        raise ParameterError(f"The 'samples' parameter must be inputs of shape (m, {shape[0]}) and targets of shape "
+                             f"(m, {shape[1]}), m >= {count} (5 steps of the batch). Got {inputs.shape} and "
+                             f"{targets.shape} instead.")
     return inputs, targets
 
 
@@ -254,14 +257,16 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
         the book's network; the recipe's ``optimizer``, ``momentum``, ... where it does not train
         by plain SGD) and methods (``set_weights``, ``get_weights``, ``query``, ``gradients``,
         ``train``; ``intermediate_gradients`` and ``get_optimizer_state``/``set_optimizer_state``
-        if it has them). 784 inputs, 10 outputs.
+        if it has them). 784 inputs, 10 outputs (or another shape, with ``samples`` of it).
     batch_size : int, default 8
         The batch compared beside single samples.
     reference : object, optional
         The network to compare against (deep-copied, never trained itself); by default
         ``torch_impl.Network`` built with the same architecture, recipe, learning rate and
-        dtype, on the CPU.
-    samples : (ndarray of shape (m, 784), ndarray of shape (m, 10)), optional
+        dtype, on the CPU. One with a ``planting_twin()`` method (torch's network under another
+        codebase's conventions, :mod:`compare.check.model`) builds, in float64, the network the
+        catalogues' mistakes are planted in.
+    samples : (ndarray of shape (m, input_nodes), ndarray of shape (m, output_nodes)), optional
         The inputs (scaled pixels) and targets to check on, in the network's dtype, ``m`` at least
         ``5 * batch_size``: the first is the one sample, the first ``batch_size`` the batch, and the
         training steps take the next ones in turn. By default the first MNIST training images; the
@@ -286,9 +291,10 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
     if batch_size < least:
         raise ParameterError(f"The 'batch_size' parameter must be at least {least} for {architecture.describe()}: "
                              f"{why}. Got {batch_size} instead.")
-    if (architecture.input_nodes, architecture.output_nodes) != MNIST_SHAPE:
-        raise ParameterError(f"check_network feeds MNIST images: a network with 784 inputs and 10 outputs. Got "
-                             f"{architecture.input_nodes} inputs and {architecture.output_nodes} outputs instead.")
+    shape = (architecture.input_nodes, architecture.output_nodes)
+    if samples is None and shape != MNIST_SHAPE:
+        raise ParameterError(f"check_network feeds MNIST images, unless given samples: a network with 784 inputs and "
+                             f"10 outputs. Got {shape[0]} inputs and {shape[1]} outputs instead, and no samples.")
     stated = network_dtype(network)
     if samples is None:
         images, labels = _mnist(STEPS * max(batch_size, 1))
@@ -296,7 +302,7 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
         inputs, targets = scale_inputs(images, dtype), _targets(labels, architecture, dtype)
     else:
         dtype = computing_dtype(network, stated, np.asarray(samples[0])[0])
-        inputs, targets = _given(samples, STEPS * batch_size, dtype)
+        inputs, targets = _given(samples, STEPS * batch_size, dtype, shape)
     copies = _Copies(network, recipe, architecture, stated)
     try:
         first = copies.fresh()
@@ -313,7 +319,7 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
             return copy.deepcopy(template)
 
         evidence = _measure(copies, _Checked(first, architecture, recipe, dtype), make_reference, inputs, targets,
-                            batch_size)
+                            batch_size, getattr(template, "planting_twin", None))
     finally:
         copies.put_back()
     least, why = architecture.min_batch
@@ -326,7 +332,7 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
 
 
 def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any], inputs: np.ndarray,
-             targets: np.ndarray, n: int) -> Evidence:
+             targets: np.ndarray, n: int, twin: Callable[[], Any] | None = None) -> Evidence:
     architecture, recipe, names = mine.architecture, mine.recipe, mine.names
     limit = tolerance(mine.dtype).single
     single, batch = (inputs[0], targets[0]), (inputs[:n], targets[:n])
@@ -392,7 +398,7 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
             for mistake in _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,
                                              original, widened)]
     evidence.hypotheses += _layer_hypotheses(mine, start, evidence, modes, gradients, widened, limit,
-                                             training.first_buffers if evidence.failing(("buffers",)) else None)
+                                             training.first_buffers if evidence.failing(("buffers",)) else None, twin)
     return evidence
 
 
@@ -531,19 +537,21 @@ def _keep(kept: Cell | None, new: Cell) -> Cell:
 
 
 def _layer_hypotheses(mine: _Checked, start: TrainingState, evidence: Evidence, modes: dict, gradients, widened,
-                      limit, first_buffers: tuple | None) -> list[Hypothesis]:
+                      limit, first_buffers: tuple | None, twin: Callable[[], Any] | None = None) -> list[Hypothesis]:
     """The layer kinds' mistakes (:mod:`compare.check.mistakes`) whose numbers are the network's: its
     outputs, where they differ from autograd's (and its gradients with them); else its gradients, where
-    they differ; else the buffers its first step moved, where they differ (``first_buffers``)."""
+    they differ; else the buffers its first step moved, where they differ (``first_buffers``). ``twin``:
+    the reference's ``planting_twin``, where it has one (a reference under another codebase's conventions)."""
     gradient_cases = [(x, t, gradients[mode], widened[mode]) for mode, (x, t) in modes.items()]
     if evidence.failing(("outputs",)):
         mine.set_weights(start.weights)
         x, t = modes["batch"]
         return fitting(mine.architecture, mine.recipe, start, OUTPUTS, [(x, t, mine.query(x), limit)],
-                       also=gradient_cases)
+                       also=gradient_cases, twin=twin)
     if evidence.failing(("gradient",)):
-        return fitting(mine.architecture, mine.recipe, start, GRADIENTS, gradient_cases)
+        return fitting(mine.architecture, mine.recipe, start, GRADIENTS, gradient_cases, twin=twin)
     if first_buffers is not None:
         x, t, moved = first_buffers
-        return fitting(mine.architecture, mine.recipe, start, BUFFERS, [(x, t, moved, tolerance(mine.dtype).single)])
+        return fitting(mine.architecture, mine.recipe, start, BUFFERS, [(x, t, moved, tolerance(mine.dtype).single)],
+                       twin=twin)
     return []

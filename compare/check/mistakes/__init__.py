@@ -11,6 +11,13 @@ replayed instead. Whatever the catalogue, a mistake reaches the diagnosis one wa
 A mistake written once in a layer function reaches every layer of its kind, so each is tried in
 each layer alone and in all of them at once. Torch with the mistake planted is built here, in
 ``compare`` (the only package that knows both backends), never in ``torch_impl``.
+
+A network compared under another codebase's conventions (cs231n's batch norm, whose running variance
+is the biased one; its dropout, whose mask comes from ``np.random.seed``) is compared with torch's
+network whose modules for those layers keep the convention (:func:`compare.check.model.check_model`).
+Such a module carries the catalogue of its kind under its convention, as its ``mistakes(spec)``
+method: :func:`catalogue` asks the module before the kind, so that a mistake is planted into the
+convention, not into torch's own.
 """
 from __future__ import annotations
 
@@ -73,8 +80,15 @@ class Planted:
     dx_only: bool = False
 
 
-def catalogue(spec: Layer) -> list[Planted]:
-    """The mistakes of ``spec``'s kind that can happen in this layer; ``[]`` for a kind without a catalogue."""
+def catalogue(spec: Layer, module: Any = None) -> list[Planted]:
+    """The mistakes of ``spec``'s kind that can happen in this layer; ``[]`` for a kind without a catalogue.
+
+    ``module``: the layer's torch module, where one is at hand; a module that keeps another codebase's
+    convention has the kind's catalogue under that convention, its ``mistakes(spec)``.
+    """
+    own = getattr(module, "mistakes", None)
+    if callable(own):
+        return own(spec)
     try:
         module = importlib.import_module(f"{__name__}.{spec.implementation()}")
     except ModuleNotFoundError as error:
@@ -89,13 +103,17 @@ def _which(layers: Sequence[str], kind: str) -> str:
     return layers[0] if len(layers) == 1 else f"every {kind} layer ({', '.join(layers)})"
 
 
-def candidates(architecture: Architecture, shows: str) -> list[tuple[Planted, tuple[str, ...], str]]:
+def candidates(architecture: Architecture, shows: str,
+               model: Any = None) -> list[tuple[Planted, tuple[str, ...], str]]:
     """Each mistake that shows in ``shows``, with the layers to plant it in: each layer of its kind
-    alone, then all of them (where there are several). Returns ``(planted, layer names, where)``."""
+    alone, then all of them (where there are several). Returns ``(planted, layer names, where)``.
+    ``model``: the ``nn.Sequential`` the mistakes are planted in, whose modules may carry their own
+    catalogue (:func:`catalogue`)."""
     by_mistake: dict[tuple[str, str], list[tuple[Planted, Layer]]] = OrderedDict()
     first = next(i for i, spec in enumerate(architecture.layers) if spec.parameters())
+    modules = dict(model.named_children()) if model is not None else {}
     for i, spec in enumerate(architecture.layers):
-        for planted in catalogue(spec):
+        for planted in catalogue(spec, modules.get(spec.name)):
             stages = planted.shows if isinstance(planted.shows, tuple) else (planted.shows,)
             if shows in stages and not (planted.dx_only and i <= first):
                 by_mistake.setdefault((planted.name, planted.sentence), []).append((planted, spec))
@@ -121,7 +139,8 @@ def planted_model(model: Any, architecture: Architecture, planted: Planted, laye
 
 def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
             cases: list[tuple[np.ndarray, np.ndarray, Any, float]],
-            also: list[tuple[np.ndarray, np.ndarray, Any, float]] | None = None) -> list[Hypothesis]:
+            also: list[tuple[np.ndarray, np.ndarray, Any, float]] | None = None,
+            twin: Callable[[], Any] | None = None) -> list[Hypothesis]:
     """The layer mistakes that show in ``shows`` whose numbers are the network's.
 
     ``cases``: ``(inputs, targets, numbers, limit)``, the network's own ``numbers`` for those
@@ -134,12 +153,14 @@ def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
     it gives where they are autograd's (a query() that computes otherwise than the training pass is
     another mistake). The planted network is
     torch_impl's at the network's ``state`` (a :class:`compare.state.TrainingState`: its weights,
-    optimizer state, buffers and layer seed), in float64.
+    optimizer state, buffers and layer seed), in float64; ``twin``, where given, builds it instead
+    (torch's network under the network's conventions, in float64).
     """
     from compare.plugins import build_network, load_class
     from compare.state import TrainingState, restore
 
-    reference = build_network(load_class("torch_impl"), architecture, 1.0, "float64", recipe, device="cpu")
+    reference = (twin() if twin is not None else
+                 build_network(load_class("torch_impl"), architecture, 1.0, "float64", recipe, device="cpu"))
     restore(reference, TrainingState([np.asarray(w, np.float64) for w in state.weights], state.optimizer,
                                      None if state.buffers is None else [np.asarray(b, np.float64) for b in state.buffers],
                                      state.seed))
@@ -152,7 +173,7 @@ def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
     kept = [(inputs, targets, limit, right) for inputs, targets, numbers, limit in also or []
             for right in [_numbers(reference, GRADIENTS, inputs, targets)] if _close(numbers, right, limit,
                                                                                      gradient_partners)]
-    for planted, layers, where in candidates(architecture, shows):
+    for planted, layers, where in candidates(architecture, shows, model):
         reference.model = planted_model(model, architecture, planted, layers)
         try:
             mistaken = [_numbers(reference, shows, inputs, targets) for inputs, targets, _, _ in cases]

@@ -18,14 +18,24 @@ bn_momentum_form            cs231n's ``momentum · running + (1 − momentum) ·
                             momentum 0.1, where that formula wants 0.9: the buffers
 spatial_reshape             a map reshaped to (n·H·W, C) without moving the channels last first, so
                             each column mixes channels and positions: the outputs
+bn_unbiased_var_in_forward  training normalizing with the unbiased variance σ² · M / (M − 1)
+                            (torch.var's default), the running variance moved towards it: the
+                            gradients
 ==========================  ====================================================================
 
-Each is :class:`PlantedBatchNorm` (or :class:`ReshapedBatchNorm`), written with tensor operations
-beside torch's ``nn.BatchNorm1d``/``2d``, sharing its γ, β and running statistics; with no mistake
-planted it computes what torch's does.
+Each is :class:`PlantedBatchNorm` (or :class:`ReshapedBatchNorm`, :class:`UnbiasedBatchNorm`),
+written with tensor operations beside torch's ``nn.BatchNorm1d``/``2d``, sharing its γ, β and
+running statistics; with no mistake planted it computes what torch's does.
+
+:class:`HandoutBatchNorm` is torch's batch normalization under cs231n's conventions, which are not
+mistakes: the running statistics start where the model's are (0 before its first training pass),
+move towards the batch's *biased* variance, with cs231n's momentum 0.9 on the old value (torch's
+0.1 on the new). A model written as cs231n's is compared with it (:func:`compare.check.check_model`),
+and its catalogue is this one, each mistake planted under the same conventions.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -114,6 +124,58 @@ class ReshapedBatchNorm(nn.Module):
         return self.planted(x.reshape(-1, x.shape[1])).reshape(x.shape)
 
 
+class UnbiasedBatchNorm(nn.Module):
+    """``bn`` (its γ, β and running statistics shared) normalizing, in training, with the unbiased variance
+    σ² · M / (M − 1), M the numbers each feature is averaged over, and moving the running variance towards
+    that same variance (the one variable a hand-written forward keeps); its backward pass is still the biased
+    variance's closed form, as where only the forward's ``var`` was changed; evaluation is torch's."""
+
+    def __init__(self, bn: nn.Module) -> None:
+        super().__init__()
+        self.weight, self.bias = bn.weight, bn.bias
+        self.running_mean, self.running_var = bn.running_mean, bn.running_var
+        self.eps, self.momentum = bn.eps, bn.momentum
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        axes = [0] if x.dim() == 2 else [0, 2, 3]
+        shape = (1, -1) if x.dim() == 2 else (1, -1, 1, 1)
+        if not self.training:
+            return (self.weight.reshape(shape) * (x - self.running_mean.reshape(shape))
+                    / (self.running_var.reshape(shape) + self.eps).sqrt() + self.bias.reshape(shape))
+        mean, var = x.mean(axes), x.var(axes, unbiased=True)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.running_var.mul_(1 - self.momentum).add_(self.momentum * var)
+        return _MistakenBackward.apply(x, self.weight, self.bias, mean.reshape(shape),
+                                       (var + self.eps).sqrt().reshape(shape), axes, "closed")
+
+
+class HandoutBatchNorm(PlantedBatchNorm):
+    """torch's batch normalization ``bn`` (its γ, β and running statistics shared) under cs231n's
+    conventions: the running variance moved towards the batch's biased variance, ``momentum`` the weight on
+    the batch (1 − cs231n's ``bn_param['momentum']``, 0.9 by default: 0.1), ``eps`` the model's.
+
+    Its :meth:`mistakes` are the kind's, each planted under the same conventions, but
+    ``bn_biased_running_var``, which is the convention itself.
+    """
+
+    def __init__(self, bn: nn.Module, momentum: float, eps: float) -> None:
+        bn.eps = eps
+        super().__init__(bn, biased_running=True, momentum=momentum)
+
+    def mistakes(self, spec: BatchNorm) -> list[Planted]:
+        return [replace(planted, plant=lambda m, s, plant=planted.plant: _biased(plant(m, s)))
+                for planted in mistakes(spec) if planted.name != "bn_biased_running_var"]
+
+
+def _biased(module: nn.Module) -> nn.Module:
+    """``module``, a batch norm with a mistake planted, keeping cs231n's biased running variance."""
+    for planted in (module, getattr(module, "planted", None)):
+        if isinstance(planted, PlantedBatchNorm):
+            planted.biased_running = True
+    return module
+
+
 WHY = ("nn.BatchNorm normalizes each feature with the batch's mean μ and biased variance σ² in training, "
        "and with its running statistics in evaluation")
 
@@ -155,6 +217,11 @@ def mistakes(spec: BatchNorm) -> list[Planted]:
             "with torch's momentum 0.1. torch's momentum is the weight on the batch, running = (1 − momentum) · "
             "running + momentum · batch; cs231n's 0.9 in its own form is the same update.")),
     ]
+    found.append(Planted("bn_unbiased_var_in_forward", GRADIENTS, lambda m, s: UnbiasedBatchNorm(m), (
+        "Training normalizes with the unbiased variance: the outputs agree and the gradients equal autograd's "
+        "where {where} divides by √(σ² · M / (M − 1) + ε), M the numbers each feature is averaged over "
+        "(torch.var's default, ddof=1 in NumPy), and differentiates it as the biased one. nn.BatchNorm normalizes "
+        "with the biased σ², the mean of (x − μ)²; only its running variance takes the unbiased one.")))
     if len(spec.inputs) == 3:
         found.append(Planted("spatial_reshape", (OUTPUTS, GRADIENTS), lambda m, s: ReshapedBatchNorm(m), (
             "The spatial batch normalization reshapes the maps without moving the channels last: the numbers "
