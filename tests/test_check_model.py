@@ -157,7 +157,11 @@ def test_an_update_rules_steps_are_checked_against_torch_optim(rule, config, rec
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rule, cause", [(optim_planted.adam_uncorrected, "adam_bias_correction"),
-                                         (optim_planted.adam_t_from_one, "step_count_off_by_one")])
+                                         (optim_planted.adam_t_from_one, "step_count_off_by_one"),
+                                         (optim_planted.adam_t_not_stored, "adam_step_stuck"),
+                                         (optim_planted.rmsprop_no_sqrt, "rmsprop_no_sqrt"),
+                                         (optim_planted.sgd_momentum_velocity_not_stored,
+                                          "momentum_no_velocity_store")])
 def test_a_planted_update_rule_is_named_from_the_models_steps(rule, cause, dtype):
     report = check_model(cs231n_model("plain", dtype), update=rule)
     assert report.cause.name == cause, str(report)
