@@ -63,8 +63,9 @@ def test_a_branch_is_proven_by_sending_it_the_other_way(parted_at_a_branch):
     """Where the runs part, the branch is proven, whichever way the step from identical weights went: if it
     differs beyond its tolerance, torch's step with that one unit sent the other way is the other backend's
     (the check is held back, not failed); if it agrees, the unit sent the other way rejoins the runs. Which
-    of the two LeNet shows here depends on the last bits of each backend's rounding (it differed before the
-    layers became units, and agrees since); tests/test_branches.py sends a unit each way by construction."""
+    of the two LeNet shows here depends on the last bits of each backend's rounding (it differs with this
+    code, and agreed while the dense layers after the flatten took one image as a row by gemm rather than
+    ger); tests/test_branches.py sends a unit each way by construction."""
     (parted,) = parted_at_a_branch["agreement"]["departures"]
     assert parted["proven"] and parted["verdict"] == "branch"
     if not parted["agrees"]:
