@@ -13,12 +13,19 @@ A network of your own, against autograd, layer by layer (docs/check-your-network
 
 or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork"))``.
 
+One layer as you wrote it (cs231n's ``conv_forward_naive``/``conv_backward_naive``, or an nnfs object),
+against autograd at several configurations, its likely mistake named::
+
+    from compare import check_layer
+    print(check_layer("conv", conv_forward_naive, conv_backward_naive))
+
 ``compare`` is the only package that imports both ``from_scratch`` and ``torch_impl``.
 """
 from __future__ import annotations
 
 from compare.race.config import Config
 from compare.check.network import check_network
+from compare.check.layer import check_layer
 from compare.race.pipeline import run_comparison
 
-__all__ = ["Config", "check_network", "run_comparison"]
+__all__ = ["Config", "check_layer", "check_network", "run_comparison"]
