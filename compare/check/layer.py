@@ -199,7 +199,7 @@ def _rows(case: Case, mine: dict, theirs: dict, limit: float) -> list[LayerRow]:
         got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
         if got.shape != expected.shape:
             rows.append(LayerRow(label, key, None, None, None, tol, False,
-                                 note=f"of shape {got.shape}; expected {expected.shape}"))
+                                 note=f"shape {got.shape}; torch's {expected.shape}"))
             continue
         bad = np.flatnonzero(~np.isfinite(got.ravel()))
         with np.errstate(all="ignore"):
@@ -264,7 +264,7 @@ def _cause(check: LayerCheck, form: Any, cases: list, reading: Any, limit: float
 def _seen(check: LayerCheck, row: LayerRow) -> str:
     at = f"at {row.configuration}"
     if row.relative is None:
-        what = row.note if row.compared in (FORWARD, BACKWARD) else f"{row.compared} came back {row.note}"
+        what = row.note if row.compared in (FORWARD, BACKWARD) else f"{row.compared} came back with {row.note}"
         return f"{at}, {what}. No mistake of the {check.kind} catalogue gives that."
     text = (f"{at}, {row.compared} is the first to differ from torch's: relative {row.relative:.3g}, cosine "
             f"{row.cosine:.6f}, length ratio {row.ratio:.4g}")

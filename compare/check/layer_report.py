@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 
 from compare.check.diagnosis import Cause
 
+OWN = "; a count exactly, a rate drawn at random within 5 standard errors"  # a statistic's tolerance
+
 
 @dataclass(frozen=True)
 class LayerRow:
@@ -108,13 +110,14 @@ def render(record: dict) -> str:
     lines.append("")
     first = record["first_failure"]
     if first is None:
+        own = any(row["tolerance"] != record["tolerance"] for row in record["rows"])
         lines.append(f"PASSED: every comparison within its tolerance; tolerance {record['tolerance']:.3g} "
-                     f"({record['dtype']}, common.tolerances; a rate drawn at random within 5 standard errors).")
+                     f"({record['dtype']}, common.tolerances{OWN if own else ''}).")
         return "\n".join(lines)
-    how = ""
+    how = f": {first['note']}" if first["note"] else ""
     if first["relative"] is not None:
         whose = (f"{record['dtype']}, common.tolerances" if first["tolerance"] == record["tolerance"] else
-                 "its own: a count exactly, a rate drawn at random within 5 standard errors")
+                 f"its own{OWN}")
         how = f": relative {first['relative']:.3g}, beyond its tolerance {first['tolerance']:.3g} ({whose})"
     lines.append(f"FAILED: first at {first['compared']} for {first['configuration']}{how}.")
     if len(record["failed_configurations"]) > 1:
