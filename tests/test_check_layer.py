@@ -247,3 +247,21 @@ def test_the_report_is_rendered_from_its_record():
     assert text.splitlines()[0] == ("check_layer('maxpool'): max_pool_forward_naive / max_pool_backward_overwrites, "
                                     "cs231n's pair, float64")
     assert text.splitlines()[-1].startswith("likely cause (pool_overwrites_overlap, max_pool_backward_overwrites): ")
+
+
+def _dropout_forward_rows_only(x, dropout_param):
+    if x.ndim != 2:
+        raise ValueError(f"expected rows of samples, got x of shape {x.shape}")
+    return cs231n.dropout_forward(x, dropout_param)
+
+
+def test_code_that_raises_at_one_configuration_fails_there_and_is_checked_at_the_others():
+    report = check_layer("dropout", _dropout_forward_rows_only, cs231n.dropout_backward, dtype=np.float32)
+    assert report.failed_configurations == ["p = 0.5, MNIST maps 4×2×14×14"]
+    row = report.first_failure
+    assert (row.compared, row.note) == ("forward", "_dropout_forward_rows_only raised ValueError: expected rows of "
+                                                   "samples, got x of shape (4, 2, 14, 14)")
+    assert report.cause.name == "unexplained"
+    assert report.cause.sentence.startswith("at p = 0.5, MNIST maps 4×2×14×14, _dropout_forward_rows_only raised "
+                                            "ValueError")
+    assert all(row.passed for row in report.rows if row.configuration.startswith("p = 0.8"))

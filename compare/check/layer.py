@@ -95,9 +95,12 @@ def check_layer(kind: str, forward: Any, backward: Any = None, *, dtype: str = "
     if kind not in checks:
         raise ParameterError(f"The 'kind' parameter must be one of {', '.join(sorted(checks))}. Got {kind!r} instead.")
     check = checks[kind]
-    if str(dtype) not in ("float32", "float64"):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.name not in ("float32", "float64"):
         raise ParameterError(f"The 'dtype' parameter must be 'float32' or 'float64'. Got {dtype!r} instead.")
-    dtype = np.dtype(dtype)
     form = form_of(kind, check, forward, backward)
     given = _given(check, kind, param)
     if not (convention is None or isinstance(convention, dict) or convention in CODEBASES):
@@ -243,7 +246,7 @@ def fits(mistake: Mistake, cases: list[tuple[Case, dict, dict]], reading: Any, l
         if numbers is None:
             return False
         for key, value in numbers.items():
-            if mistake.forward_only and is_gradient(key):
+            if key not in theirs or (mistake.forward_only and is_gradient(key)):
                 continue
             tol, floor = _limit(theirs.get(key, value), limit)
             if not agree(mine[key], _value(value), tol, floor):

@@ -11,6 +11,11 @@ replayed instead. Whatever the catalogue, a mistake reaches the diagnosis one wa
 A mistake written once in a layer function reaches every layer of its kind, so each is tried in
 each layer alone and in all of them at once. Torch with the mistake planted is built here, in
 ``compare`` (the only package that knows both backends), never in ``torch_impl``.
+
+The same modules hold what :func:`compare.check_layer` needs to check one layer alone: ``CHECKS``,
+a :class:`compare.check.one_layer.LayerCheck` for each kind the module checks, whose mistakes reuse
+the planted modules above; a kind that is no network's layer (``softmax_loss``) has a module of its
+own with ``CHECKS`` alone.
 """
 from __future__ import annotations
 

@@ -144,6 +144,7 @@ class DropoutCheck(LayerCheck):
         x = mnist_rows(shape[0], 16 * index, dtype) if len(shape) == 2 else mnist_maps(shape, 16 * index, dtype)
         param = {key: value for key, value in configuration.setting.get("param", {}).items() if key != "mode"}
         param.setdefault("p", configuration.setting["p"])
+        param.setdefault("seed", 123 + index)  # as the handout's own tests give one (the mask is read all the same)
         return Case(configuration, dtype, {"x": x, "dout": drawn(rng, shape, dtype)}, param)
 
     def _train(self, case: Case, mine: dict[str, Any], out: np.ndarray) -> None:
@@ -204,7 +205,8 @@ class DropoutCheck(LayerCheck):
         from torch_impl.layers import Context
         from torch_impl.layers.dropout import SharedMaskDropout
 
-        k, mask = self.keep(case, reading), case.seen["mask"]
+        k = self.keep(case, reading)
+        mask = case.seen.get("mask", np.ones(case.values["x"].shape, bool))  # none where the forward raised
         module = PlantedDropout(SharedMaskDropout(1 - k, Context(), 0), mistake, keep=mask)
         found = autograd(module, case.values["x"], case.values["dout"], {}, ("out", "dx"))
         found["keep rate"] = _rate(k if keep is None else keep, mask.size)
@@ -227,8 +229,12 @@ class DropoutCheck(LayerCheck):
                 return {**found, **{key: change(case, k, found) for key, change in changes.items()}}
             return numbers
 
-        x = lambda case: np.asarray(case.values["x"], np.float64)  # noqa: E731
-        dout = lambda case: np.asarray(case.values["dout"], np.float64)  # noqa: E731
+        def x(case: Case) -> np.ndarray:
+            return np.asarray(case.values["x"], np.float64)
+
+        def dout(case: Case) -> np.ndarray:
+            return np.asarray(case.values["dout"], np.float64)
+
         inverted = ("Inverted dropout scales the units it keeps by 1 / P(keep) in training, so that each "
                     "unit's expected value is the same as at test, where dropout does nothing")
         return [
@@ -270,7 +276,7 @@ class DropoutCheck(LayerCheck):
                 "Dropout drops units at test too: the test-mode outputs have units at 0, where {where} must return "
                 "x unchanged when mode is 'test' (inverted dropout does nothing then): a prediction that changes "
                 "from one evaluation to the next."), planted(
-                    None, **{"test-mode out": lambda case, k, found: x(case) * case.seen["test mask"] / k}),
+                    None, **{"test-mode out": lambda case, k, found: x(case) * case.seen.get("test mask", 1) / k}),
                 forward_only=True),
         ]
 

@@ -91,10 +91,12 @@ class SoftmaxLossCheck(LayerCheck):
         return found
 
     def mistakes(self) -> list[Mistake]:
-        def summed(case: Case, reading: str) -> dict[str, Any]:
-            found, n = self.reference(case, reading), len(case.values["y"])
-            loss = found["loss"] if reading == "object" else Theirs(found["loss"].value * n, floor=1.0)  # nnfs: dx
-            return {**found, "loss": loss, "dx": found["dx"] * n}
+        def summed(loss_too: bool) -> Any:
+            def numbers(case: Case, reading: str) -> dict[str, Any]:
+                found, n = self.reference(case, reading), len(case.values["y"])
+                loss = Theirs(found["loss"].value * n, floor=1.0) if loss_too else found["loss"]
+                return {**found, "loss": loss, "dx": found["dx"] * n}
+            return numbers
 
         def no_subtract(case: Case, reading: str) -> dict[str, Any]:
             found = self.reference(case, reading)
@@ -110,10 +112,15 @@ class SoftmaxLossCheck(LayerCheck):
 
         return [
             Mistake("sum_not_mean", (
-                "The gradient is summed over the batch where the loss is its mean: dx equals autograd's times N "
-                "(and the loss too, where {where} sums it). cs231n's and torch's softmax loss is the mean over the "
-                "N samples, so dx = (softmax(x) − onehot(y)) / N: divide by N (nnfs: self.dinputs / samples)."),
-                summed),
+                "The loss and its gradient are summed over the batch where torch's average it: the loss and dx "
+                "equal autograd's times N, as {where} leaves out the / N. cs231n's and torch's softmax loss is "
+                "the mean over the N samples: loss = −Σ log p_y / N and dx = (softmax(x) − onehot(y)) / N."),
+                summed(loss_too=True)),
+            Mistake("sum_not_mean", (
+                "The gradient is summed over the batch where the loss is its mean: the loss agrees and dx equals "
+                "autograd's times N, as {where} leaves out the / N of the gradient alone. The mean's gradient is "
+                "(softmax(x) − onehot(y)) / N (nnfs: self.dinputs = self.dinputs / samples)."),
+                summed(loss_too=False)),
             Mistake("softmax_dx_no_subtract", (
                 "dx leaves out the −1 at each sample's label: it equals softmax(x) / N, where {where} must subtract "
                 "1 at the label: dx = (softmax(x) − onehot(y)) / N, dx[np.arange(N), y] -= 1 before dividing."),
