@@ -108,7 +108,7 @@ def check_layer(kind: str, forward: Any, backward: Any = None, *, dtype: str = "
                              f"or a dict of the kind's own fields. Got {convention!r} instead.")
     shape = "object" if isinstance(form, Object) else "pair"
     reading = check.reading(convention, shape)
-    calls = Calls(form, dtype, check.pair_words)
+    calls = Calls(dtype, check.pair_words)
     limit = tolerance(dtype).single
     cases: list[tuple[Case, dict, dict]] = []
     state = np.random.get_state()

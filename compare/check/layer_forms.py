@@ -113,8 +113,8 @@ class Calls:
     """Runs the learner's code: on copies, with NumPy's floating-point warnings off (a nan is a number it
     gives), an exception as :class:`UserRaised`, a result of the wrong form as a ConformanceError."""
 
-    def __init__(self, form: Pair | Object, dtype: np.dtype, pair_words: str) -> None:
-        self.form, self.dtype, self.pair_words = form, dtype, pair_words
+    def __init__(self, dtype: np.dtype, pair_words: str) -> None:
+        self.dtype, self.pair_words = dtype, pair_words
         self.notes: list[str] = []
 
     def note(self, text: str) -> None:
