@@ -24,6 +24,12 @@ A model as the learner wrote it, cs231n's (``params``, ``loss``) or nnfs's ``Mod
 
 or raced: ``run_comparison(backends=("torch_impl", "path/to/mynet.py:MyNetwork"))``.
 
+One layer as you wrote it (cs231n's ``conv_forward_naive``/``conv_backward_naive``, or an nnfs object),
+against autograd at several configurations, its likely mistake named::
+
+    from compare import check_layer
+    print(check_layer("conv", conv_forward_naive, conv_backward_naive))
+
 ``compare`` is the only package that imports both ``from_scratch`` and ``torch_impl``.
 """
 from __future__ import annotations
@@ -31,7 +37,8 @@ from __future__ import annotations
 from compare.race.config import Config
 from compare.check.model import check_model
 from compare.check.network import check_network
+from compare.check.layer import check_layer
 from compare.check.update import check_update
 from compare.race.pipeline import run_comparison
 
-__all__ = ["Config", "check_model", "check_network", "check_update", "run_comparison"]
+__all__ = ["Config", "check_layer", "check_model", "check_network", "check_update", "run_comparison"]

@@ -43,14 +43,14 @@ def call_user(what: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
         raise ConformanceError(describe_user_error(what, error)) from None
 
 
-def describe_user_error(what: str, error: BaseException) -> str:
+def describe_user_error(what: str, error: BaseException, whose: str = "the network's") -> str:
     """``"MyNetwork.gradients raised ValueError: ..."`` and the user's frames, most recent last.
 
     The frames kept are those of Python files outside the library's packages (around the call,
     or inside it where the network builds on ``from_scratch``) and outside Python's and the
     installed packages' folders (NumPy, torch); compiled code (a ``.pyx`` frame) is never the
     user's. Wherever the call was made from, only the user's own code is shown, and the frames
-    are labelled the network's own only when there are such frames.
+    are labelled ``whose`` own (the network's, or a layer's code) only when there are such frames.
     """
     files = [f for f in traceback.extract_tb(error.__traceback__)
              if os.path.isabs(f.filename) and not f.filename.startswith(LIBRARY)]
@@ -60,7 +60,7 @@ def describe_user_error(what: str, error: BaseException) -> str:
     lines = traceback.format_exception_only(type(error), error)
     text = f"{what} raised {''.join(lines).strip()}"
     if own:
-        text += "\nTraceback (the network's own frames, most recent call last):\n" + "".join(
+        text += f"\nTraceback ({whose} own frames, most recent call last):\n" + "".join(
             traceback.format_list(own)).rstrip()
     return text
 

@@ -18,6 +18,11 @@ network whose modules for those layers keep the convention (:func:`compare.check
 Such a module carries the catalogue of its kind under its convention, as its ``mistakes(spec)``
 method: :func:`catalogue` asks the module before the kind, so that a mistake is planted into the
 convention, not into torch's own.
+
+The same modules hold what :func:`compare.check_layer` needs to check one layer alone: ``CHECKS``,
+a :class:`compare.check.one_layer.LayerCheck` for each kind the module checks, whose mistakes reuse
+the planted modules above; a kind that is no network's layer (``softmax_loss``) has a module of its
+own with ``CHECKS`` alone.
 """
 from __future__ import annotations
 

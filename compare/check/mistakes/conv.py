@@ -12,6 +12,11 @@ col2im_overwrites   col2im writing each window's gradient over the input's inste
 rotated_dw          the convolution's weight gradient rotated 180° (``dw[:, :, ::-1, ::-1]``), the
                     rotation that belongs in dL/dx: the gradients
 ==================  ==========================================================================
+
+A convolution alone (:class:`ConvCheck`, in ``CHECKS``) is checked for these, with any stride and
+kernel, and for two mistakes only some configurations show: ``dx_pad_slice_empty_at_pad0`` (the
+padding cut off dx as ``[pad:-pad]``, empty at pad 0) and ``non_square_loop`` (the columns' loop
+bounded by the output's height).
 """
 from __future__ import annotations
 
@@ -21,8 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import numpy as np
+
 from common.layers.conv import Conv
 from compare.check.mistakes import GRADIENTS, OUTPUTS, Planted
+from compare.check.one_layer import (FORWARD, Case, Configuration, LayerCheck, Mistake, Raised, autograd, drawn,
+                                     mnist_maps, parameter, raised_everywhere)
 
 PADDINGS = {"after": "puts all of its 2P zeros after the image (below it and to its right), none before it",
             "before": "puts all of its 2P zeros before the image (above it and to its left), none after it",
@@ -62,16 +71,17 @@ class FlippedConv(nn.Module):
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
-        self.weight, self.bias, self.padding = conv.weight, conv.bias, conv.padding[0]
+        self.weight, self.bias, self.padding, self.stride = conv.weight, conv.bias, conv.padding, conv.stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight.flip(-2, -1), self.bias, padding=self.padding)
+        return F.conv2d(x, self.weight.flip(-2, -1), self.bias, stride=self.stride, padding=self.padding)
 
 
 def _padded(conv: nn.Conv2d, kind: str) -> nn.Module:
     """``conv`` (sharing its weight and bias) after a padding of the same size but another kind."""
     p = conv.padding[0]
-    unpadded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=0, bias=conv.bias is not None)
+    unpadded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=0,
+                         bias=conv.bias is not None)
     unpadded.weight, unpadded.bias = conv.weight, conv.bias
     pad = {"after": nn.ZeroPad2d((0, 2 * p, 0, 2 * p)), "before": nn.ZeroPad2d((2 * p, 0, 2 * p, 0)),
            "replicate": nn.ReplicationPad2d(p), "reflect": nn.ReflectionPad2d(p)}[kind]
@@ -83,44 +93,50 @@ class OverwritingConv(nn.Module):
 
     def __init__(self, conv: nn.Conv2d, last: str) -> None:
         super().__init__()
-        self.weight, self.bias, self.padding, self.last = conv.weight, conv.bias, conv.padding[0], last
+        self.weight, self.bias, self.last = conv.weight, conv.bias, last
+        self.padding, self.stride = conv.padding[0], conv.stride[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _Overwriting.apply(x, self.weight, self.bias, self.padding, self.last)
+        return _Overwriting.apply(x, self.weight, self.bias, self.padding, self.last, self.stride)
 
 
 class _Overwriting(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x, weight, bias, padding: int, last: str):
+    def forward(ctx: Any, x, weight, bias, padding: int, last: str, stride: int = 1):
         ctx.save_for_backward(x, weight)
-        ctx.padding, ctx.last, ctx.has_bias = padding, last, bias is not None
-        return F.conv2d(x, weight, bias, padding=padding)
+        ctx.padding, ctx.last, ctx.has_bias, ctx.stride = padding, last, bias is not None, stride
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding)
 
     @staticmethod
     def backward(ctx: Any, dy):
         x, weight = ctx.saved_tensors
-        p = ctx.padding
-        dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, padding=p)
+        p, stride = ctx.padding, ctx.stride
+        dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, stride=stride, padding=p)
         db = dy.sum(dim=(0, 2, 3)) if ctx.has_bias else None
-        return _overwritten_dx(dy, weight, x.shape, p, ctx.last), dw, db, None, None
+        return _overwritten_dx(dy, weight, x.shape, p, ctx.last, stride), dw, db, None, None, None
 
 
-def _overwritten_dx(dy: torch.Tensor, w: torch.Tensor, x_shape, p: int, last: str) -> torch.Tensor:
+def _overwritten_dx(dy: torch.Tensor, w: torch.Tensor, x_shape, p: int, last: str, stride: int = 1) -> torch.Tensor:
     """col2im with assignment: each padded pixel (r, s) keeps the one contribution written last,
-    dL/dy at the output (i, j) through the tap (k, l) = (r − i, s − j): the last window covering
-    it (the largest i, j) or the last tap (the largest k, l)."""
-    K, (H_out, W_out) = w.shape[-1], dy.shape[-2:]
+    dL/dy at the output (i, j) through the tap (k, l) = (r − stride·i, s − stride·j): the last window
+    covering it (the largest i, j) or the last tap (the largest k, l); 0 where no window covers it."""
+    (H_out, W_out) = dy.shape[-2:]
     H, W = x_shape[-2] + 2 * p, x_shape[-1] + 2 * p
 
-    def index(size: int, outputs: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def index(size: int, outputs: int, K: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r = torch.arange(size)
-        i = torch.clamp(r, max=outputs - 1) if last == "window" else r - torch.clamp(r, max=K - 1)
-        return i, r - i  # the output row and the kernel row of the contribution that stays
+        if last == "window":
+            i = torch.clamp(r // stride, max=outputs - 1)
+        else:  # the largest tap k is the earliest window i that still covers r
+            i = torch.clamp(-((K - 1 - r) // stride), min=0)
+        k = r - stride * i
+        covered = (k >= 0) & (k < K) & (i < outputs)
+        return i.clamp(max=outputs - 1), k.clamp(0, K - 1), covered
 
-    (i, k), (j, l) = index(H, H_out), index(W, W_out)
+    (i, k, rows), (j, l, columns) = index(H, H_out, w.shape[-2]), index(W, W_out, w.shape[-1])
     dy_at = dy[:, :, i][:, :, :, j]  # (n, F, H, W): dL/dy at each pixel's output position
     w_at = w[:, :, k][:, :, :, l]  # (F, C, H, W): the tap at each pixel
-    dx = torch.einsum("nfrs,fcrs->ncrs", dy_at, w_at)
+    dx = torch.einsum("nfrs,fcrs->ncrs", dy_at, w_at) * (rows[:, None] & columns[None, :])
     return dx[:, :, p:H - p, p:W - p]
 
 
@@ -130,24 +146,113 @@ class RotatedGradientConv(nn.Module):
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
-        self.weight, self.bias, self.padding = conv.weight, conv.bias, conv.padding[0]
+        self.weight, self.bias, self.padding, self.stride = conv.weight, conv.bias, conv.padding[0], conv.stride[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _RotatedGradient.apply(x, self.weight, self.bias, self.padding)
+        return _RotatedGradient.apply(x, self.weight, self.bias, self.padding, self.stride)
 
 
 class _RotatedGradient(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x, weight, bias, padding: int):
+    def forward(ctx: Any, x, weight, bias, padding: int, stride: int = 1):
         ctx.save_for_backward(x, weight)
-        ctx.padding, ctx.has_bias = padding, bias is not None
-        return F.conv2d(x, weight, bias, padding=padding)
+        ctx.padding, ctx.has_bias, ctx.stride = padding, bias is not None, stride
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding)
 
     @staticmethod
     def backward(ctx: Any, dy):
         x, weight = ctx.saved_tensors
-        p = ctx.padding
-        dx = torch.nn.grad.conv2d_input(x.shape, weight, dy, padding=p)
-        dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, padding=p).flip(-2, -1)
+        p, stride = ctx.padding, ctx.stride
+        dx = torch.nn.grad.conv2d_input(x.shape, weight, dy, stride=stride, padding=p)
+        dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, stride=stride, padding=p).flip(-2, -1)
         db = dy.sum(dim=(0, 2, 3)) if ctx.has_bias else None
-        return dx, dw, db, None
+        return dx, dw, db, None, None
+
+
+# -- check_layer: a convolution alone ---------------------------------------------------------------
+
+def conv_out(size: int, kernel: int, pad: int, stride: int) -> int:
+    """An output side: 1 + (size + 2 pad − kernel) // stride, as cs231n's handout and torch compute it."""
+    return 1 + (size + 2 * pad - kernel) // stride
+
+
+class ConvCheck(LayerCheck):
+    """cs231n's ``conv_forward_naive(x, w, b, conv_param) -> (out, cache)`` and ``conv_backward_naive(dout,
+    cache) -> (dx, dw, db)``, ``conv_param = {'stride', 'pad'}``; w ``(F, C, HH, WW)`` as ``nn.Conv2d.weight``.
+    Each configuration is chosen for a mistake that hides elsewhere: pad 0 (a ``[pad:-pad]`` that is
+    empty there), pad 2, a stride of 2, a non-square kernel, maps wider than tall and taller than wide
+    (a loop bounded by the other side)."""
+
+    kind, param, parameters = "conv", "conv_param", ("w", "b")
+    keys = ("out", "dx", "dw", "db")
+    pair_words = ("conv_forward(x, w, b, conv_param) -> (out, cache); conv_backward(dout, cache) -> (dx, dw, db), "
+                  "conv_param = {'stride': S, 'pad': P}")
+    reference_words = "torch.nn.functional.conv2d with stride and padding"
+
+    def configurations(self, form: str, given: dict[str, Any] | None) -> list[Configuration]:
+        if given is not None:
+            return [Configuration(f"conv_param {given}, 3×3 kernel, maps 2×2×8×8",
+                                  {"x": (2, 2, 8, 8), "w": (3, 2, 3, 3), "param": given})]
+        return [Configuration(f"pad {p}, stride {s}, {w[2]}×{w[3]} kernel, maps {'×'.join(map(str, x))}{why}",
+                              {"x": x, "w": w, "param": {"stride": s, "pad": p}})
+                for p, s, x, w, why in ((0, 1, (2, 2, 8, 8), (3, 2, 3, 3), ""),
+                                        (2, 1, (2, 1, 9, 9), (3, 1, 5, 5), ""),
+                                        (1, 2, (2, 2, 7, 10), (3, 2, 3, 3), " (H < W)"),
+                                        (1, 1, (2, 2, 9, 6), (3, 2, 3, 2), " (H > W)"))]
+
+    def draw(self, configuration: Configuration, dtype: np.dtype, index: int) -> Case:
+        rng, setting = np.random.default_rng(index), configuration.setting
+        (n, c, h, w), (f, _, hh, ww) = setting["x"], setting["w"]
+        param = dict(setting["param"])
+        stride, pad = param.get("stride", 1), param.get("pad", 0)
+        out = (n, f, conv_out(h, hh, pad, stride), conv_out(w, ww, pad, stride))
+        return Case(configuration, dtype, {"x": mnist_maps(setting["x"], 16 * index, dtype),
+                                           "w": drawn(rng, setting["w"], dtype, (c * hh * ww) ** -0.5),
+                                           "b": drawn(rng, (f,), dtype, 0.1), "dout": drawn(rng, out, dtype)}, param)
+
+    def _conv(self, case: Case) -> tuple[nn.Conv2d, dict[str, Any]]:
+        f, c, hh, ww = case.values["w"].shape
+        conv = nn.Conv2d(c, f, (hh, ww), stride=case.param.get("stride", 1), padding=case.param.get("pad", 0)).double()
+        conv.weight, conv.bias = parameter(case.values["w"]), parameter(case.values["b"])
+        return conv, {"w": conv.weight, "b": conv.bias}
+
+    def numbers(self, plant: Any, case: Case) -> dict[str, Any]:
+        """autograd's numbers through torch's convolution for ``case``, ``plant``ed (None: as it is)."""
+        conv, parameters = self._conv(case)
+        module = conv if plant is None else plant(conv)
+        return autograd(module, case.values["x"], case.values["dout"], parameters, self.keys)
+
+    def reference(self, case: Case, reading: Any) -> dict[str, Any]:
+        return self.numbers(None, case)
+
+    def mistakes(self) -> list[Mistake]:
+        def empty_at_pad0(case: Case, reading: Any) -> dict[str, Any]:
+            found = self.reference(case, reading)
+            if case.param.get("pad", 0) == 0:  # x_pad[:, :, 0:-0, 0:-0] is empty
+                found["dx"] = found["dx"][:, :, :0, :0]
+            return found
+
+        def columns_from_height(case: Case, reading: Any) -> dict[str, Any]:
+            found = self.reference(case, reading)
+            rows, columns = found["out"].shape[-2:]
+            if rows > columns:  # the column loop runs past the output's width
+                return raised_everywhere(self.keys, Raised(FORWARD, "IndexError: the column loop runs past W'"))
+            found["out"][..., rows:] = 0.0
+            return found
+
+        network = mistakes(Conv((1, 8, 8), channels=1, kernel=3, padding=1, bias=True))
+        return [*(Mistake(planted.name, planted.sentence,
+                          lambda case, reading, planted=planted: self.numbers(lambda m: planted.plant(m, None), case),
+                          forward_only=planted.shows != GRADIENTS) for planted in network),
+                Mistake("dx_pad_slice_empty_at_pad0", (
+                    "The padding is cut off dx as dx_pad[:, :, pad:-pad, pad:-pad], which is empty at pad 0: "
+                    "{where} returns dx of shape (N, C, 0, 0) there, and the right dx at every other pad. -0 is 0, so "
+                    "the slice runs from 0 to 0; cut it as dx_pad[:, :, pad:pad + H, pad:pad + W]."), empty_at_pad0),
+                Mistake("non_square_loop", (
+                    "The loop over the output's columns is bounded by its height: {where} leaves the columns past "
+                    "H' at 0 where the maps are wider than tall, and runs past W' (and raises) where they are "
+                    "taller. H' = 1 + (H + 2·pad − HH) // stride and W' = 1 + (W + 2·pad − WW) // stride: "
+                    "loop j over range(W_out)."), columns_from_height, forward_only=True)]
+
+
+CHECKS = {"conv": ConvCheck()}

@@ -12,7 +12,8 @@ ln_no_variance_term    the backward pass without the terms through each sample's
 =====================  =========================================================================
 
 Each is :class:`PlantedLayerNorm`, written with tensor operations beside torch's ``nn.LayerNorm``
-(or ``nn.GroupNorm(1, C)`` for maps), sharing its γ and β.
+(or ``nn.GroupNorm(1, C)`` for maps), sharing its γ and β. A layer normalization alone
+(:class:`LayerNormCheck`, in ``CHECKS``) is checked for the same four.
 """
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
+import numpy as np
+
 from common.layers.layernorm import LayerNorm
 from compare.check.mistakes import GRADIENTS, OUTPUTS, Planted
+from compare.check.one_layer import Case, Configuration, LayerCheck, Mistake, autograd, drawn, parameter, pre_activations
 
 
 class PlantedLayerNorm(nn.Module):
@@ -91,3 +95,51 @@ def mistakes(spec: LayerNorm) -> list[Planted]:
             "outputs agree and every gradient equals autograd's where {where} computes dL/dx = (dx̂ − mean(dx̂)) / "
             f"std. dL/dx = (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)) / std, the means over {over}.")),
     ]
+
+
+# -- check_layer: a layer normalization alone ------------------------------------------------------
+
+class LayerNormCheck(LayerCheck):
+    """cs231n's ``layernorm_forward(x, gamma, beta, ln_param) -> (out, cache)`` and ``layernorm_backward(dout,
+    cache) -> (dx, dgamma, dbeta)``, ``ln_param = {'eps': 1e-5}``, on rows of pre-activations, and on rows
+    a thousand times smaller, whose variance is of the order of ε (where ε outside the root shows)."""
+
+    kind, param, parameters = "layernorm", "ln_param", ("gamma", "beta")
+    keys = ("out", "dx", "dgamma", "dbeta")
+    pair_words = ("layernorm_forward(x, gamma, beta, ln_param) -> (out, cache); layernorm_backward(dout, cache) -> "
+                  "(dx, dgamma, dbeta)")
+    reference_words = "torch.nn.functional.layer_norm"
+
+    def configurations(self, form: str, given: dict[str, Any] | None) -> list[Configuration]:
+        if given is not None:
+            return [Configuration(f"ln_param {given}, 6 rows of 12", {"scale": 1.0, "param": given})]
+        return [Configuration("6 rows of 12 pre-activations", {"scale": 1.0, "param": {"eps": 1e-5}}),
+                Configuration("small values: 6×12 · 1e-3, σ² of order ε", {"scale": 1e-3, "param": {"eps": 1e-5}})]
+
+    def draw(self, configuration: Configuration, dtype: np.dtype, index: int) -> Case:
+        rng, setting = np.random.default_rng(index), configuration.setting
+        x = (pre_activations(6, 12, 16 * index, rng, np.float64) * setting["scale"]).astype(dtype)
+        return Case(configuration, dtype, {"x": x, "gamma": (1 + drawn(rng, (12,), np.float64, 0.5)).astype(dtype),
+                                           "beta": drawn(rng, (12,), dtype, 0.5), "dout": drawn(rng, x.shape, dtype)},
+                    dict(setting["param"]))
+
+    def numbers(self, plant: Any, case: Case) -> dict[str, Any]:
+        ln = nn.LayerNorm(case.values["x"].shape[-1], eps=case.param.get("eps", 1e-5)).double()
+        ln.weight, ln.bias = parameter(case.values["gamma"]), parameter(case.values["beta"])
+        module = ln if plant is None else plant(ln)
+        return autograd(module, case.values["x"], case.values["dout"], {"gamma": ln.weight, "beta": ln.bias}, self.keys)
+
+    def reference(self, case: Case, reading: Any) -> dict[str, Any]:
+        return self.numbers(None, case)
+
+    def mistakes(self) -> list[Mistake]:
+        network = {planted.name: planted for planted in mistakes(LayerNorm((12,)))}
+        flags = {"ln_batch_axis": {"batch_axis": True}, "ln_eps_outside_sqrt": {"eps_outside": True},
+                 "ln_no_mean_term": {"backward": "mean"}, "ln_no_variance_term": {"backward": "variance"}}
+        return [Mistake(name, network[name].sentence,
+                        lambda case, reading, flag=flag: self.numbers(lambda ln: PlantedLayerNorm(ln, **flag), case),
+                        forward_only="backward" not in flag)
+                for name, flag in flags.items()]
+
+
+CHECKS = {"layernorm": LayerNormCheck()}
