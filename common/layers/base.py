@@ -209,6 +209,24 @@ class Layer:
         return cls.kind
 
 
+
+class Normalization(Layer):
+    """What batch and layer normalization share: a γ (starting at 1) and a β (at 0) for each feature, or
+    each channel of a map, which weight decay reaches only where the recipe decays every parameter."""
+
+    @property
+    def features(self) -> int:
+        return self.inputs[0]  # the features, or the channels of a map
+
+    def parameters(self) -> tuple[Parameter, ...]:
+        return (Parameter(self.tag("gamma"), (self.features,), "ones"),
+                Parameter(self.tag("beta"), (self.features,), "zeros"))
+
+    def gradient_words(self, parameter: str) -> str:
+        what = "x̂" if parameter.startswith("gamma") else "1"
+        return f"dL/d{parameter.split('_')[0].rstrip('0123456789')} of {self.name}, dL/dy times {what} summed over the batch"
+
+
 def layer_rng(seed: int, step: int, index: int) -> np.random.Generator:
     """The random numbers a layer that draws (dropout) uses at one training pass.
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.layers.base import BEFORE_ACTIVATION, Buffer, Layer, Option, Parameter
+from common.layers.base import BEFORE_ACTIVATION, Buffer, Normalization, Option
 
 
 @dataclass(frozen=True)
-class BatchNorm(Layer):
+class BatchNorm(Normalization):
     kinds = ("batchnorm", "spatial_batchnorm")
     module = "batchnorm"
     modal = True
@@ -42,14 +42,6 @@ class BatchNorm(Layer):
     def kind(self) -> str:  # type: ignore[override]
         return "spatial_batchnorm" if len(self.inputs) == 3 else "batchnorm"
 
-    @property
-    def features(self) -> int:
-        return self.inputs[0]  # the features, or the channels of a map
-
-    def parameters(self) -> tuple[Parameter, ...]:
-        return (Parameter(self.tag("gamma"), (self.features,), "ones"),
-                Parameter(self.tag("beta"), (self.features,), "zeros"))
-
     def buffers(self) -> tuple[Buffer, ...]:
         return (Buffer(self.tag("running_mean"), "running_mean", (self.features,), 0.0),
                 Buffer(self.tag("running_var"), "running_var", (self.features,), 1.0))
@@ -62,10 +54,6 @@ class BatchNorm(Layer):
 
     def words(self) -> str:
         return "batch norm"
-
-    def gradient_words(self, parameter: str) -> str:
-        what = "x̂" if parameter.startswith("gamma") else "1"
-        return f"dL/d{parameter.split('_')[0].rstrip('0123456789')} of {self.name}, dL/dy times {what} summed over the batch"
 
     def backward_words(self, block: str) -> str:
         return (f"dL/dx of {self.name}, the batch normalization at {block} (through x̂, the batch's mean and its "

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.layers.base import BEFORE_ACTIVATION, Layer, Option, Parameter
+from common.layers.base import BEFORE_ACTIVATION, Normalization, Option
 
 
 @dataclass(frozen=True)
-class LayerNorm(Layer):
+class LayerNorm(Normalization):
     kind = "layernorm"
     option = Option("norm", BEFORE_ACTIVATION, choice="layer",
                     help="layer normalization after each hidden affine map, before its activation (nn.LayerNorm; "
@@ -27,16 +27,8 @@ class LayerNorm(Layer):
 
     eps: float = 1e-5
 
-    def parameters(self) -> tuple[Parameter, ...]:
-        features = self.inputs[0]  # the features, or the channels of a map
-        return (Parameter(self.tag("gamma"), (features,), "ones"), Parameter(self.tag("beta"), (features,), "zeros"))
-
     def words(self) -> str:
         return "layer norm"
-
-    def gradient_words(self, parameter: str) -> str:
-        what = "x̂" if parameter.startswith("gamma") else "1"
-        return f"dL/d{parameter.split('_')[0].rstrip('0123456789')} of {self.name}, dL/dy times {what} summed over the batch"
 
     def backward_words(self, block: str) -> str:
         return f"dL/dx of {self.name}, the layer normalization at {block} (through x̂, each sample's mean and variance)"

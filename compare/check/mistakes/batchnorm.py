@@ -90,36 +90,37 @@ class PlantedBatchNorm(nn.Module):
             # the running statistics (or the unbiased variance) normalize, but dL/dx is the batch's formula, as
             # that code's backward keeps it (cs231n's node-by-node batchnorm_backward, or its closed form
             # batchnorm_backward_alt)
-            return _MistakenBackward.apply(x, self.weight, self.bias, mean.reshape(shape), std.reshape(shape),
-                                           axes, self.backward_mistake or self.running_in_train or "node")
+            return MistakenBackward.apply(x, self.weight, self.bias, mean.reshape(shape), std.reshape(shape),
+                                          axes, axes, shape, self.backward_mistake or self.running_in_train or "node")
         return self.weight.reshape(shape) * (x - mean.reshape(shape)) / std.reshape(shape) + self.bias.reshape(shape)
 
 
-class _MistakenBackward(torch.autograd.Function):
+class MistakenBackward(torch.autograd.Function):
     """y = γ (x − μ) / std + β, whose dL/dx leaves out the terms through μ ("mean") or σ² ("variance"), or is
     the batch's formula where μ and std are not the batch's: node by node ("node"), as cs231n's
-    batchnorm_backward differentiates, or in its closed form ("closed"), which assumes mean(x̂) = 0."""
+    batchnorm_backward differentiates, or in its closed form ("closed"), which assumes mean(x̂) = 0.
+    ``axes``: those μ and σ² are taken over; ``sums``: those γ's and β's gradients are summed over;
+    ``shape``: γ's and β's shape against x. Layer normalization's mistakes take it too."""
 
     @staticmethod
-    def forward(ctx: Any, x, gamma, beta, mean, std, axes, mistake):
-        shape = mean.shape
+    def forward(ctx: Any, x, gamma, beta, mean, std, axes, sums, shape, mistake):
         x_hat = (x - mean) / std
         ctx.save_for_backward(x_hat, gamma, std)
-        ctx.axes, ctx.mistake, ctx.shape = axes, mistake, shape
+        ctx.axes, ctx.sums, ctx.shape, ctx.mistake = axes, sums, shape, mistake
         return gamma.reshape(shape) * x_hat + beta.reshape(shape)
 
     @staticmethod
     def backward(ctx: Any, dy):
         x_hat, gamma, std = ctx.saved_tensors
-        axes, shape = ctx.axes, ctx.shape
-        dx_hat = dy * gamma.reshape(shape)
+        axes = ctx.axes
+        dx_hat = dy * gamma.reshape(ctx.shape)
         dx = dx_hat.clone()
         if ctx.mistake != "mean":
             dx = dx - dx_hat.mean(axes, keepdim=True)
         if ctx.mistake != "variance":
             centred = x_hat - x_hat.mean(axes, keepdim=True) if ctx.mistake == "node" else x_hat
             dx = dx - centred * (dx_hat * x_hat).mean(axes, keepdim=True)
-        return dx / std, (dy * x_hat).sum(axes), dy.sum(axes), None, None, None, None
+        return dx / std, (dy * x_hat).sum(ctx.sums), dy.sum(ctx.sums), None, None, None, None, None, None
 
 
 class ReshapedBatchNorm(nn.Module):

@@ -26,6 +26,7 @@ import numpy as np
 
 from common.layers.layernorm import LayerNorm
 from compare.check.mistakes import GRADIENTS, OUTPUTS, Planted
+from compare.check.mistakes.batchnorm import MistakenBackward
 from compare.check.one_layer import Case, Configuration, LayerCheck, Mistake, autograd, drawn, parameter, pre_activations
 
 
@@ -47,33 +48,10 @@ class PlantedLayerNorm(nn.Module):
         std = var.sqrt() + self.eps if self.eps_outside else (var + self.eps).sqrt()
         gamma, beta = self.weight.reshape(shape), self.bias.reshape(shape)
         if self.backward_mistake:
-            return _MistakenBackward.apply(x, self.weight, self.bias, mean, std, axes, self.backward_mistake)
+            sums = [0] if not maps else [0, 2, 3]  # γ and β: one a feature, or a channel
+            return MistakenBackward.apply(x, self.weight, self.bias, mean, std, axes, sums, shape,
+                                          self.backward_mistake)
         return gamma * (x - mean) / std + beta
-
-
-class _MistakenBackward(torch.autograd.Function):
-    """y = γ (x − μ) / std + β over each sample's features, whose dL/dx leaves out the terms through μ
-    ("mean") or σ² ("variance")."""
-
-    @staticmethod
-    def forward(ctx: Any, x, gamma, beta, mean, std, axes, mistake):
-        shape = (-1, 1, 1) if x.dim() == 4 else (-1,)
-        x_hat = (x - mean) / std
-        ctx.save_for_backward(x_hat, gamma, std)
-        ctx.axes, ctx.mistake, ctx.shape = axes, mistake, shape
-        return gamma.reshape(shape) * x_hat + beta.reshape(shape)
-
-    @staticmethod
-    def backward(ctx: Any, dy):
-        x_hat, gamma, std = ctx.saved_tensors
-        others = [0] if dy.dim() == 2 else [0, 2, 3]
-        dx_hat = dy * gamma.reshape(ctx.shape)
-        dx = dx_hat.clone()
-        if ctx.mistake != "mean":
-            dx = dx - dx_hat.mean(ctx.axes, keepdim=True)
-        if ctx.mistake != "variance":
-            dx = dx - x_hat * (dx_hat * x_hat).mean(ctx.axes, keepdim=True)
-        return dx / std, (dy * x_hat).sum(others), dy.sum(others), None, None, None, None
 
 
 def mistakes(spec: LayerNorm) -> list[Planted]:
