@@ -112,3 +112,30 @@ def test_conv_benchmark_races_the_library_networks_beside_the_bare_kernels(capsy
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["1"], ["64"])]
     assert [row[0] for row in rows] == ["1", "64"] and [row[4] for row in rows] == ["1.0x", "1.5x"]
     assert all(row[5] in ("met", "MISSED") for row in rows)
+
+
+def _against_commit(*args):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("benchmarks/against_commit.py reads an earlier commit with git; this is not a git checkout")
+    return subprocess.run([sys.executable, str(root / "benchmarks" / "against_commit.py"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_against_commit_times_the_same_steps_of_two_commits_side_by_side():
+    result = _against_commit("HEAD", "--cases", "book f32 b64", "--rounds", "3")
+    assert result.returncode == 0, result.stderr
+    assert "against HEAD; BLAS (library, kernel, threads)" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("book f32 b64"))
+    assert "new/old median" in row and "quartiles" in row
+
+
+def test_against_commit_refuses_an_unknown_commit_in_one_sentence():
+    result = _against_commit("no-such-commit-here", "--rounds", "3")
+    assert result.returncode != 0
+    assert "git archive no-such-commit-here failed" in result.stderr
+    assert "Traceback" not in result.stderr
