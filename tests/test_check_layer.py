@@ -153,6 +153,26 @@ def test_a_convention_given_by_keyword_makes_the_other_a_mistake():
         check_layer("dropout", cs231n.dropout_forward, cs231n.dropout_backward, convention={"p": "kept"})
 
 
+def test_torchs_whole_convention_is_read_and_a_keyword_the_code_does_not_keep_is_named():
+    def batchnorm_forward_ones(x, gamma, beta, bn_param):  # torch's start: the running variance at 1
+        bn_param.setdefault("running_var", np.ones(x.shape[1], dtype=x.dtype))
+        return cs231n.batchnorm_forward_torch(x, gamma, beta, bn_param)
+
+    read = check_layer("batchnorm", batchnorm_forward_ones, cs231n.batchnorm_backward)
+    assert read.passed, str(read)
+    assert read.conventions[0].startswith("running statistics from 0 (mean) and 1 (variance), moved towards the "
+                                          "batch's mean and the unbiased σ²")
+    assert check_layer("batchnorm", batchnorm_forward_ones, cs231n.batchnorm_backward, convention="torch").passed
+    from_zero = check_layer("batchnorm", cs231n.batchnorm_forward_torch, cs231n.batchnorm_backward,
+                            convention="torch")
+    assert from_zero.cause.name == "bn_running_var_from_zero", str(from_zero)
+    assert from_zero.conventions[1] == ("the code's own, read from bn_param after the first training call: from 0 "
+                                        "(mean and variance)")
+    handout = check_layer("batchnorm", cs231n.batchnorm_forward, cs231n.batchnorm_backward, convention="torch")
+    assert handout.cause.name == "bn_other_convention", str(handout)
+    assert "the biased σ²" in handout.conventions[1]
+
+
 def test_weights_in_torchs_layout_are_read_as_such():
     def affine_forward(x, w, b):  # w (M, D), as nn.Linear.weight
         return x.reshape(len(x), -1) @ w.T + b, (x, w)

@@ -39,7 +39,7 @@ variance are a convention there, not ``bn_biased_running_var``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -241,6 +241,7 @@ class Running:
     done: bool = False
     momentum_given: float | None = None  # bn_param's momentum, where one was given
     start_given: bool = False  # bn_param came with running statistics
+    seen: dict[str, str] = field(default_factory=dict)  # the code's own where the keyword gave another
 
 
 class BatchNormCheck(LayerCheck):
@@ -323,7 +324,7 @@ class BatchNormCheck(LayerCheck):
         mine["test-mode out"], _ = calls.forward(pair, [("x", batches[-1]), *arrays])
 
     def read(self, reading: Running, case: Case, mine: dict[str, Any]) -> None:
-        if reading.done or len(reading.given) == len(CONVENTION_FIELDS) or case.setting["scale"] != 1.0 or \
+        if reading.done or case.setting["scale"] != 1.0 or \
                 not isinstance(mine["running_mean"], np.ndarray) or not isinstance(mine["running_var"], np.ndarray):
             return
         reading.done, reading.momentum_given = True, case.param.get("momentum")
@@ -332,10 +333,13 @@ class BatchNormCheck(LayerCheck):
         x = np.asarray(case.values["batches"][0], np.float64)
         count = x.size // x.shape[1]
         started = {key: np.asarray(case.param.get(key, 0.0), np.float64) for key in ("running_mean", "running_var")}
-        weight, start_mean, residual = _solve(x.mean(axes), np.asarray(mine["running_mean"][0], np.float64),
-                                              started["running_mean"])
-        slope, start_var, residual_var = _solve(x.var(axes), np.asarray(mine["running_var"][0], np.float64),
-                                                started["running_var"])
+        weight, kept_mean, residual = _solve(x.mean(axes), np.asarray(mine["running_mean"][0], np.float64),
+                                           started["running_mean"])
+        slope, kept_var, residual_var = _solve(x.var(axes), np.asarray(mine["running_var"][0], np.float64),
+                                             started["running_var"])
+        # the running values keep (1 − w) of their start, w the weight on the batch (the mean's slope: the
+        # variance's also carries the unbiased factor M / (M − 1))
+        start_mean, start_var = (kept / (1 - weight) if weight != 1 else float("nan") for kept in (kept_mean, kept_var))
         factor = slope / weight if weight else np.nan
         read = {"running_var": _nearest(factor, {1.0: "biased", count / (count - 1): "unbiased"})}
         if "running_var" not in case.param:  # the start is the code's own
@@ -343,14 +347,19 @@ class BatchNormCheck(LayerCheck):
         if "momentum" in case.param:
             m = case.param["momentum"]
             read["momentum"] = _nearest(weight, {1 - m: "old", m: "batch"})
+        everything_given = len(reading.given) == len(CONVENTION_FIELDS)
         if max(residual, residual_var) > 1e-3 or abs(start_mean) > 1e-3 or None in read.values():
-            reading.how = ("not read: the running values after the first call are not a running average of the "
-                           "batch's mean and variance from a start of 0 or 1; compared under cs231n's")
+            if not everything_given:
+                reading.how = ("not read: the running values after the first call are not a running average of "
+                               "the batch's mean and variance from a start of 0 or 1; compared under cs231n's")
             return
-        for field, value in read.items():
-            if field not in reading.given:
-                setattr(reading, field, value)
-        reading.how = f"read from bn_param after the first training call, which weighs the batch by {weight:.3g}"
+        reading.seen = {name: value for name, value in read.items()
+                        if name in reading.given and getattr(reading, name) != value}
+        if not everything_given:
+            for name, value in read.items():
+                if name not in reading.given:
+                    setattr(reading, name, value)
+            reading.how = f"read from bn_param after the first training call, which weighs the batch by {weight:.3g}"
 
     def conventions(self, reading: Running) -> list[str]:
         start = ("from those bn_param came with" if reading.start_given else
@@ -364,7 +373,14 @@ class BatchNormCheck(LayerCheck):
                   "torch's 0.1 on the batch)" if m is None else
                   f"the batch weighed by {1 - m if reading.momentum == 'old' else m:g} (bn_param's momentum {m:g} on "
                   f"the {'old value' if reading.momentum == 'old' else 'batch'})")
-        return [f"running statistics {start}, moved towards the batch's mean and {var} ({how}); compared with {weight}"]
+        found = [f"running statistics {start}, moved towards the batch's mean and {var} ({how}); compared with {weight}"]
+        if reading.seen:
+            words = {"zeros": "from 0 (mean and variance)", "torch": "the variance from 1", "biased": "the biased σ²",
+                     "unbiased": "the unbiased σ² · M / (M − 1)", "old": "momentum on the old value",
+                     "batch": "momentum on the batch"}
+            found.append("the code's own, read from bn_param after the first training call: "
+                         + ", ".join(words[value] for value in reading.seen.values()))
+        return found
 
     def weight(self, case: Case, reading: Running) -> float:
         """The weight on the batch the running statistics should take."""
@@ -409,6 +425,14 @@ class BatchNormCheck(LayerCheck):
         def biased(case: Case, reading: Running) -> dict[str, Any] | None:
             return self.numbers({"biased_running": True}, case, reading) if reading.running_var == "unbiased" else None
 
+        def other_convention(case: Case, reading: Running) -> dict[str, Any] | None:
+            return self.numbers({}, case, replace(reading, **reading.seen)) if reading.seen else None
+
+        def zero_start(case: Case, reading: Running) -> dict[str, Any] | None:
+            if reading.start != "torch" or "running_var" in case.param:
+                return None  # a start of 0 is cs231n's convention, or the start was bn_param's
+            return self.numbers({}, case, replace(reading, start="zeros"))
+
         why = ("torch's (and cs231n's) batch normalization normalizes each feature with the batch's mean and biased "
                "variance in training, and with the running statistics in test mode")
         found = [
@@ -445,11 +469,21 @@ class BatchNormCheck(LayerCheck):
                 "The running variance follows the biased variance: the running statistics equal torch's where "
                 "{where} moves running_var towards σ² itself, where torch's (the convention compared) takes the "
                 "unbiased σ² · M / (M − 1), M the numbers each feature is averaged over."), biased, forward_only=True),
+            Mistake("bn_running_var_from_zero", (
+                "The running variance starts at 0: the running statistics equal torch's where {where} starts "
+                "running_var at zeros, cs231n's start, where torch's (the convention compared) starts it at 1 "
+                "(nn.BatchNorm1d's reset_running_stats), so that test mode early in training divides by about "
+                "√1 rather than √ε."), zero_start, forward_only=True),
             Mistake("bn_unbiased_var_in_forward", (
                 "Training normalizes with the unbiased variance: the outputs equal torch's where {where} divides by "
                 "√(σ² · M / (M − 1) + ε), as x.var(ddof=1) (or torch.var's default) gives. torch normalizes with "
                 "the biased σ², x.var(axis=0), and keeps the unbiased one for the running variance only."),
                 planted(unbiased_forward=True), forward_only=True),
+            Mistake("bn_other_convention", (
+                "The running statistics follow other conventions than those the 'convention' keyword names: they "
+                "equal torch's under the conventions {where} shows (the code's own, in the 'Read' line), not under "
+                "the ones given. Leave the keyword out to compare under what the code does, or change the code "
+                "where it departs from the convention it means to keep."), other_convention, forward_only=True),
         ]
         if self.spatial:
             found.append(Mistake("spatial_reshape", (
@@ -461,18 +495,19 @@ class BatchNormCheck(LayerCheck):
 
 
 def _solve(statistic: np.ndarray, running: np.ndarray, given: np.ndarray) -> tuple[float, float, float]:
-    """``running = w · statistic + (1 − w) · start`` solved across the features, the start the code's own where
-    nothing was ``given`` (0), else ``given`` (known): (w, start, the fit's residual relative to the running values)."""
+    """``running = slope · statistic + kept`` fitted across the features, where nothing was ``given`` (the
+    start is the code's own, ``kept`` what remains of it); else ``running = given + slope · (statistic −
+    given)``, the start known (``kept`` 0). (slope, kept, the fit's residual relative to the running values)."""
     if np.any(given):
         design = np.stack([statistic - given], axis=1)
-        (w,), *_ = np.linalg.lstsq(design, running - given, rcond=None)
-        fitted, start = given + w * (statistic - given), 0.0
+        (slope,), *_ = np.linalg.lstsq(design, running - given, rcond=None)
+        fitted, kept = given + slope * (statistic - given), 0.0
     else:
         design = np.stack([statistic, np.ones_like(statistic)], axis=1)
-        (w, c), *_ = np.linalg.lstsq(design, running, rcond=None)
-        fitted, start = design @ [w, c], float(c / (1 - w)) if w != 1 else float("nan")
+        (slope, kept), *_ = np.linalg.lstsq(design, running, rcond=None)
+        fitted = design @ [slope, kept]
     residual = float(np.max(np.abs(fitted - running)) / max(np.max(np.abs(running)), 1e-300))
-    return float(w), start, residual
+    return float(slope), float(kept), residual
 
 
 def _nearest(value: float, known: dict[float, str]) -> str | None:
