@@ -76,3 +76,16 @@ def test_a_max_pool_window_sent_the_other_way_takes_the_step_of_its_runner_up():
     runner_up = one_step(network, second, x, t)
     assert _steps_apart(one_step(network, first, x, t), left, runner_up, right) > 1e6 * SINGLE
     assert _steps_apart(branches.flipped_step(network, first, x, t, nearest), left, runner_up, right) <= SINGLE
+
+
+def test_a_kind_takes_a_branch_by_the_module_named_as_its_implementation():
+    """ReLU units and max-pool windows have branches; sigmoid, tanh, dense layers, convolutions, norms and
+    dropout (its mask is a function of the seed and the step) have none, and nothing lists the kinds."""
+    architecture = Architecture(784, [12], 10, activation="relu", conv=((2, 5, 0),), norm="batch", dropout=0.2)
+    found = {spec.name: branches.kind_of(spec) for spec in architecture.layers}
+    assert {name: kind.words for name, kind in found.items() if kind} == {
+        "relu_conv1": "ReLU", "pool1": "max pool", "relu": "ReLU"}
+    smooth = Architecture(784, [12], 10, activation="tanh", conv=((2, 5, 0),))
+    assert [spec.name for spec in smooth.layers if branches.kind_of(spec)] == ["pool1"]
+    network = _torch(architecture)
+    assert [name for name, _, _ in branches.branching(network)] == ["relu_conv1", "pool1", "relu"]
