@@ -243,6 +243,20 @@ def nudge(weights: list[np.ndarray], seed: int) -> list[np.ndarray]:
     return moved
 
 
+def nudge_at_scale(arrays: list[np.ndarray], eps: float, seed: int) -> list[np.ndarray]:
+    """Each array moved by one rounding of its largest entry, ``eps · max|a|``, every entry up or down at
+    random whatever its own size: the rounding a sum carries from its largest terms, which a gradient
+    entry that nearly cancels (after a normalization's backward pass) keeps, and which no nudge of the
+    weights the backward pass starts from makes."""
+    rng = np.random.default_rng(seed)
+    moved = []
+    for array in arrays:
+        a = np.asarray(array)
+        largest = float(np.max(np.abs(a))) if a.size else 0.0
+        moved.append((a + np.where(rng.random(a.shape) < 0.5, -1.0, 1.0) * eps * largest).astype(a.dtype))
+    return moved
+
+
 def assert_close(mine: np.ndarray, theirs: np.ndarray, rtol: float, what: str = "") -> None:
     """Raise AssertionError, printing Mine beside Theirs, unless the arrays agree to ``rtol``.
 

@@ -32,7 +32,7 @@ import numpy as np
 from common.errors import ParameterError
 from common.recipe import Recipe
 from common.architecture import Architecture
-from common.tolerances import Tolerance, measure_step, nudge, step_floors
+from common.tolerances import Tolerance, measure_step, nudge, nudge_at_scale, step_floors
 from compare.conformance import Guarded
 
 STATE_METHODS = ("get_optimizer_state", "set_optimizer_state")
@@ -131,17 +131,26 @@ def one_step(network: Any, state: TrainingState, inputs: np.ndarray, targets: np
 def step_rounding(network: Any, state: TrainingState, inputs: np.ndarray, targets: np.ndarray, tol: Tolerance,
                   stepped: list[np.ndarray], seed: int, prepare: Callable[[np.ndarray], Any] = lambda a: a,
                   nudges: int = 2) -> list[float]:
-    """How far a one-rounding-error nudge of the weights moves the network's own step, per parameter.
+    """How far rounding of the size two backends add moves the network's own step, per parameter.
 
-    ``stepped`` is the network's step from ``state`` itself. Each of ``nudges`` times every
-    weight is moved to a neighbouring float (:func:`common.tolerances.nudge`) and the step is
-    taken again from there, the optimizer state unchanged; the two steps are compared as
-    :func:`common.tolerances.measure_step` compares two backends' steps. Returns the largest
-    over the nudges: what rounding of the size the two backends add can do to this step.
+    ``stepped`` is the network's step from ``state`` itself. Each of ``nudges`` times every weight is
+    moved to a neighbouring float (:func:`common.tolerances.nudge`) and the step is taken again from
+    there, the optimizer state unchanged. Where the network's update rule can be handed gradients
+    (a torch.optim optimizer, :func:`rule_step`), its gradients are also moved by one rounding of
+    each one's largest entry (:func:`common.tolerances.nudge_at_scale`) and the rule takes its step
+    with them: the rounding a backward pass adds inside a normalization's cancelling sums, which no
+    nudge of the weights makes. Each step is compared with ``stepped`` as
+    :func:`common.tolerances.measure_step` compares two backends' steps. Returns the largest over the
+    nudges: what rounding of the size the two backends add can do to this step.
     """
     worst = [0.0] * len(stepped)
     # a step that is rounding noise (a bias a batch norm cancels) is measured at its partner's step, as it is compared
     floors = step_floors(stepped, state.weights, Architecture.of(network).floor_partners())
+    exact = None
+    if _torch_rule(network) is not None:
+        restore(network, state)
+        single = len(inputs) == 1
+        exact = network.gradients(prepare(inputs[0] if single else inputs), prepare(targets[0] if single else targets))
     for k in range(nudges):
         nudged = nudge(state.weights, seed + k)
         moved = one_step(network, state, inputs, targets, prepare, weights=nudged)
@@ -149,4 +158,34 @@ def step_rounding(network: Any, state: TrainingState, inputs: np.ndarray, target
             # the nudged step, laid on the un-nudged start: before + (after − start)
             shifted = before.astype(np.float64) + (after.astype(np.float64) - start)
             worst[i] = max(worst[i], measure_step(shifted, reference, before, tol, floors[i])["relative"])
+        if exact is not None:
+            ruled = rule_step(network, state, nudge_at_scale(exact, tol.eps, seed + k))
+            for i, (after, reference, before) in enumerate(zip(ruled, stepped, state.weights)):
+                worst[i] = max(worst[i], measure_step(after, reference, before, tol, floors[i])["relative"])
     return worst
+
+
+def _torch_rule(network: Any) -> tuple[Any, Any] | None:
+    """``(model, optimizer)`` of a network that trains a torch model with a torch.optim optimizer."""
+    import torch
+
+    model, optimizer = getattr(network, "model", None), getattr(network, "optimizer", None)
+    if isinstance(model, torch.nn.Module) and isinstance(optimizer, torch.optim.Optimizer):
+        return model, optimizer
+    return None
+
+
+def rule_step(network: Any, state: TrainingState, gradients: list[np.ndarray]) -> list[np.ndarray]:
+    """The weights after the optimizer step of ``network`` (one :func:`_torch_rule` finds) from ``state``
+    with ``gradients`` (in ``model.parameters()`` order) in place of its own: what its update rule makes
+    of them. The scheduler is not stepped: it sets the lr of later steps."""
+    import torch
+
+    model, optimizer = _torch_rule(network)
+    restore(network, state)
+    for parameter, gradient in zip(model.parameters(), gradients):
+        parameter.grad = torch.as_tensor(np.array(gradient), dtype=parameter.dtype,
+                                         device=parameter.device).reshape(parameter.shape)
+    optimizer.step()
+    model.zero_grad()
+    return network.get_weights()

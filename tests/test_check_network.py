@@ -369,7 +369,7 @@ def test_a_failure_line_states_the_failing_cells_own_tolerance():
     line = next(line for line in str(report).splitlines() if line.startswith("FAILED"))
     assert line == ("FAILED: first at step 1 W1 for one sample, train() call 1: relative 2e-12, beyond its tolerance "
                     "1.51e-12 (float64's 9.09e-13 from common.tolerances, widened to 32x what a one-rounding nudge of "
-                    "the weights does to the reference's own step).")
+                    "the weights (or of torch.optim's gradients) does to the reference's own step).")
 
 
 def test_the_races_table_gives_a_failures_tolerance_with_the_sentences_digits():

@@ -189,3 +189,26 @@ def test_a_step_of_a_bias_a_batch_norm_cancels_is_judged_at_its_weights_step():
     passing = check_network(users.BatchNormNet(784, HIDDEN, 10, 0.05))
     (row,) = [r for r in passing.rows if (r.kind, r.layer) == ("step 1", "b1")]
     assert row.batch.passed and row.batch.relative < row.batch.tolerance < 1e-6
+
+
+def test_a_normalized_lenet_under_adam_passes_where_its_rounding_is_measured_inside_the_backward_pass():
+    """LeNet-5 with layer normalization under Adam at lr 0.01: at seed 0 a steps row went past the
+    tolerance a nudge of the weights gave (the normalization's cancelling sums round inside the backward
+    pass, and Adam carries an entry's relative rounding into a full step); the gradients moved by one
+    rounding at their own scale (compare.state.rule_step) measure it."""
+    from compare import check_network
+    from from_scratch import Network as Scratch
+
+    network = Scratch(784, [120, 84], 10, 0.01, activation="relu", loss="cross_entropy", bias=True,
+                      conv=((6, 5, 2), (16, 5, 0)), norm="layer", optimizer="adam", seed=0)
+    report = check_network(network)
+    assert report.passed, str(report)
+
+
+def test_gradients_nudged_at_their_own_scale_move_every_entry_by_one_rounding_of_the_largest():
+    from common.tolerances import nudge_at_scale
+
+    g = [np.array([[4.0, -1e-9], [0.0, 2.0]]), np.zeros(3)]
+    moved = nudge_at_scale(g, 2.0**-52, seed=1)
+    assert np.allclose(np.abs(moved[0] - g[0]), 4.0 * 2.0**-52, rtol=1e-6, atol=0)
+    assert np.array_equal(moved[1], g[1])

@@ -102,7 +102,8 @@ def _label(row: dict) -> str:
     return f"step {'|'.join(str(c) for c in dict.fromkeys(calls))} of 2-5"
 # Where a cell's tolerance is wider than the dtype's single tolerance, and why.
 WIDENED = (f"a step's is the larger of that and {STEP_ROUNDING_MARGIN:g}x what a one-rounding nudge of the weights "
-           "does to the reference's own step; a gradient's grows where the samples are answered almost exactly")
+           "(or of torch.optim's gradients) does to the reference's own step; a gradient's grows where the samples "
+           "are answered almost exactly")
 
 
 def _whose(first: dict, record: dict) -> str:
@@ -111,7 +112,8 @@ def _whose(first: dict, record: dict) -> str:
         return f"{record['dtype']}, common.tolerances"
     base = f"{record['dtype']}'s {record['tolerance']:.3g} from common.tolerances, widened"
     if first["kind"] in ("step 1", "steps 2-5"):
-        return f"{base} to {STEP_ROUNDING_MARGIN:g}x what a one-rounding nudge of the weights does to the reference's own step"
+        return (f"{base} to {STEP_ROUNDING_MARGIN:g}x what a one-rounding nudge of the weights (or of torch.optim's "
+                "gradients) does to the reference's own step")
     return (f"{base} where the samples are answered almost exactly: o − t cancels, "
             "common.tolerances.output_error_condition")
 
