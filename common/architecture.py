@@ -49,6 +49,7 @@ layer the options add; a convolution layer's pooled map, ``(C, H'/2, W'/2)``, be
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -278,10 +279,11 @@ class Architecture:
         """Every buffer (running statistics), in ``model.buffers()`` order; ``[]`` for most networks."""
         return [b for layer in self.layers for b in layer.buffers()]
 
-    @property
+    @functools.cached_property
     def min_batch(self) -> tuple[int, str]:
         """The fewest samples a training step can take, and why: ``(1, "")`` for most networks; a
-        layer that normalizes over the batch (batch norm after a dense layer) needs two."""
+        layer that normalizes over the batch (batch norm after a dense layer) needs two. Asked at
+        every step (``check_batch``), so worked out once."""
         least = max(self.layers, key=lambda layer: layer.min_batch()[0])
         return least.min_batch()
 

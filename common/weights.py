@@ -1,9 +1,11 @@
 """The initial weights, drawn once here and loaded into both backends; saving and loading them."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -102,6 +104,19 @@ def save_weights(path: str | os.PathLike, weights: list[np.ndarray], architectur
     return path
 
 
+@contextlib.contextmanager
+def _archive(path: Path) -> Iterator[Any]:
+    """A weights file's arrays, open; a file that is missing or is no weights file of this library is
+    one sentence (DataError), whatever inside it could not be read."""
+    try:
+        with np.load(path) as archive:
+            yield archive
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such weights file.") from None
+    except (KeyError, ValueError, OSError, ParameterError) as error:
+        raise DataError(f"{path}: not a weights file of this library ({error}).") from None
+
+
 def load_weights(path: str | os.PathLike, architecture: Architecture | None = None) -> list[np.ndarray]:
     """Read the parameters written by :func:`save_weights` (from either backend).
 
@@ -119,19 +134,14 @@ def load_weights(path: str | os.PathLike, architecture: Architecture | None = No
         In the file's ``parameter_names()`` order, ready for ``network.set_weights``.
     """
     path = Path(path)
-    try:
-        with np.load(path) as archive:
-            if ARCHITECTURE_KEY in archive.files:
-                saved = Architecture.from_json(json.loads(str(archive[ARCHITECTURE_KEY])))
-            else:  # an earlier version's file: the book's two matrices, sizes from their shapes
-                (hidden, inputs), (outputs, _) = archive["W_ih"].shape, archive["W_ho"].shape
-                saved = Architecture(inputs, hidden, outputs, *(
-                    (architecture.activation, architecture.loss) if architecture else ()))
-            weights = [archive[name] for name in saved.parameter_names()]
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such weights file.") from None
-    except (KeyError, ValueError, OSError, ParameterError) as error:
-        raise DataError(f"{path}: not a weights file of this library ({error}).") from None
+    with _archive(path) as archive:
+        if ARCHITECTURE_KEY in archive.files:
+            saved = Architecture.from_json(json.loads(str(archive[ARCHITECTURE_KEY])))
+        else:  # an earlier version's file: the book's two matrices, sizes from their shapes
+            (hidden, inputs), (outputs, _) = archive["W_ih"].shape, archive["W_ho"].shape
+            saved = Architecture(inputs, hidden, outputs, *(
+                (architecture.activation, architecture.loss) if architecture else ()))
+        weights = [archive[name] for name in saved.parameter_names()]
     differences = architecture.differences(saved) if architecture is not None else []
     if differences:
         raise DataError(f"{path} holds weights for {saved.describe()}, not for {architecture.describe()}: "
@@ -143,27 +153,17 @@ def load_buffers(path: str | os.PathLike) -> list[np.ndarray]:
     """The buffers (running statistics) a weights file records, in ``architecture.buffer_names()``
     order, ready for ``network.set_buffers``; ``[]`` for an architecture without any."""
     path = Path(path)
-    try:
-        with np.load(path) as archive:
-            if ARCHITECTURE_KEY not in archive.files:
-                return []
-            saved = Architecture.from_json(json.loads(str(archive[ARCHITECTURE_KEY])))
-            return [archive[name] for name in saved.buffer_names()]
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such weights file.") from None
-    except (KeyError, ValueError, OSError, ParameterError) as error:
-        raise DataError(f"{path}: not a weights file of this library ({error}).") from None
+    with _archive(path) as archive:
+        if ARCHITECTURE_KEY not in archive.files:
+            return []
+        saved = Architecture.from_json(json.loads(str(archive[ARCHITECTURE_KEY])))
+        return [archive[name] for name in saved.buffer_names()]
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe | None:
     """The training recipe a weights file records, or None for a file saved without one."""
     path = Path(path)
-    try:
-        with np.load(path) as archive:
-            if RECIPE_KEY not in archive.files:
-                return None
-            return Recipe.from_json(json.loads(str(archive[RECIPE_KEY])))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such weights file.") from None
-    except (KeyError, ValueError, OSError, ParameterError) as error:
-        raise DataError(f"{path}: not a weights file of this library ({error}).") from None
+    with _archive(path) as archive:
+        if RECIPE_KEY not in archive.files:
+            return None
+        return Recipe.from_json(json.loads(str(archive[RECIPE_KEY])))

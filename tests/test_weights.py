@@ -87,3 +87,22 @@ def test_bad_files_and_missing_architectures_fail_with_one_sentence(tmp_path):
     with pytest.raises(ParameterError, match="Saving 3 parameters needs their architecture"):
         save_weights(tmp_path / "deep.npz", initial_weights(architecture, seed=0))
     assert not (tmp_path / "deep.npz").exists()
+
+
+def test_a_batch_normalized_networks_running_statistics_are_saved_with_its_weights_and_load_back(tmp_path):
+    from common.weights import load_buffers
+    from from_scratch import Network
+
+    network = Network(784, [12], 10, 0.1, norm="batch", seed=3)
+    x = np.random.default_rng(0).random((4, 784))
+    network.train(x, np.eye(10)[[1, 2, 3, 4]])
+    path = save_weights(tmp_path / "bn.npz", network.get_weights(), network.architecture,
+                        buffers=network.get_buffers())
+    for saved, loaded in zip(network.get_buffers(), load_buffers(path)):
+        np.testing.assert_array_equal(saved, loaded)
+    assert len(load_buffers(path)) == 2
+    assert load_buffers(save_weights(tmp_path / "book.npz", initial_weights(784, 12, 10))) == []  # no record: none
+    with pytest.raises(ParameterError, match="needs its buffers"):
+        save_weights(tmp_path / "no.npz", network.get_weights(), network.architecture)
+    with pytest.raises(DataError, match="no such weights file"):
+        load_buffers(tmp_path / "missing.npz")

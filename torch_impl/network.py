@@ -264,15 +264,14 @@ class Network:
         chunk = self.architecture.query_chunk()
         if self.architecture.conv_floats_per_sample and inputs.dim() == 2 and len(inputs) > chunk:  # maps stay small
             return np.concatenate([self.query(inputs[i:i + chunk]) for i in range(0, len(inputs), chunk)])
-        if self._modal:
-            self.model.eval()
-        try:
-            with torch.no_grad():
-                outputs = self.model(inputs.unsqueeze(0) if inputs.dim() == 1 else inputs)  # one sample: a batch of one
-        finally:
-            if self._modal:
-                self.model.train()
         with torch.no_grad():
+            if self._modal:
+                self.model.eval()
+            try:
+                outputs = self.model(inputs.unsqueeze(0) if inputs.dim() == 1 else inputs)  # one sample: a batch of one
+            finally:
+                if self._modal:
+                    self.model.train()
             if self.architecture.loss == "cross_entropy":
                 outputs = torch.softmax(outputs, dim=-1)
             elif self.architecture.loss != "half_sse":

@@ -226,6 +226,17 @@ class Normalization(Layer):
         what = "x̂" if parameter.startswith("gamma") else "1"
         return f"dL/d{parameter.split('_')[0].rstrip('0123456789')} of {self.name}, dL/dy times {what} summed over the batch"
 
+    def words(self) -> str:
+        return f"{self.option.choice} norm"  # "batch norm", "layer norm"
+
+    @classmethod
+    def for_block(cls, value: Any, inputs: tuple[int, ...], label: str, name: str) -> "Normalization":
+        return cls(inputs, label, name)
+
+    @classmethod
+    def option_words(cls, value: Any) -> str:
+        return f"{cls.option.choice} norm"
+
 
 def layer_rng(seed: int, step: int, index: int) -> np.random.Generator:
     """The random numbers a layer that draws (dropout) uses at one training pass.

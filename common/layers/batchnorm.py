@@ -52,17 +52,6 @@ class BatchNorm(Normalization):
                        "sample's variance is 0 (torch refuses it)")
         return 1, ""
 
-    def words(self) -> str:
-        return "batch norm"
-
     def backward_words(self, block: str) -> str:
         return (f"dL/dx of {self.name}, the batch normalization at {block} (through x̂, the batch's mean and its "
                 "variance)")
-
-    @classmethod
-    def for_block(cls, value, inputs, label, name) -> "BatchNorm":
-        return cls(inputs, label, name)
-
-    @classmethod
-    def option_words(cls, value) -> str:
-        return "batch norm"

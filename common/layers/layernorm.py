@@ -27,16 +27,5 @@ class LayerNorm(Normalization):
 
     eps: float = 1e-5
 
-    def words(self) -> str:
-        return "layer norm"
-
     def backward_words(self, block: str) -> str:
         return f"dL/dx of {self.name}, the layer normalization at {block} (through x̂, each sample's mean and variance)"
-
-    @classmethod
-    def for_block(cls, value, inputs, label, name) -> "LayerNorm":
-        return cls(inputs, label, name)
-
-    @classmethod
-    def option_words(cls, value) -> str:
-        return "layer norm"

@@ -89,13 +89,15 @@ def sigmoid_backward(dLdy: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def activation_forward(x: np.ndarray, function: str, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """y = f(x) for ``function`` "sigmoid", "tanh" or "relu"; ``out`` may be ``x`` itself. The cache is y."""
-    y = ACTIVATIONS[function][0](x, out=out)
+    f, _ = ACTIVATIONS[function]
+    y = f(x, out=out)
     return y, y
 
 
 def activation_backward(dout: np.ndarray, y: np.ndarray, function: str) -> np.ndarray:
     """dL/dx = dL/dy · f'(x), with f' written through the output y (the table above)."""
-    dx = ACTIVATIONS[function][1](y)
+    _, derivative = ACTIVATIONS[function]
+    dx = derivative(y)  # f'(z), through y = f(z)
     dx *= dout
     return dx
 
@@ -106,7 +108,7 @@ class Activation(Layer):
 
     def __init__(self, spec: Spec, dtype: np.dtype, context: Context | None = None) -> None:
         super().__init__(spec, dtype, context)
-        self.function, self.derivative = ACTIVATIONS[spec.function]
+        self.function, self.derivative = ACTIVATIONS[spec.function]  # attributes: a planted mistake replaces one
 
     def forward(self, x: np.ndarray, training: bool):
         y = self.function(x, out=x)

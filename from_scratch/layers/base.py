@@ -10,6 +10,17 @@ from common.layers import Layer as Spec
 from from_scratch.blas import add_scaled
 
 
+def per_feature(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A per-feature (per-channel) vector (a normalization's γ, β or statistics) shaped to broadcast
+    against x: rows of features, or maps (n, C, H, W)."""
+    return v if x.ndim <= 2 else v.reshape(-1, 1, 1)
+
+
+def batch_axes(x: np.ndarray) -> tuple[int, ...]:
+    """The axes a per-feature sum runs over: the batch's, and a map's positions (none for one sample)."""
+    return {1: (), 2: (0,)}.get(x.ndim, (0, 2, 3))
+
+
 @dataclass
 class Context:
     """What a network's layers share on one pass.

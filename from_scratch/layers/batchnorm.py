@@ -27,17 +27,7 @@ import numpy as np
 
 from common.errors import ParameterError
 from common.layers.batchnorm import BatchNorm as Spec
-from from_scratch.layers.base import Context, Layer
-
-
-def _axes(x: np.ndarray) -> tuple[int, ...]:
-    """The axes a feature is averaged over: the batch's, and a map's positions (none for one sample)."""
-    return {1: (), 2: (0,)}.get(x.ndim, (0, 2, 3))
-
-
-def _per_feature(v: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A per-feature (per-channel) vector shaped to broadcast against x."""
-    return v if x.ndim <= 2 else v.reshape(-1, 1, 1)
+from from_scratch.layers.base import Context, Layer, batch_axes, per_feature
 
 
 def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict) -> tuple[np.ndarray, Any]:
@@ -47,12 +37,12 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
     the running statistics alone, as a gradient at the current state must)."""
     eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.1)
     running_mean, running_var = bn_param["running_mean"], bn_param["running_var"]
-    g, b = _per_feature(gamma, x), _per_feature(beta, x)
+    g, b = per_feature(gamma, x), per_feature(beta, x)
     if bn_param["mode"] == "test":
-        std = np.sqrt(_per_feature(running_var, x) + x.dtype.type(eps))
-        x_hat = (x - _per_feature(running_mean, x)) / std
+        std = np.sqrt(per_feature(running_var, x) + x.dtype.type(eps))
+        x_hat = (x - per_feature(running_mean, x)) / std
         return g * x_hat + b, ("test", x_hat, std, gamma)
-    axes = _axes(x)
+    axes = batch_axes(x)
     count = x.size // x.shape[1] if x.ndim > 1 else 1  # M: the numbers each feature is averaged over
     if count < 2:
         raise ParameterError(f"batchnorm_forward in training needs at least 2 numbers a feature to average over "
@@ -74,10 +64,10 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
 def batchnorm_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dL/dx, dL/dγ and dL/dβ of :func:`batchnorm_forward`, given dL/dy (the module docstring's formula)."""
     mode, x_hat, std, gamma = cache
-    axes = _axes(dout)
+    axes = batch_axes(dout)
     dgamma = np.sum(dout * x_hat, axis=axes)
     dbeta = np.sum(dout, axis=axes)
-    dx_hat = dout * _per_feature(gamma, dout)
+    dx_hat = dout * per_feature(gamma, dout)
     if mode == "test":
         return dx_hat / std, dgamma, dbeta
     dx = dx_hat - dx_hat.mean(axis=axes, keepdims=True)  # through μ

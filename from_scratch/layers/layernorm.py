@@ -18,21 +18,12 @@ from typing import Any
 import numpy as np
 
 from common.layers.layernorm import LayerNorm as Spec
-from from_scratch.layers.base import Context, Layer
+from from_scratch.layers.base import Context, Layer, batch_axes, per_feature
 
 
 def _features(x: np.ndarray) -> tuple[int, ...]:
     """The axes of one sample's features: the last; a map's channels and positions."""
     return (-1,) if x.ndim <= 2 else (1, 2, 3)
-
-
-def _others(x: np.ndarray) -> tuple[int, ...]:
-    """The axes dL/dγ and dL/dβ sum over: the batch's, and a map's positions (none for one sample)."""
-    return {1: (), 2: (0,)}.get(x.ndim, (0, 2, 3))
-
-
-def _per_feature(v: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return v if x.ndim <= 2 else v.reshape(-1, 1, 1)
 
 
 def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict) -> tuple[np.ndarray, Any]:
@@ -42,15 +33,15 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_par
     centred = x - mean
     std = np.sqrt(np.mean(centred * centred, axis=axes, keepdims=True) + x.dtype.type(ln_param.get("eps", 1e-5)))
     x_hat = centred / std
-    return _per_feature(gamma, x) * x_hat + _per_feature(beta, x), (x_hat, std, gamma)
+    return per_feature(gamma, x) * x_hat + per_feature(beta, x), (x_hat, std, gamma)
 
 
 def layernorm_backward(dout: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dL/dx, dL/dγ and dL/dβ of :func:`layernorm_forward`, given dL/dy."""
     x_hat, std, gamma = cache
-    others, axes = _others(dout), _features(dout)
+    others, axes = batch_axes(dout), _features(dout)
     dgamma, dbeta = np.sum(dout * x_hat, axis=others), np.sum(dout, axis=others)
-    dx_hat = dout * _per_feature(gamma, dout)
+    dx_hat = dout * per_feature(gamma, dout)
     dx = dx_hat - dx_hat.mean(axis=axes, keepdims=True)  # through the mean
     dx -= x_hat * np.mean(dx_hat * x_hat, axis=axes, keepdims=True)  # through the variance
     dx /= std
