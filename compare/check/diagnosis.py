@@ -198,7 +198,12 @@ def stale_gradients(e: Evidence) -> Cause | None:
 
 def recipe_mistake(e: Evidence) -> Cause | None:
     """The steps (and gradients) are one classic recipe mistake's, replayed by :mod:`compare.check.mistakes.recipe`."""
-    found = next((h for h in e.hypotheses if h.stage == "recipe"), None)
+    return _hypothesis(e, "recipe")
+
+
+def _hypothesis(e: Evidence, stage: str) -> Cause | None:
+    """The first hypothesis of ``stage`` whose numbers were found to be the network's, as the cause."""
+    found = next((h for h in e.hypotheses if h.stage == stage), None)
     return None if found is None else Cause(found.name, found.layer, found.sentence)
 
 
@@ -225,8 +230,7 @@ def layer_mistake(e: Evidence) -> Cause | None:
     outputs where they differ, else its gradients."""
     stage = ("outputs" if e.failing(("outputs",)) else "gradients" if e.failing(GRADIENT_KINDS)
              else "buffers")
-    found = next((h for h in e.hypotheses if h.stage == stage), None)
-    return None if found is None else Cause(found.name, found.layer, found.sentence)
+    return _hypothesis(e, stage)
 
 
 # The output error of each loss, and what the right gradient at the output is, for the sentences.

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from common.errors import ConformanceError, ParameterError
-from common.tolerances import measure, relative_difference, tolerance
+from common.tolerances import relative_difference, tolerance
 from compare.check.diagnosis import Cause
 from compare.check.layer_forms import Calls, Object, UserRaised, form_of
+from compare.check.network import _cell
 from compare.check.layer_report import LayerReport, LayerRow
 from compare.check.one_layer import BACKWARD, FORWARD, Case, LayerCheck, Mistake, Raised, Theirs, is_gradient
 
@@ -204,21 +205,14 @@ def _rows(case: Case, mine: dict, theirs: dict, limit: float) -> list[LayerRow]:
             rows.append(LayerRow(label, key, None, None, None, tol, False,
                                  note=f"shape {got.shape}; torch's {expected.shape}"))
             continue
-        bad = np.flatnonzero(~np.isfinite(got.ravel()))
         with np.errstate(all="ignore"):
-            numbers = measure(got, expected, floor)
-        if bad.size:
-            index = tuple(int(i) for i in np.unravel_index(int(bad[0]), got.shape))
-            rows.append(LayerRow(label, key, numbers["relative"], numbers["cosine"], numbers["norm_ratio"], tol, False,
-                                 note=f"{got[index]} at {list(index)}, where torch's is {expected[index]:.6g}"))
+            cell = _cell(got, expected, tol, floor=floor)
+        if cell.nonfinite is not None:
+            index, value = cell.nonfinite
+            rows.append(LayerRow(label, key, cell.relative, cell.cosine, cell.ratio, tol, False,
+                                 note=f"{value} at {list(index)}, where torch's is {expected[index]:.6g}"))
             continue
-        passed = numbers["relative"] <= tol
-        worst = None
-        if not passed:
-            index = np.unravel_index(int(np.argmax(np.abs(got - expected))), got.shape)
-            worst = (tuple(int(i) for i in index), float(got[index]), float(expected[index]))
-        rows.append(LayerRow(label, key, numbers["relative"], numbers["cosine"], numbers["norm_ratio"], tol, passed,
-                             worst))
+        rows.append(LayerRow(label, key, cell.relative, cell.cosine, cell.ratio, tol, cell.passed, cell.worst))
     return rows
 
 

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from common.errors import ConformanceError
-from compare.check.one_layer import BACKWARD, FORWARD, Raised
+from common.errors import ConformanceError, with_article
+from compare.check.one_layer import BACKWARD, FORWARD, Raised, error_words
 from compare.conformance import describe_user_error
 
 
@@ -75,8 +75,7 @@ def _what(value: Any) -> str:
         return f"an ndarray of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
-    article = "an" if type(value).__name__[0].lower() in "aeiou" else "a"
-    return "None" if value is None else f"{article} {type(value).__name__}"
+    return "None" if value is None else with_article(type(value).__name__)
 
 
 def form_of(kind: str, check: Any, forward: Any, backward: Any) -> Pair | Object:
@@ -131,8 +130,7 @@ class Calls:
         except (ConformanceError, MemoryError):
             raise
         except Exception as error:  # noqa: BLE001 (anything the learner's code raises is reported)
-            words = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
-            raise UserRaised(Raised(stage, f"{what} raised {words}",
+            raise UserRaised(Raised(stage, f"{what} raised {error_words(error)}",
                                     describe_user_error(what, error, whose="the code's"))) from None
         for (name, value), copy in zip(args, copies):
             if isinstance(value, np.ndarray) and not np.array_equal(value, copy, equal_nan=True):

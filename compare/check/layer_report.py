@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from compare.check.diagnosis import Cause
+from compare.check.report import LEGEND, cause_line, numbers_text
 
 OWN = "; a count exactly, a rate drawn at random within 5 standard errors"  # a statistic's tolerance
 
@@ -85,8 +86,7 @@ def _cells(row: dict) -> str:
     verdict = "ok" if row["passed"] else "FAIL"
     if row["relative"] is None:
         return f"{'':>9}  {'':>9}  {'':>7}  {verdict}  {row['note']}"
-    cosine = "" if row["cosine"] is None else f"{row['cosine']:.6f}"
-    text = f"{row['relative']:9.2e}  {cosine:>9}  {row['ratio']:7.4f}  {verdict}"
+    text = f"{numbers_text(row['relative'], row['cosine'], row['ratio'])}  {verdict}"
     return f"{text}  {row['note']}" if row["note"] else text
 
 
@@ -98,7 +98,7 @@ def render(record: dict) -> str:
         f"Mine: {record['code']}; Theirs: {record['reference']} (autograd), in float64 from the same numbers.",
         *(f"Read: {words}." for words in record["conventions"]),
         *(f"Note: {words}." for words in record["notes"]),
-        "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
+        LEGEND,
         "",
         f"{'configuration':<{width}}  {'compared':<15} {'relative':>9}  {'cosine':>9}  {'ratio':>7}",
     ]
@@ -126,7 +126,5 @@ def render(record: dict) -> str:
         index, mine, theirs = first["worst"]
         at = f" at {list(index)}" if index else ""
         lines.append(f"  largest difference{at}: Mine {mine:.6g}, Theirs {theirs:.6g}")
-    cause = record["cause"]
-    label = "what was seen" if cause["name"] == "unexplained" else f"likely cause ({cause['name']}, {cause['layer']})"
-    lines.append(f"{label}: {cause['sentence']}")
+    lines.append(cause_line(record["cause"], record["cause"]["layer"]))
     return "\n".join(lines)

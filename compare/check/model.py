@@ -42,7 +42,7 @@ import numpy as np
 
 from common.architecture import Architecture
 from common.data import scale_inputs
-from common.errors import ConformanceError, ParameterError
+from common.errors import ConformanceError, ParameterError, with_article
 from common.validation import check_positive_int
 from compare.check.model_forms import form_of
 from compare.check.network import STEPS, _mnist, check_network
@@ -81,11 +81,6 @@ def _samples(architecture: Architecture, count: int, dtype: np.dtype) -> tuple[n
     return inputs, targets, (f"Samples: MNIST training images' scaled pixels, each image's 784 repeated to fill the "
                              f"model's {width} inputs, their labels modulo its {classes} classes: real pixel values, "
                              "not images of the model's kind.")
-
-
-def _a(noun: str) -> str:
-    """``noun`` with its article: "an object", "a dict"."""
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def check_model(model: Any, *, update: Any = None, optim_config: dict | None = None, dropout: float | None = None,
@@ -140,7 +135,7 @@ def check_model(model: Any, *, update: Any = None, optim_config: dict | None = N
     if adapter_class is None:
         raise ConformanceError(f"check_model takes a model as cs231n writes one (params, a dict of W1, b1, ...; "
                                f"loss(X, y=None)) or nnfs's Model (layers, loss, optimizer, forward(X, training), "
-                               f"backward(output, y)). Got {_a(type(model).__name__)} instead.")
+                               f"backward(output, y)). Got {with_article(type(model).__name__)} instead.")
     name = type(model).__name__
     try:
         own = copy.deepcopy(model)

@@ -322,7 +322,6 @@ def check_network(network: Any, batch_size: int = 8, reference: Any = None,
                             batch_size, getattr(template, "planting_twin", None))
     finally:
         copies.put_back()
-    least, why = architecture.min_batch
     return NetworkReport(
         network=type(network).__name__, architecture=architecture.describe(), recipe=recipe.describe(),
         dtype=dtype.name, reference=label, batch_size=batch_size, tolerance=tolerance(dtype).single,
@@ -369,6 +368,7 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
                                   for mode in ("single", "batch")))
 
     partners = architecture.floor_partners()  # a gradient that is exactly 0 (a bias a normalization cancels)
+    gradient_floors = {mode: floors(theirs_gradients[mode], partners) for mode in modes}
 
     rows = [Row("outputs", "o", outputs.get("single"), outputs["batch"])]
     for index in reversed(range(len(layers))):  # backwards from the output, as backpropagation goes
@@ -378,7 +378,7 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
         for name in layers[index]:
             k = names.index(name)
             rows.append(row("gradient", name, lambda m: (gradients[m][k], theirs_gradients[m][k]),
-                            lambda m: floors(theirs_gradients[m], partners)[k]))
+                            lambda m: gradient_floors[m][k]))
         if intermediates and index > 0:
             rows.append(row("dL/dh", h_labels[index - 1], lambda m: (intermediates[m][0]["dLdh"][index - 1],
                                                                             intermediates[m][1]["dLdh"][index - 1])))
@@ -391,8 +391,8 @@ def _measure(copies: _Copies, mine: _Checked, make_reference: Callable[[], Any],
                         output_layer=tuple(layers[-1]), weights_moved=moved, previous=previous,
                         recipe=recipe, activation=architecture.activation if architecture.hidden_nodes else None,
                         loss=architecture.loss, state_words=state_words, path=backward_path(architecture))
-    if evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}")):
-        failing = evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}"))
+    failing = evidence.failing(("gradient", "step 1", f"steps 2-{STEPS}"))
+    if failing:
         evidence.hypotheses += [
             Hypothesis(mistake.name, failing[0][0].layer, recipe_sentence(mistake, recipe, n), "recipe")
             for mistake in _fitting_mistakes(recipe, architecture, start, training, gradients, theirs_gradients,

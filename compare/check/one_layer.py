@@ -183,19 +183,20 @@ def autograd(module: Any, x: np.ndarray, dout: np.ndarray, parameters: dict[str,
     try:
         out = module(tx)
     except Exception as error:  # noqa: BLE001 (a planted mistake that cannot run here, as the learner's)
-        return raised_everywhere(keys, Raised(FORWARD, _words(error)))
+        return raised_everywhere(keys, Raised(FORWARD, error_words(error)))
     found: dict[str, Any] = {"out": out.detach().numpy().copy()}
     try:
         out.backward(torch.as_tensor(np.asarray(dout, np.float64)))
     except Exception as error:  # noqa: BLE001
-        return {**found, **raised_everywhere(keys, Raised(BACKWARD, _words(error)))}
+        return {**found, **raised_everywhere(keys, Raised(BACKWARD, error_words(error)))}
     found["dx"] = tx.grad.numpy().copy()
     for name, tensor in parameters.items():
         found[f"d{name}"] = (np.zeros(tuple(tensor.shape)) if tensor.grad is None else tensor.grad.numpy().copy())
     return found
 
 
-def _words(error: BaseException) -> str:
+def error_words(error: BaseException) -> str:
+    """An exception in a few words: ``"ValueError: shapes (2,3) and (4,) not aligned"``, its first line."""
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
 
 

@@ -68,12 +68,20 @@ class NetworkReport:
         return render(self.to_json())
 
 
+LEGEND = "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|."
+
+
+def numbers_text(relative: float, cosine: float | None, ratio: float) -> str:
+    """A comparison's numbers in the reports' columns: relative, cosine (blank where none), ratio."""
+    cosine_text = "" if cosine is None else f"{cosine:.6f}"
+    return f"{relative:9.2e}  {cosine_text:>9}  {ratio:7.4f}"
+
+
 def _cell_text(cell: dict | None) -> str:
     if cell is None:
         return " " * 35
-    cosine = "" if cell["cosine"] is None else f"{cell['cosine']:.6f}"
     verdict = "ok" if cell["passed"] else "FAIL"
-    return f"{cell['relative']:9.2e}  {cosine:>9}  {cell['ratio']:7.4f}  {verdict:<4}"
+    return f"{numbers_text(cell['relative'], cell['cosine'], cell['ratio'])}  {verdict:<4}"
 
 
 def axes(kind: str, layer: str, mode: str, ndim: int) -> str:
@@ -126,7 +134,7 @@ def render(record: dict) -> str:
         f"Mine: {record['network']}; Theirs: {record['reference']} at the same weights, on MNIST training images.",
         f"Checked {record['where']}; training {record['state']}.",
         *([f"dtype: {record['dtype_note']}."] if record.get("dtype_note") else []),
-        "relative: max|mine - theirs| / max|theirs|; ratio: |mine| / |theirs|.",
+        LEGEND,
         *([f"One sample: {record['single']}."] if record.get("single") else []),
         *(["step i|j of 2-5: which of train() calls 2 to 5 each cell shows, one sample | batch: the first that "
            "failed, else the one that differed most."] if any(row["kind"] == STEPS_SHOWN for row in record["rows"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from compare.check.diagnosis import Cause, Cell
-from compare.check.report import cause_line
+from compare.check.report import cause_line, numbers_text
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,10 @@ class UpdateReport:
 
 def _line(row: dict) -> str:
     cell = row["cell"]
-    cosine = "" if cell["cosine"] is None else f"{cell['cosine']:.6f}"
     verdict = ("ok" if cell["passed"] else "FAIL") if row["kind"] == "step" else (
         "same" if cell["passed"] else "differs")
     step = "" if row["step"] is None else str(row["step"])
-    return (f"{step:<5} {row['name']:<26} {cell['relative']:9.2e}  {cosine:>9}  {cell['ratio']:7.4f}  {verdict:<7}  "
+    return (f"{step:<5} {row['name']:<26} {numbers_text(cell['relative'], cell['cosine'], cell['ratio'])}  {verdict:<7}  "
             f"{row['mine']:12.5g}  {row['theirs']:12.5g}")
 
 
