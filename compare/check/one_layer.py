@@ -169,6 +169,15 @@ class LayerCheck:
     def mistakes(self) -> list[Mistake]:
         return []
 
+    def from_catalogue(self, planted: list) -> list[Mistake]:
+        """The network catalogue's mistakes of this kind (``compare.check.mistakes.<kind>.mistakes(spec)``)
+        as this check's: each planted in the torch module ``self.numbers(plant, case)`` builds, a mistake
+        of the forward pass where it shows outside the gradients."""
+        from compare.check.mistakes import GRADIENTS
+
+        return [Mistake(p.name, p.sentence, lambda case, reading, p=p: self.numbers(lambda m: p.plant(m, None), case),
+                        forward_only=p.shows != GRADIENTS) for p in planted]
+
 
 # -- torch's numbers ---------------------------------------------------------------------------
 

@@ -171,9 +171,9 @@ def fitting(architecture: Architecture, recipe: Recipe, state: Any, shows: str,
                                      state.seed))
     model, found = reference.model, []
     called = {spec.name: spec.called for spec in architecture.layers}
-    partners = architecture.floor_partners() if shows == GRADIENTS else None  # a bias a normalization cancels
+    gradient_partners = architecture.floor_partners()  # a bias a normalization cancels
+    partners = gradient_partners if shows == GRADIENTS else None
     correct = [_numbers(reference, shows, inputs, targets) for inputs, targets, _, _ in cases]
-    gradient_partners = architecture.floor_partners()
     # where the network's gradients are autograd's, a mistake that fits must leave them so (else query() alone errs)
     kept = [(inputs, targets, limit, right) for inputs, targets, numbers, limit in also or []
             for right in [_numbers(reference, GRADIENTS, inputs, targets)] if _close(numbers, right, limit,

@@ -53,12 +53,12 @@ def mistakes(spec: Conv) -> list[Planted]:
             f"A padding of the right size but another kind: the outputs equal autograd's where {{where}} {words}. "
             "nn.Conv2d(padding=P) adds P zeros on every side: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))), and its "
             "backward cuts the same P off each side of dL/dx_padded.")) for kind, words in PADDINGS.items()]
-    found += [Planted("col2im_overwrites", GRADIENTS, lambda module, spec, last=last: OverwritingConv(module, last), (
+    found += [Planted("col2im_overwrites", GRADIENTS, lambda module, spec, last=last: MistakenGradientConv(module, last), (
         f"col2im overwrites where it must add: the outputs agree and every gradient equals autograd's where the "
         f"col2im of {{where}} {words}. An input pixel lies in up to K·K windows, so im2col copies it into up to K·K "
         "columns and its gradient is the sum over all of them: dx_pad[:, :, i:i+K, j:j+K] += ..., or np.add.at for "
         "indices that repeat."), dx_only=True) for last, words in OVERWRITES.items()]
-    found.append(Planted("rotated_dw", GRADIENTS, lambda module, spec: RotatedGradientConv(module), (
+    found.append(Planted("rotated_dw", GRADIENTS, lambda module, spec: MistakenGradientConv(module, "rotated"), (
         "The convolution's weight gradient is rotated 180°: the outputs agree and every gradient equals autograd's "
         "where the weight gradient of {where} is rotated 180° (dw[:, :, ::-1, ::-1]). dL/dW[f, c, k, l] = "
         "Σ dL/dy[n, f, i, j] · x[n, c, i + k, j + l], each input window as it lies, as the forward pass reads it; "
@@ -88,23 +88,26 @@ def _padded(conv: nn.Conv2d, kind: str) -> nn.Module:
     return nn.Sequential(pad, unpadded)
 
 
-class OverwritingConv(nn.Module):
-    """``conv`` (its weight and bias shared), whose input gradient is col2im's with ``=`` for ``+=``."""
+class MistakenGradientConv(nn.Module):
+    """``conv`` (its weight and bias shared) whose backward pass has one mistake: ``mistake`` "window" or
+    "tap", the input gradient col2im's with ``=`` for ``+=`` (the last window, or the last tap, written
+    last); "rotated", the weight gradient rotated 180° (dL/dW[f, c, K−1−k, K−1−l] where dL/dW[f, c, k, l]
+    belongs). The other gradients are torch's."""
 
-    def __init__(self, conv: nn.Conv2d, last: str) -> None:
+    def __init__(self, conv: nn.Conv2d, mistake: str) -> None:
         super().__init__()
-        self.weight, self.bias, self.last = conv.weight, conv.bias, last
+        self.weight, self.bias, self.mistake = conv.weight, conv.bias, mistake
         self.padding, self.stride = conv.padding[0], conv.stride[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _Overwriting.apply(x, self.weight, self.bias, self.padding, self.last, self.stride)
+        return _MistakenGradient.apply(x, self.weight, self.bias, self.padding, self.stride, self.mistake)
 
 
-class _Overwriting(torch.autograd.Function):
+class _MistakenGradient(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x, weight, bias, padding: int, last: str, stride: int = 1):
+    def forward(ctx: Any, x, weight, bias, padding: int, stride: int, mistake: str):
         ctx.save_for_backward(x, weight)
-        ctx.padding, ctx.last, ctx.has_bias, ctx.stride = padding, last, bias is not None, stride
+        ctx.padding, ctx.stride, ctx.mistake, ctx.has_bias = padding, stride, mistake, bias is not None
         return F.conv2d(x, weight, bias, stride=stride, padding=padding)
 
     @staticmethod
@@ -112,8 +115,12 @@ class _Overwriting(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         p, stride = ctx.padding, ctx.stride
         dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, stride=stride, padding=p)
+        if ctx.mistake == "rotated":
+            dx, dw = torch.nn.grad.conv2d_input(x.shape, weight, dy, stride=stride, padding=p), dw.flip(-2, -1)
+        else:
+            dx = _overwritten_dx(dy, weight, x.shape, p, ctx.mistake, stride)
         db = dy.sum(dim=(0, 2, 3)) if ctx.has_bias else None
-        return _overwritten_dx(dy, weight, x.shape, p, ctx.last, stride), dw, db, None, None, None
+        return dx, dw, db, None, None, None
 
 
 def _overwritten_dx(dy: torch.Tensor, w: torch.Tensor, x_shape, p: int, last: str, stride: int = 1) -> torch.Tensor:
@@ -138,35 +145,6 @@ def _overwritten_dx(dy: torch.Tensor, w: torch.Tensor, x_shape, p: int, last: st
     w_at = w[:, :, k][:, :, :, l]  # (F, C, H, W): the tap at each pixel
     dx = torch.einsum("nfrs,fcrs->ncrs", dy_at, w_at) * (rows[:, None] & columns[None, :])
     return dx[:, :, p:H - p, p:W - p]
-
-
-class RotatedGradientConv(nn.Module):
-    """``conv`` (its weight and bias shared), whose weight gradient is rotated 180°: dL/dW[f, c, K−1−k, K−1−l]
-    where dL/dW[f, c, k, l] belongs. Its input gradient and bias gradient are torch's."""
-
-    def __init__(self, conv: nn.Conv2d) -> None:
-        super().__init__()
-        self.weight, self.bias, self.padding, self.stride = conv.weight, conv.bias, conv.padding[0], conv.stride[0]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _RotatedGradient.apply(x, self.weight, self.bias, self.padding, self.stride)
-
-
-class _RotatedGradient(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x, weight, bias, padding: int, stride: int = 1):
-        ctx.save_for_backward(x, weight)
-        ctx.padding, ctx.has_bias, ctx.stride = padding, bias is not None, stride
-        return F.conv2d(x, weight, bias, stride=stride, padding=padding)
-
-    @staticmethod
-    def backward(ctx: Any, dy):
-        x, weight = ctx.saved_tensors
-        p, stride = ctx.padding, ctx.stride
-        dx = torch.nn.grad.conv2d_input(x.shape, weight, dy, stride=stride, padding=p)
-        dw = torch.nn.grad.conv2d_weight(x, weight.shape, dy, stride=stride, padding=p).flip(-2, -1)
-        db = dy.sum(dim=(0, 2, 3)) if ctx.has_bias else None
-        return dx, dw, db, None, None
 
 
 # -- check_layer: a convolution alone ---------------------------------------------------------------
@@ -241,9 +219,7 @@ class ConvCheck(LayerCheck):
             return found
 
         network = mistakes(Conv((1, 8, 8), channels=1, kernel=3, padding=1, bias=True))
-        return [*(Mistake(planted.name, planted.sentence,
-                          lambda case, reading, planted=planted: self.numbers(lambda m: planted.plant(m, None), case),
-                          forward_only=planted.shows != GRADIENTS) for planted in network),
+        return [*self.from_catalogue(network),
                 Mistake("dx_pad_slice_empty_at_pad0", (
                     "The padding is cut off dx as dx_pad[:, :, pad:-pad, pad:-pad], which is empty at pad 0: "
                     "{where} returns dx of shape (N, C, 0, 0) there, and the right dx at every other pad. -0 is 0, so "

@@ -59,6 +59,16 @@ def mistakes(spec: Dense) -> list[Planted]:
 
 # -- check_layer: a dense layer alone --------------------------------------------------------------
 
+def _layout(name: str, value: np.ndarray, reading: dict[str, Any]) -> np.ndarray:
+    """A parameter (or its gradient) of torch's layout in the learner's: w transposed for cs231n's and
+    nnfs's (D, M), b as a row (1, M) for nnfs's."""
+    if name == "w" and reading["layout"] != "torch":
+        return np.ascontiguousarray(value.T)
+    if name == "b" and reading["bias_row"]:
+        return value.reshape(1, -1)
+    return value
+
+
 class DenseCheck(LayerCheck):
     """cs231n's ``affine_forward(x, w, b) -> (out, cache)``, ``affine_backward(dout, cache) -> (dx, dw, db)``,
     or nnfs's ``Layer_Dense(n_inputs, n_neurons)``.
@@ -106,12 +116,7 @@ class DenseCheck(LayerCheck):
                                            "dout": drawn(rng, (shape[0], units), dtype)})
 
     def user_array(self, name: str, case: Case, reading: dict[str, Any]) -> np.ndarray:
-        value = case.values[name]
-        if name == "w" and reading["layout"] != "torch":
-            return np.ascontiguousarray(value.T)
-        if name == "b" and reading["bias_row"]:
-            return value.reshape(1, -1)
-        return value
+        return _layout(name, case.values[name], reading)
 
     def run_pair(self, pair: Any, case: Case, reading: dict[str, Any], calls: Any, mine: dict[str, Any]) -> None:
         w = case.values["w"]
@@ -162,7 +167,7 @@ class DenseCheck(LayerCheck):
                          self.keys)
         for key, name in (("dw", "w"), ("db", "b")):
             if isinstance(found.get(key), np.ndarray):
-                found[key] = self.user_array(name, Case(case.configuration, case.dtype, {name: found[key]}), reading)
+                found[key] = _layout(name, found[key], reading)
         return found
 
     def reference(self, case: Case, reading: dict[str, Any]) -> dict[str, Any]:

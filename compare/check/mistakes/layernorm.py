@@ -111,13 +111,7 @@ class LayerNormCheck(LayerCheck):
         return self.numbers(None, case)
 
     def mistakes(self) -> list[Mistake]:
-        network = {planted.name: planted for planted in mistakes(LayerNorm((12,)))}
-        flags = {"ln_batch_axis": {"batch_axis": True}, "ln_eps_outside_sqrt": {"eps_outside": True},
-                 "ln_no_mean_term": {"backward": "mean"}, "ln_no_variance_term": {"backward": "variance"}}
-        return [Mistake(name, network[name].sentence,
-                        lambda case, reading, flag=flag: self.numbers(lambda ln: PlantedLayerNorm(ln, **flag), case),
-                        forward_only="backward" not in flag)
-                for name, flag in flags.items()]
+        return self.from_catalogue(mistakes(LayerNorm((12,))))
 
 
 CHECKS = {"layernorm": LayerNormCheck()}

@@ -72,19 +72,20 @@ class SwappedArgmaxPool(nn.Module):
 
 
 def _argmax_places(x: torch.Tensor, kernel: tuple[int, int], stride: int) -> tuple[torch.Tensor, ...]:
-    """The max pool's output, and each window's argmax as (row, column) in the map and in its window."""
+    """The max pool's output y, each window's top row and left column in the map, and the row and column
+    of each window's argmax within it."""
     y, argmax = F.max_pool2d(x, kernel, stride, return_indices=True)
     width = x.shape[-1]
     rows, columns = argmax // width, argmax % width
     top = (torch.arange(y.shape[-2]) * stride)[:, None]
     left = (torch.arange(y.shape[-1]) * stride)[None, :]
-    return y, argmax, top, left, rows - top, columns - left
+    return y, top, left, rows - top, columns - left
 
 
 class _SwappedArgmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x, kernel, stride):
-        y, _, top, left, r, c = _argmax_places(x, kernel, stride)
+        y, top, left, r, c = _argmax_places(x, kernel, stride)
         ctx.save_for_backward(top + c, left + r)  # (c, r) of the window
         ctx.x_shape = x.shape
         return y
