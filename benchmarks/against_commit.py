@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         import old_from_scratch
         from threadpoolctl import threadpool_info
 
-        from common.data import load_embedded, scale_inputs
+        from benchmarks.bench import stepper
+        from common.data import load_embedded, one_hot_targets, scale_inputs
 
         blas = sorted({(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()})
         print(f"against {args.ref}; BLAS (library, kernel, threads): {blas}")
@@ -99,9 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.cases:
             hidden, keywords, dtype, batch, calls = CASES[name]
             images = scale_inputs(embedded.train_images[:4096], dtype)
-            targets = np.eye(10, dtype=dtype)[embedded.train_labels[:4096]]
+            targets = one_hot_targets(embedded.train_labels[:4096], dtype, values=(0.0, 1.0))
             modules = (old_from_scratch, from_scratch)
-            rows = len(images) // batch
 
             def build(order: tuple[int, int]) -> list:
                 """Both networks, built afresh in ``order`` and warmed up: new arrays each round, so that
@@ -113,14 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                 return [built[0], built[1]]
 
             def run(network, count: int = calls) -> float:
-                train = network.train
+                step = stepper(network, images, targets, batch)
                 start = time.perf_counter()
                 for i in range(count):
-                    j = i % rows
-                    if batch == 1:
-                        train(images[j], targets[j])
-                    else:
-                        train(images[j * batch:(j + 1) * batch], targets[j * batch:(j + 1) * batch])
+                    step(i)
                 return (time.perf_counter() - start) / (count * batch) * 1e6
 
             first = build((0, 1))

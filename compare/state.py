@@ -130,7 +130,7 @@ def one_step(network: Any, state: TrainingState, inputs: np.ndarray, targets: np
 
 def step_rounding(network: Any, state: TrainingState, inputs: np.ndarray, targets: np.ndarray, tol: Tolerance,
                   stepped: list[np.ndarray], seed: int, prepare: Callable[[np.ndarray], Any] = lambda a: a,
-                  nudges: int = 2) -> list[float]:
+                  nudges: int = 2, gradients: list[np.ndarray] | None = None) -> list[float]:
     """How far rounding of the size two backends add moves the network's own step, per parameter.
 
     ``stepped`` is the network's step from ``state`` itself. Each of ``nudges`` times every weight is
@@ -141,16 +141,20 @@ def step_rounding(network: Any, state: TrainingState, inputs: np.ndarray, target
     with them: the rounding a backward pass adds inside a normalization's cancelling sums, which no
     nudge of the weights makes. Each step is compared with ``stepped`` as
     :func:`common.tolerances.measure_step` compares two backends' steps. Returns the largest over the
-    nudges: what rounding of the size the two backends add can do to this step.
+    nudges: what rounding of the size the two backends add can do to this step. ``gradients``: the
+    network's own at ``state`` on the batch, where the caller has them already.
     """
     worst = [0.0] * len(stepped)
     # a step that is rounding noise (a bias a batch norm cancels) is measured at its partner's step, as it is compared
     floors = step_floors(stepped, state.weights, Architecture.of(network).floor_partners())
     exact = None
     if _torch_rule(network) is not None:
-        restore(network, state)
-        single = len(inputs) == 1
-        exact = network.gradients(prepare(inputs[0] if single else inputs), prepare(targets[0] if single else targets))
+        exact = gradients
+        if exact is None:
+            restore(network, state)
+            single = len(inputs) == 1
+            exact = network.gradients(prepare(inputs[0] if single else inputs),
+                                      prepare(targets[0] if single else targets))
     for k in range(nudges):
         nudged = nudge(state.weights, seed + k)
         moved = one_step(network, state, inputs, targets, prepare, weights=nudged)

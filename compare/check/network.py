@@ -456,7 +456,7 @@ def _training(copies: _Copies, checked: _Checked, make_reference, start: Trainin
             theirs_loss = theirs.train(x, t)
             after, theirs_after = mine.get_weights(), theirs.get_weights()
             rounding = step_rounding(twin, here, x[None] if x.ndim == 1 else x, t[None] if t.ndim == 1 else t, tol,
-                                     theirs_after, seed=step)
+                                     theirs_after, seed=step, gradients=found.records[mode][-1].gradient)
             limits = [step_tolerance(tol.single, r) for r in rounding]
             found.afters[mode].append(after)
             found.tolerances[mode].append(limits)

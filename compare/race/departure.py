@@ -142,7 +142,7 @@ class Replay:
     nearest: Callable[[int, TrainingState, TrainingState], list]  # branches.nearest for step j's batch
     torch_step: Callable[[int, TrainingState, Any], list[np.ndarray]]  # a torch_impl twin's weights after step j,
     # with a branches.Branch sent the other way (branches.flipped_step), or as it is (None)
-    partners: list[int | None] | None = None  # Architecture.floor_partners(): a bias a normalization cancels
+    partners: list[int | None]  # Architecture.floor_partners(): a bias a normalization cancels
 
 
 def _apart(states: tuple[TrainingState, TrainingState], partners: list[int | None] | None = None) -> list[float]:
@@ -161,7 +161,7 @@ def search(replay: Replay) -> Search:
             if found.ended_within or largest is None:
                 found.reproduced = bool(found.departures) or not found.ended_within
                 break
-            j, before, after, layer = _step(replay, states, first, largest)  # parted gradually: the largest growth
+            j, before, after, layer = largest  # parted gradually: the step of the largest growth
         departure = _examine(replay, j, before, after, layer, jumped=largest is None)
         found.departures.append(departure)
         if departure.verdict != "branch":
@@ -175,7 +175,8 @@ def search(replay: Replay) -> Search:
 def _scan(replay: Replay, states: tuple[TrainingState, TrainingState], first: int, found: Search) -> tuple:
     """Both twins from ``states`` at step ``first``, side by side, up to the first step that multiplies
     their distance by :data:`JUMP`: (that step, the states before and after it, the layer that jumped,
-    None); or, at the segment's end, (None, None, None, None, the step of the largest growth since ``first``)."""
+    None); or, at the segment's end, (None, None, None, None, the same four of the step of the largest
+    growth since ``first``, or None where nothing grew)."""
     for network, state in zip(replay.twins, states):
         restore(network, state)
     now, apart, largest, most = states, _apart(states, replay.partners), None, 0.0
@@ -190,27 +191,10 @@ def _scan(replay: Replay, states: tuple[TrainingState, TrainingState], first: in
         if growth[layer] >= JUMP:
             return j, now, after, layer, None
         if growth[layer] > most:
-            largest, most = j, growth[layer]
+            largest, most = (j, now, after, layer), growth[layer]
         now, apart = after, grown
     found.apart_end = apart
     return None, None, None, None, largest
-
-
-def _step(replay: Replay, states: tuple[TrainingState, TrainingState], first: int, j: int) -> tuple:
-    """Both twins from ``states`` at step ``first`` through step ``j``: (j, the states before and after
-    it, the layer that grew most in it)."""
-    for network, state in zip(replay.twins, states):
-        restore(network, state)
-    for k in range(first, j):
-        for network in replay.twins:
-            replay.train(network, k)
-    before = (snapshot(replay.twins[0]), snapshot(replay.twins[1]))
-    for network in replay.twins:
-        replay.train(network, j)
-    after = (snapshot(replay.twins[0]), snapshot(replay.twins[1]))
-    growth = [g / max(a, f) for g, a, f in zip(_apart(after, replay.partners), _apart(before, replay.partners),
-                                               replay.floor)]
-    return j, before, after, int(np.argmax(growth))
 
 
 def _examine(replay: Replay, j: int, before: tuple[TrainingState, TrainingState],
@@ -243,11 +227,11 @@ def _proves(replay: Replay, j: int, state: TrainingState, branch: Any, checked: 
     for network in replay.twins:
         restore(network, state)
         replay.train(network, j)
-        steps.append(snapshot(network).weights)
+        steps.append(network.get_weights())
     plain, flipped = replay.torch_step(j, state, None), replay.torch_step(j, state, branch)
 
     def same(mine: list[np.ndarray], theirs: list[np.ndarray]) -> bool:
-        floor = step_floors(theirs, state.weights, replay.partners or [None] * len(theirs))
+        floor = step_floors(theirs, state.weights, replay.partners)
         return all(measure_step(m, r, w, replay.tolerance, f)["relative"] <= limit
                    for m, r, w, limit, f in zip(mine, theirs, state.weights, checked.tolerances, floor))
     return any(same(plain, a) and same(flipped, b) for a, b in (steps, steps[::-1]))

@@ -423,7 +423,8 @@ def _check_step(config, agreement, backends, probes, inputs, targets, step, epoc
             expected_buffers = twin.get_buffers() if buffers else []
             # Adam and RMSprop amplify rounding in a step: the tolerance grows with what a nudge does.
             rounding = step_rounding(twin, start, inputs, targets, agreement.tolerance, expected_step,
-                                     seed=config.seed + step, prepare=reference.prepare)
+                                     seed=config.seed + step, prepare=reference.prepare,
+                                     gradients=expected if start is state else None)
             expected_steps[id(start)] = (expected_step, expected_buffers, rounding)
         return expected_steps[id(start)]
 
